@@ -1,0 +1,56 @@
+"""The whole error hierarchy, built around what the caller must decide.
+
+A ConfigurationError is deliberately *not* a DistributorError: a broken config
+must never be swallowed by a delivery loop or retried (django-anymail's rule).
+"""
+
+from __future__ import annotations
+
+
+class ConfigurationError(Exception):
+    """The config file, a template or the environment is wrong. Never retried."""
+
+
+class DistributorError(Exception):
+    """Base of every runtime error of the pipeline."""
+
+
+class ParseError(DistributorError):
+    """An article file or feed item could not be read at all."""
+
+
+class SourceError(DistributorError):
+    """A source (folder, feed) could not be read; names the source."""
+
+    def __init__(self, source: str, message: str):
+        super().__init__(f"source {source!r}: {message}")
+        self.source = source
+
+
+class RenderError(DistributorError):
+    """A message could not be rendered within the platform's rules."""
+
+
+class DeliveryError(DistributorError):
+    """Sending failed. Subclasses tell the outbox what to do next."""
+
+    def __init__(self, message: str, *, channel: str = "", status_code: int | None = None):
+        super().__init__(f"{channel}: {message}" if channel else message)
+        self.channel = channel
+        self.status_code = status_code
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying with backoff: timeouts, 5xx, network errors."""
+
+
+class RateLimited(TransientDeliveryError):
+    """The provider asked us to wait `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, channel: str = "", status_code: int | None = 429):
+        super().__init__(message, channel=channel, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will not help: bad request, forbidden, invalid credentials."""
