@@ -95,6 +95,109 @@ def parse(path: Path, as_json: bool, language: str | None) -> None:
         click.echo(f"warning:    {w}")
 
 
+@cli.command()
+@click.option("--source", "source_name", default=None, help="Poll only this source (its name in the config).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@handle_errors
+def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
+    """Poll sources once: store new and changed articles and plan their deliveries.
+
+    Exits 1 when a source or an item failed (the others are still ingested).
+    """
+    from distributor.ingest.pipeline import ingest as run_ingest
+    from distributor.store import Store
+
+    settings = settings_of(ctx)
+
+    def progress(source: str, status: str, what: str) -> None:
+        if not as_json and status != "unchanged":
+            click.echo(f"  [{source}] {status:9} {what}")
+
+    with Store.open(settings) as store:
+        reports = run_ingest(settings, store, source_name=source_name, on_item=progress)
+        if as_json:
+            echo_json([
+                {"source": r.source, "ok": r.ok, "error": r.error, "not_modified": r.not_modified,
+                 "new": [a.id for a in r.new], "updated": [a.id for a in r.updated],
+                 "unchanged": r.unchanged, "item_errors": r.item_errors}
+                for r in reports
+            ])
+        else:
+            for r in reports:
+                click.echo(f"{r.source}: {r.summary()}")
+                for e in r.item_errors:
+                    click.echo(f"  error: {e}", err=True)
+                if r.error:
+                    click.echo(f"  error: {r.error}", err=True)
+    if any(r.error or r.item_errors for r in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print articles with routing and deliveries as JSON.")
+@click.option("--language", default=None, help="Only articles in this language.")
+@click.pass_context
+@handle_errors
+def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
+    """Stored articles with the channels they name, planned deliveries and skips."""
+    from distributor.store import Store, group_by_article
+
+    settings = settings_of(ctx)
+    with Store.open(settings) as store:
+        stored = store.list_articles(language=language)
+        by_article = group_by_article(store.deliveries())
+    rows = []
+    for s in stored:
+        dels = by_article.get(s.id, [])
+        rows.append({
+            "id": s.id, "title": s.article.title, "language": s.article.language, "source": s.source,
+            "key": s.key, "version": s.version, "url": s.article.url,
+            "channels_named": list(s.article.named_kinds),
+            "planned": [{"id": d.id, "channel": d.channel, "status": d.status, "seq": d.seq}
+                        for d in dels if d.status != "skipped"],
+            "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "skipped"],
+            "warnings": list(s.article.warnings),
+        })
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no articles stored yet; run `distributor ingest`")
+        return
+    for r in rows:
+        click.echo(f"#{r['id']} [{r['language']}] {r['title']}  ({r['source']}: {r['key']}, v{r['version']})")
+        click.echo(f"    named:   {', '.join(r['channels_named']) or 'nothing (no footer)'}")
+        planned = ", ".join(f"{p['channel']} ({p['status']})" for p in r["planned"]) or "-"
+        click.echo(f"    planned: {planned}")
+        for sk in r["skipped"]:
+            click.echo(f"    skipped: {sk['channel']}: {sk['reason']}")
+        for w in r["warnings"]:
+            click.echo(f"    warning: {w}")
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config, sources, templates and credentials; exit 1 on any problem."""
+    from distributor.checks import run_checks
+
+    try:
+        settings = settings_of(ctx)
+    except ConfigurationError as exc:
+        click.echo(f"FAIL config: {exc}")
+        sys.exit(1)
+    problems, notes = run_checks(settings)
+    for n in notes:
+        click.echo(f"ok   {n}")
+    for p in problems:
+        click.echo(f"FAIL {p}")
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found")
+        sys.exit(1)
+    click.echo("all checks passed")
+
+
 # Commands added by other modules register below this line.
 
 

@@ -1,0 +1,292 @@
+"""The store: articles, their routing and the deliveries outbox.
+
+`Store.open(settings)` opens the configured database at the schema's head.
+Every method is one short transaction; nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Literal
+
+import sqlalchemy as sa
+
+from distributor.errors import DistributorError
+from distributor.model import Article
+from distributor.store.db import create_engine, migrate
+from distributor.store.schema import articles, deliveries, source_polls
+
+if TYPE_CHECKING:
+    from distributor.config import Settings
+    from distributor.routing import Routing
+
+__all__ = ["Store", "StoredArticle", "DeliveryRow", "SourcePoll", "utcnow"]
+
+# Delivery states. A delivery in `sending` at start-up had an unknown outcome.
+STATES = ("pending", "sending", "sent", "failed", "held", "skipped", "cancelled")
+OPEN_STATES = ("pending", "held", "failed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    source: str
+    key: str
+    version: int
+    content_hash: str
+    article: Article
+    ingested_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    article_id: int
+    channel: str
+    kind: str
+    seq: int
+    status: str
+    reason: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    remote_id: str | None
+    last_error: str | None
+    article_version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def edition(self) -> str:
+        return self.channel.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class SourcePoll:
+    source: str
+    polled_at: dt.datetime
+    ok: bool
+    summary: str | None
+    error: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+UpsertStatus = Literal["new", "updated", "unchanged"]
+
+
+class Store:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, settings: Settings) -> Store:
+        return cls.open_url(settings.database_url)
+
+    @classmethod
+    def open_url(cls, url: str) -> Store:
+        engine = create_engine(url)
+        try:
+            migrate(engine)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise DistributorError(f"cannot open the database: {exc.orig}") from None
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ articles
+
+    def upsert_article(
+        self, *, source: str, key: str, content_hash: str, article: Article, now: dt.datetime | None = None
+    ) -> tuple[StoredArticle, UpsertStatus]:
+        """Store a parsed article. Same (source, key) and same hash: unchanged;
+        another hash: the next version of the same article."""
+        now = now or utcnow()
+        values = {
+            "title": article.title,
+            "language": article.language,
+            "url": article.url,
+            "published_at": _aware(article.published),
+            "publish_at": _aware(article.publish_at),
+            "data": json.dumps(article.to_json(), ensure_ascii=False),
+            "content_hash": content_hash,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(articles).where(articles.c.source == source, articles.c.source_key == key)
+            ).first()
+            if row is None:
+                new_id = conn.execute(
+                    articles.insert().values(source=source, source_key=key, version=1, ingested_at=now, **values)
+                ).inserted_primary_key[0]
+                status: UpsertStatus = "new"
+            elif row.content_hash == content_hash:
+                return _stored(row), "unchanged"
+            else:
+                new_id = row.id
+                conn.execute(
+                    articles.update().where(articles.c.id == row.id).values(version=row.version + 1, **values)
+                )
+                status = "updated"
+            stored = conn.execute(sa.select(articles).where(articles.c.id == new_id)).one()
+        return _stored(stored), status
+
+    def get_article(self, article_id: int) -> StoredArticle:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).first()
+        if row is None:
+            raise DistributorError(f"no article with id {article_id}")
+        return _stored(row)
+
+    def list_articles(
+        self, *, language: str | None = None, since: dt.datetime | None = None, kind: str | None = None
+    ) -> list[StoredArticle]:
+        """Articles oldest first. `since` compares the publication date (or the
+        ingestion time when there is none); `kind` keeps the articles whose
+        routing plans a delivery of that kind."""
+        q = sa.select(articles).order_by(
+            sa.func.coalesce(articles.c.published_at, articles.c.ingested_at), articles.c.id
+        )
+        if language:
+            q = q.where(articles.c.language == language)
+        if since is not None:
+            q = q.where(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at) >= _aware(since))
+        if kind:
+            planned = sa.select(deliveries.c.article_id).where(
+                deliveries.c.kind == kind, deliveries.c.status.not_in(("skipped", "cancelled"))
+            )
+            q = q.where(articles.c.id.in_(planned))
+        with self.engine.connect() as conn:
+            return [_stored(r) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------ routing
+
+    def apply_routing(
+        self, stored: StoredArticle, routing: Routing, *, now: dt.datetime | None = None
+    ) -> list[DeliveryRow]:
+        """Make the outbox match the routing. Idempotent: planning twice adds
+        nothing. A planned delivery the footer no longer names, and not yet
+        sent, is cancelled with the reason; nothing is ever deleted."""
+        now = now or utcnow()
+        wanted = {p.channel: p for p in routing.planned}
+        skipped = {s.channel: s for s in routing.skipped}
+        with self.engine.begin() as conn:
+            existing = {
+                r.channel: r
+                for r in conn.execute(
+                    sa.select(deliveries).where(deliveries.c.article_id == stored.id, deliveries.c.seq == 0)
+                )
+            }
+            for channel, plan in {**skipped, **wanted}.items():
+                row = existing.get(channel)
+                is_skip = channel in skipped and channel not in wanted
+                status = "skipped" if is_skip else "pending"
+                reason = skipped[channel].reason if is_skip else None
+                if row is None:
+                    conn.execute(
+                        _insert_ignore(conn, deliveries).values(
+                            article_id=stored.id, channel=channel, kind=plan.kind, seq=0, status=status,
+                            reason=reason, article_version=stored.version,
+                            next_attempt_at=None if is_skip else _aware(routing.not_before),
+                            created_at=now, updated_at=now,
+                        )
+                    )
+                elif row.status in ("skipped", "cancelled") and not is_skip:
+                    conn.execute(
+                        deliveries.update().where(deliveries.c.id == row.id).values(
+                            status="pending", reason=None, article_version=stored.version,
+                            next_attempt_at=_aware(routing.not_before), updated_at=now,
+                        )
+                    )
+                elif row.status == "skipped" and is_skip and row.reason != reason:
+                    conn.execute(
+                        deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
+                    )
+            for channel, row in existing.items():
+                if channel not in wanted and channel not in skipped and row.status == "pending":
+                    conn.execute(
+                        deliveries.update().where(deliveries.c.id == row.id).values(
+                            status="cancelled",
+                            reason=f"no longer named by the article (version {stored.version})",
+                            updated_at=now,
+                        )
+                    )
+        return self.deliveries(article_id=stored.id)
+
+    def deliveries(self, *, article_id: int | None = None, status: str | None = None) -> list[DeliveryRow]:
+        q = sa.select(deliveries).order_by(deliveries.c.article_id, deliveries.c.id)
+        if article_id is not None:
+            q = q.where(deliveries.c.article_id == article_id)
+        if status is not None:
+            q = q.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [DeliveryRow(**r._mapping) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------ sources
+
+    def record_poll(
+        self, source: str, *, ok: bool, summary: str | None = None, error: str | None = None,
+        etag: str | None = None, last_modified: str | None = None, now: dt.datetime | None = None,
+    ) -> None:
+        values = dict(polled_at=now or utcnow(), ok=ok, summary=summary, error=error,
+                      etag=etag, last_modified=last_modified)
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                source_polls.update().where(source_polls.c.source == source).values(**values)
+            ).rowcount
+            if not updated:
+                conn.execute(_insert_ignore(conn, source_polls).values(source=source, **values))
+
+    def last_poll(self, source: str) -> SourcePoll | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(source_polls).where(source_polls.c.source == source)).first()
+        return SourcePoll(**row._mapping) if row else None
+
+    def last_polls(self) -> list[SourcePoll]:
+        with self.engine.connect() as conn:
+            return [SourcePoll(**r._mapping) for r in conn.execute(sa.select(source_polls).order_by("source"))]
+
+
+def _stored(row: sa.Row) -> StoredArticle:
+    return StoredArticle(
+        id=row.id, source=row.source, key=row.source_key, version=row.version, content_hash=row.content_hash,
+        article=Article.from_json(json.loads(row.data)), ingested_at=row.ingested_at, updated_at=row.updated_at,
+    )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table):
+    """INSERT … ON CONFLICT DO NOTHING on both backends: the unique keys are
+    the idempotency keys, so a concurrent planner's row simply wins."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def group_by_article(rows: Iterable[DeliveryRow]) -> dict[int, list[DeliveryRow]]:
+    out: dict[int, list[DeliveryRow]] = {}
+    for r in rows:
+        out.setdefault(r.article_id, []).append(r)
+    return out

@@ -1,0 +1,104 @@
+"""`distributor check`: everything that can be validated before anything runs.
+
+Returns (problems, notes): each problem a line naming what and where.
+Secrets are checked for presence only and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from distributor.config import Settings
+from distributor.errors import ConfigurationError
+
+# The environment variables each channel kind needs, by config key.
+SECRET_KEYS = {
+    "telegram": ("token_env",),
+    "twitter": ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env"),
+    "newsletter": ("api_key_env",),
+}
+
+
+def run_checks(settings: Settings) -> tuple[list[str], list[str]]:
+    problems: list[str] = []
+    notes: list[str] = [f"config {settings.path} read"]
+    _check_sources(settings, problems, notes)
+    _check_channels(settings, problems, notes)
+    _check_database(settings, problems, notes)
+    _check_templates(settings, problems, notes)
+    return problems, notes
+
+
+def _check_sources(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    if not settings.sources:
+        problems.append(f"{settings.path}: no [[sources]] configured: nothing would ever be ingested")
+    for s in settings.sources:
+        if s.kind == "folder":
+            root = settings.resolve(s.path)
+            if not root.is_dir():
+                problems.append(f"source {s.name!r}: folder {root} does not exist")
+            elif not os.access(root, os.R_OK | os.X_OK):
+                problems.append(f"source {s.name!r}: folder {root} is not readable")
+            else:
+                notes.append(f"source {s.name!r}: folder {root} readable")
+        elif not s.url.startswith(("http://", "https://")):
+            path = settings.resolve(s.url.removeprefix("file://"))
+            if not path.is_file() or not os.access(path, os.R_OK):
+                problems.append(f"source {s.name!r}: feed file {path} is not a readable file")
+            else:
+                notes.append(f"source {s.name!r}: feed file {path} readable")
+        else:
+            notes.append(f"source {s.name!r}: feed {s.url} (not fetched by check)")
+
+
+def _check_channels(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    if not settings.editions:
+        problems.append(f"{settings.path}: no [editions.*] configured: every article would be skipped")
+    for code, edition in settings.editions.items():
+        configured = edition.channels.configured()
+        if not configured:
+            notes.append(f"edition {code}: no channels configured (every named channel is skipped)")
+        for kind, channel in configured.items():
+            where = f"[editions.{code}.channels.{kind}]"
+            if channel.mode == "sandbox":
+                notes.append(f"{code}.{kind}: sandbox mode ({settings.sandbox.base_url})")
+                continue
+            for key in SECRET_KEYS[kind]:
+                env = getattr(channel, key)
+                if not env:
+                    problems.append(f"{where}: live mode needs {key} (the environment variable holding the secret)")
+                elif not os.environ.get(env):
+                    problems.append(f"{where}: the secret variable {env} ({key}) is not set in the environment")
+            if kind == "newsletter" and not channel.unsubscribe_url.startswith("https://"):
+                problems.append(f"{where}: live mode needs an https unsubscribe_url with a {{token}} slot (RFC 8058)")
+            if kind == "newsletter" and "{token}" not in channel.unsubscribe_url:
+                problems.append(f"{where}: unsubscribe_url has no {{token}} slot")
+            if not [p for p in problems if p.startswith(where)]:
+                notes.append(f"{code}.{kind}: live mode, secrets present")
+
+
+def _check_database(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    from distributor.store.db import create_engine
+
+    url = settings.database_url
+    try:
+        engine = create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+        notes.append("database reachable")
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    except Exception as exc:  # noqa: BLE001 - any driver error is a problem to report
+        problems.append(f"database: cannot connect: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def _check_templates(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    try:
+        from distributor.render.env import check_templates
+    except ImportError:
+        return
+    found = check_templates(settings)
+    problems.extend(found)
+    if not found:
+        notes.append("templates compile")

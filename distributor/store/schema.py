@@ -1,0 +1,114 @@
+"""The tables, in SQLAlchemy Core. Migrations (store/migrations) create them;
+this module is what the code queries. The same schema runs on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops tzinfo)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: every time in the store is timezone-aware")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+metadata = sa.MetaData()
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    # The article's identity within its source: a path relative to the folder,
+    # or the feed's whole guid string (WordPress ids repeat across sub-sites).
+    sa.Column("source_key", sa.String(2000), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("publish_at", UTCDateTime),
+    # The parsed structure, Article.to_json().
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("source", "source_key", name="uq_articles_source_key"),
+)
+
+# The outbox: one row per (article, channel, seq). seq 0 is the delivery the
+# routing planned; a forced resend by an editor is a new row with seq 1, 2, …
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    # "<edition>.<kind>", e.g. "de.telegram"; also for kinds that are skipped.
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
+    # pending, sending, sent, failed, held, skipped, cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    # Why it is skipped, held or cancelled.
+    sa.Column("reason", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("remote_id", sa.String(200)),
+    sa.Column("last_error", sa.Text),
+    # The article version this delivery was planned for / last sent.
+    sa.Column("article_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
+)
+sa.Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
+
+# Every attempt at an external call, recorded before and after it.
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    # started (outcome unknown yet), sent, transient, rate_limited, permanent
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("remote_id", sa.String(200)),
+    # What was sent (the rendered text), as evidence for an editor.
+    sa.Column("payload", sa.Text),
+)
+
+# The last poll of each source: for `distributor status` and conditional GET.
+source_polls = sa.Table(
+    "source_polls",
+    metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("polled_at", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("summary", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+)

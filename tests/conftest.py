@@ -1,0 +1,124 @@
+"""Shared fixtures. Tests reach nothing beyond 127.0.0.1: an autouse guard
+makes any other connection fail loudly (python-telegram-bot's OfflineRequest
+idea, at the socket level so it covers httpx, requests and urllib alike)."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEED = REPO / "examples" / "articles" / "de-kasachstan-china-ukraine.txt"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(address) -> None:
+    if isinstance(address, (str, bytes)):  # a unix socket
+        return
+    host = address[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost":
+            return
+        raise ConnectionRefusedError(f"test tried to reach {host!r}: tests reach nothing beyond 127.0.0.1") from None
+    if not ip.is_loopback:
+        raise ConnectionRefusedError(f"test tried to reach {host}: tests reach nothing beyond 127.0.0.1")
+
+
+def _guarded_connect(self, address):
+    _check_address(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
+BASE_CONFIG = """
+[database]
+url = "sqlite:///{db}"
+
+[[sources]]
+name = "articles"
+kind = "folder"
+path = "{articles}"
+
+[editions.de]
+timezone = "Europe/Berlin"
+[editions.de.channels.telegram]
+chat_id = "@novastan_de"
+[editions.de.channels.twitter]
+[editions.de.channels.newsletter]
+from_email = "newsletter@novastan.example"
+recipients = ["leserin@example.org"]
+
+[editions.fr]
+timezone = "Europe/Paris"
+[editions.fr.channels.telegram]
+chat_id = "@novastan_fr"
+[editions.fr.channels.newsletter]
+from_email = "newsletter@novastan.example"
+
+[editions.en]
+timezone = "Europe/London"
+[editions.en.channels.telegram]
+chat_id = "@novastan_en"
+[editions.en.channels.twitter]
+[editions.en.channels.newsletter]
+from_email = "newsletter@novastan.example"
+"""
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    """A private copy of the example articles, free to edit."""
+    dest = tmp_path / "articles"
+    shutil.copytree(REPO / "examples" / "articles", dest)
+    return dest
+
+
+@pytest.fixture
+def make_config(tmp_path: Path):
+    """Write a config file (BASE_CONFIG plus extra TOML) and return its path."""
+
+    def make(extra: str = "", *, articles: Path | None = None, db: Path | None = None) -> Path:
+        path = tmp_path / "distributor.toml"
+        text = BASE_CONFIG.format(db=db or tmp_path / "distributor.db",
+                                  articles=articles or tmp_path / "articles")
+        path.write_text(text + extra, encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def settings(make_config, articles_dir):
+    from distributor.config import load_settings
+
+    return load_settings(make_config(articles=articles_dir))
+
+
+@pytest.fixture
+def store(settings):
+    from distributor.store import Store
+
+    with Store.open(settings) as s:
+        yield s
