@@ -94,10 +94,8 @@ def _check_database(settings: Settings, problems: list[str], notes: list[str]) -
 
 
 def _check_templates(settings: Settings, problems: list[str], notes: list[str]) -> None:
-    try:
-        from distributor.render.env import check_templates
-    except ImportError:
-        return
+    from distributor.render.env import check_templates
+
     found = check_templates(settings)
     problems.extend(found)
     if not found:

@@ -1,0 +1,26 @@
+# distributor: slim Python base, non-root user, config and state as volumes.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DISTRIBUTOR_CONFIG=/app/config/distributor.toml
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY distributor ./distributor
+RUN pip install ".[postgres]"
+
+COPY templates ./templates
+COPY examples ./examples
+COPY config ./config
+
+RUN useradd --system --uid 10001 --home-dir /app distributor \
+    && mkdir -p /app/var \
+    && chown -R distributor /app/var
+USER distributor
+
+# The config (secrets stay in the environment) and the SQLite state.
+VOLUME ["/app/config", "/app/var"]
+
+CMD ["distributor", "run"]
