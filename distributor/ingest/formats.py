@@ -1,0 +1,327 @@
+"""Readers: plain text, Markdown with front matter, and HTML into one shape.
+
+Each reader turns its format into a `Document`: paragraphs of plain text with
+the links they hold, in reading order, plus whatever metadata the format
+carries (front matter, <title>, og: tags). Deciding what a paragraph *is*
+(lede, cross-link, author, footer) happens once, in parse.py, for all formats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from distributor.errors import ParseError
+from distributor.ingest.footer import Link
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+    links: tuple[Link, ...] = ()
+    # True/False when the format says (Markdown "#", HTML <h2>); None when a
+    # plain-text heuristic must decide.
+    heading: bool | None = None
+
+
+@dataclass
+class Document:
+    paras: list[Para]
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+_URL = re.compile(r"<?(https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?])>?")
+_SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
+
+
+def _bare_links(text: str) -> tuple[Link, ...]:
+    return tuple(Link(m.group(1), m.group(1)) for m in _URL.finditer(text))
+
+
+def _clean(text: str) -> str:
+    """Collapse runs of spaces (and &nbsp;) on each line; drop empty lines."""
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# ------------------------------------------------------------------- text
+
+_TITLE_PREFIX = re.compile(r"^(?:titel|title|titre|заголовок)\s*[:：]\s*(?P<title>\S.*)$", re.I)
+_UNDERLINE = re.compile(r"^(?:=+|-+)$")
+_SENTENCE_FINAL = tuple(".:;,!…")
+
+
+def read_text(content: str) -> Document:
+    """Plain text in the seed's shape: one paragraph per line.
+
+    A title is taken from the text only when it is unmistakable: "Titel: …",
+    a "# " line, an underlined first line, or a short first line without
+    final punctuation standing alone before a blank line. The seed has none
+    of these: its first line is the lede.
+    """
+    lines = content.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    meta: dict[str, Any] = {}
+    title, rest = _title_line(lines)
+    if title:
+        meta["title"] = title
+        lines = rest
+    paras: list[Para] = []
+    for block in _blocks(lines):
+        if _looks_hard_wrapped(block):
+            block = [" ".join(block)]
+        for line in block:
+            text = _clean(line)
+            if text:
+                paras.append(Para(text, _bare_links(text)))
+    return Document(paras, meta)
+
+
+def _title_line(lines: list[str]) -> tuple[str | None, list[str]]:
+    if not lines:
+        return None, lines
+    first = lines[0].strip()
+    m = _TITLE_PREFIX.match(first)
+    if m:
+        return m.group("title").strip(), lines[1:]
+    if first.startswith("# "):
+        return first[2:].strip(), lines[1:]
+    if len(lines) > 2 and _UNDERLINE.match(lines[1].strip()):
+        return first, lines[2:]
+    stands_alone = len(lines) > 2 and not lines[1].strip() and any(line.strip() for line in lines[2:])
+    if stands_alone and len(first) <= 150 and len(first.split()) <= 20 and not first.endswith(_SENTENCE_FINAL):
+        return first, lines[2:]
+    return None, lines
+
+
+def _blocks(lines: list[str]) -> list[list[str]]:
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def _looks_hard_wrapped(block: list[str]) -> bool:
+    """Lines broken at a fixed width (email-style) rather than one per paragraph."""
+    if len(block) < 2:
+        return False
+    widths = [len(line.rstrip()) for line in block[:-1]]
+    return max(widths) <= 100 and min(widths) >= 40
+
+
+# --------------------------------------------------------------- markdown
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_MD_HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
+_MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_MD_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_MD_QUOTE = re.compile(r"^\s*>\s?")
+_MD_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_MD_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_MD_AUTOLINK = re.compile(r"<(?P<href>https?://[^>\s]+)>")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
+_MD_CODE = re.compile(r"`([^`]*)`")
+
+
+def read_markdown(content: str) -> Document:
+    meta: dict[str, Any] = {}
+    m = _FRONT_MATTER.match(content)
+    if m:
+        try:
+            loaded = yaml.safe_load(m.group("yaml"))
+        except yaml.YAMLError as exc:
+            raise ParseError(f"front matter is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ParseError("front matter must be a mapping of keys to values")
+        meta = {str(k).lower(): v for k, v in (loaded or {}).items()}
+        content = content[m.end():]
+
+    paras: list[Para] = []
+    images: list[str] = []
+    title: str | None = None
+    for block in _md_blocks(content.split("\n")):
+        heading = _MD_HEADING.match(block[0])
+        if heading:
+            text, links = _md_inline(heading.group("text"), images)
+            if len(heading.group("hashes")) == 1 and title is None and not paras and "title" not in meta:
+                title = text  # a leading "# Title" is the title, not a subheading
+            elif text:
+                paras.append(Para(text, links, heading=True))
+            continue
+        text, links = _md_inline(_md_join(block), images)
+        text = _clean(text)
+        if text:
+            paras.append(Para(text, links, heading=False))
+    if title:
+        meta["title"] = title
+    if images and not meta.get("image"):
+        meta["image"] = images[0]
+    return Document(paras, meta)
+
+
+def _md_blocks(lines: list[str]) -> list[list[str]]:
+    """Paragraphs; headings and list items stand alone; rules are dropped."""
+    blocks: list[list[str]] = [[]]
+    for raw in lines:
+        line = _MD_QUOTE.sub("", raw)
+        if not line.strip() or _MD_RULE.match(line.strip()):
+            blocks.append([])
+        elif _MD_HEADING.match(line.strip()) or _MD_LIST_ITEM.match(line):
+            blocks.extend([[_MD_LIST_ITEM.sub("", line).strip()], []])
+        else:
+            blocks[-1].append(line)
+    return [b for b in blocks if b]
+
+
+def _md_join(block: list[str]) -> str:
+    """Soft breaks join with a space; "  " or "\\" at the end is a hard break."""
+    out = ""
+    for line in block:
+        hard = line.endswith("  ") or line.rstrip().endswith("\\")
+        out += line.rstrip().removesuffix("\\").rstrip() + ("\n" if hard else " ")
+    return out
+
+
+def _md_inline(text: str, images: list[str]) -> tuple[str, tuple[Link, ...]]:
+    for m in _MD_IMAGE.finditer(text):
+        images.append(m.group("src"))
+    text = _MD_IMAGE.sub("", text)
+    links: list[Link] = []
+
+    def keep_link(m: re.Match[str]) -> str:
+        anchor = _strip_emphasis(m.group("text"))
+        links.append(Link(anchor, m.group("href")))
+        return anchor
+
+    text = _MD_LINK.sub(keep_link, text)
+    text = _MD_AUTOLINK.sub(lambda m: m.group("href"), text)
+    text = _strip_emphasis(_MD_CODE.sub(r"\1", text))
+    # Bare URLs in the text are links too; keep anchor order by position.
+    known = {link.href for link in links}
+    extra = [link for link in _bare_links(text) if link.href not in known]
+    ordered = sorted(links + extra, key=lambda link: _position(text, link.text))
+    return text, tuple(ordered)
+
+
+def _strip_emphasis(text: str) -> str:
+    previous = None
+    while previous != text:  # nested: ***bold italic***
+        previous, text = text, _MD_EMPHASIS.sub(r"\2", text)
+    return text
+
+
+def _position(text: str, needle: str) -> int:
+    at = text.find(needle)
+    return at if at >= 0 else len(text)
+
+
+# ------------------------------------------------------------------- html
+
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption", "dd", "dt")
+_DROP_TAGS = ("script", "style", "noscript", "nav", "aside", "form", "iframe", "svg", "button", "template")
+_PAGE_CHROME = ("header", "footer")
+_CONTENT_SELECTORS = (".entry-content", "article", "main", '[role="main"]', ".post-content", "body")
+
+
+def read_html(content: str) -> Document:
+    """A WordPress post body (feed content) or a whole page."""
+    soup = BeautifulSoup(content, "html.parser")
+    meta = _html_meta(soup)
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    root: Tag = soup
+    for selector in _CONTENT_SELECTORS:
+        found = soup.select_one(selector)
+        if found is not None:
+            root = found
+            break
+    if root.name in ("body", "main") or root is soup:
+        for tag in root.find_all(_PAGE_CHROME):
+            tag.decompose()
+
+    h1 = soup.find("h1")
+    if h1 is not None and _clean(h1.get_text(" ")):
+        meta["title"] = _clean(h1.get_text(" "))
+
+    paras: list[Para] = []
+    for el in root.find_all(_BLOCK_TAGS):
+        if el.name == "h1" or el.find(_BLOCK_TAGS) is not None:
+            continue  # the title; or a wrapper whose inner blocks are read instead
+        text = _html_text(el)
+        if not text:
+            continue
+        links = tuple(
+            Link(_clean(a.get_text(" ")), a["href"].strip())
+            for a in el.find_all("a", href=True)
+            if a["href"].strip().startswith(("http://", "https://", "/"))
+        )
+        links += tuple(link for link in _bare_links(text) if link.href not in {x.href for x in links})
+        paras.append(Para(text, links, heading=el.name in ("h2", "h3", "h4", "h5", "h6")))
+    if not paras:
+        # Feed content without <p>: text separated by <br> or newlines.
+        text = _html_text(root)
+        paras = [Para(line, _bare_links(line), heading=False) for line in text.split("\n") if line]
+    if "image" not in meta:
+        img = root.find("img", src=True)
+        if img is not None:
+            meta["image"] = img["src"]
+    return Document(paras, meta)
+
+
+def _html_text(el: Tag) -> str:
+    """Visible text of an element; <br> becomes a line break."""
+    parts: list[str] = []
+    for node in el.descendants:
+        if type(node) is NavigableString:  # not a Comment, CData or Doctype
+            parts.append(str(node).replace("\n", " "))
+        elif isinstance(node, Tag) and node.name == "br":
+            parts.append("\n")
+    return _clean("".join(parts))
+
+
+def _html_meta(soup: BeautifulSoup) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+
+    def prop(name: str) -> str | None:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        value = tag.get("content") if tag else None
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    html = soup.find("html")
+    lang = html.get("lang") if isinstance(html, Tag) else None
+    if isinstance(lang, str) and lang.strip():
+        meta["language"] = lang.strip()
+    canonical = soup.find("link", rel="canonical", href=True)
+    url = (canonical["href"] if canonical else None) or prop("og:url")
+    if url:
+        meta["url"] = url
+    if prop("og:image"):
+        meta["image"] = prop("og:image")
+    tags = [t["content"] for t in soup.find_all("meta", attrs={"property": "article:tag"}, content=True)]
+    if tags:
+        meta["tags"] = tags
+    published = prop("article:published_time")
+    if published:
+        try:
+            meta["published"] = dt.datetime.fromisoformat(published)
+        except ValueError:
+            pass
+    title_tag = soup.find("title")
+    title = prop("og:title") or (_clean(title_tag.get_text(" ")) if title_tag else None)
+    site = prop("og:site_name")
+    if title:
+        # "Titel - Novastan Deutsch" → "Titel"
+        if site:
+            title = re.sub(rf"\s*[-–|·]\s*{re.escape(site)}\s*$", "", title)
+        meta["title"] = title
+    return meta
