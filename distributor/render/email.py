@@ -1,0 +1,154 @@
+"""Email: the weekly digest and the double opt-in confirmation.
+
+Both are an HTML part (table layout, CSS inlined with css-inline, no external
+stylesheet, a hidden preheader, alt text on every image) and a plain-text part.
+The digest carries RFC 8058 one-click unsubscribe headers whose `{token}` slot
+the sender fills per recipient (`RenderedMessage.fill_token`); the token must
+be URL-safe (an HMAC in base64url, say).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Sequence
+from urllib.parse import quote
+
+import css_inline
+
+from distributor.config import NewsletterChannelConfig, UtmConfig
+from distributor.errors import RenderError
+from distributor.model import Article
+from distributor.render import i18n
+from distributor.render.common import article_fields, language_warnings, tidy_lines
+from distributor.render.env import Templates
+from distributor.render.message import TOKEN_SLOT, RenderedMessage
+from distributor.render.textlimits import clean, fit
+from distributor.render.utm import tag_link
+
+
+class EmailLimits:
+    gmail_clip_bytes = 102_400  # Gmail clips HTML bodies above ~102 KB
+    lede_chars = 600  # a digest entry is a teaser, not the article
+    title_chars = 200
+    preheader_chars = 110  # what inbox previews show
+    subject_chars = 120
+
+
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False, keep_link_tags=False)
+
+
+def unsubscribe_headers(newsletter: NewsletterChannelConfig | None) -> tuple[dict[str, str], list[str]]:
+    """List-Unsubscribe (https and mailto) and List-Unsubscribe-Post, with the
+    {token} slot; and warnings when one-click cannot work."""
+    warnings: list[str] = []
+    if newsletter is None or not newsletter.unsubscribe_url:
+        return {}, ["no unsubscribe_url configured: the digest has no List-Unsubscribe headers"]
+    url = newsletter.unsubscribe_url
+    if TOKEN_SLOT not in url:
+        warnings.append(f"unsubscribe_url has no {TOKEN_SLOT} slot: every recipient gets the same link")
+    if not url.lower().startswith("https://") and newsletter.mode == "live":
+        warnings.append("unsubscribe_url is not https: mail providers ignore one-click unsubscribe (RFC 8058)")
+    uris = [f"<{url}>"]
+    if newsletter.unsubscribe_mailto:
+        subject = quote("unsubscribe ", safe="") + TOKEN_SLOT
+        uris.append(f"<mailto:{newsletter.unsubscribe_mailto}?subject={subject}>")
+    return {
+        "List-Unsubscribe": ", ".join(uris),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }, warnings
+
+
+def _short(text: str, chars: int) -> str:
+    return fit(text, lambda c: len(c) <= chars).text
+
+
+def _finish_html(html: str) -> tuple[str, list[str]]:
+    html = _INLINER.inline(html)
+    warnings = []
+    if re.search(r"<link\b[^>]*stylesheet", html, re.IGNORECASE):
+        warnings.append("the HTML links an external stylesheet, which mail clients drop")
+    for img in re.findall(r"<img\b[^>]*>", html, re.IGNORECASE):
+        if not re.search(r'\balt="[^"]+"', img):
+            warnings.append("an image has no alt text")
+    size = len(html.encode("utf-8"))
+    if size > EmailLimits.gmail_clip_bytes:
+        warnings.append(f"the HTML is {size} bytes: Gmail clips messages above {EmailLimits.gmail_clip_bytes}")
+    return html, warnings
+
+
+def render_digest(
+    articles: Sequence[Article],
+    *,
+    templates: Templates,
+    language: str,
+    name: str,
+    issue_date: dt.date,
+    newsletter: NewsletterChannelConfig | None = None,
+    utm: UtmConfig | None = None,
+) -> RenderedMessage:
+    """The digest of `articles` for one edition (`name` is the outlet's name
+    as readers know it, e.g. "Novastan")."""
+    if not articles:
+        raise RenderError("the digest has no articles")
+    utm = utm or UtmConfig()
+    t = i18n.strings(language)
+    warnings = language_warnings(language)
+    name = clean(name) or "Newsletter"
+    entries = []
+    for a in articles:
+        f = article_fields(a, tag_link(a.url, "email", utm))
+        f["title"] = _short(f["title"], EmailLimits.title_chars)
+        f["lede"] = _short(f["lede"], EmailLimits.lede_chars)
+        f["image_alt"] = t["image_alt"].format(title=f["title"])
+        if not a.url:
+            warnings.append(f"{f['title'][:60]!r} has no URL: the digest cannot link it")
+        entries.append(f)
+    subject = _short(t["digest_subject"].format(name=name, date=i18n.format_date(issue_date, language)),
+                     EmailLimits.subject_chars)
+    preheader = _short(t["digest_preheader"].format(count=len(entries), first=entries[0]["title"]),
+                       EmailLimits.preheader_chars)
+    headers, header_warnings = unsubscribe_headers(newsletter)
+    warnings += header_warnings
+    ctx = dict(
+        name=name,
+        subject=subject,
+        preheader=preheader,
+        issue_date=issue_date,
+        articles=entries,
+        unsubscribe_url=newsletter.unsubscribe_url if newsletter else "",
+    )
+    html, html_warnings = _finish_html(templates.render(language, "email/digest.html.j2", **ctx))
+    text = tidy_lines(templates.render(language, "email/digest.txt.j2", **ctx)) + "\n"
+    return RenderedMessage(
+        channel="email",
+        text=text,
+        html=html,
+        subject=subject,
+        headers=headers,
+        length=len(html.encode("utf-8")),
+        limit=EmailLimits.gmail_clip_bytes,
+        language=language,
+        truncated=False,
+        warnings=tuple(warnings + html_warnings),
+    )
+
+
+def render_confirm(*, templates: Templates, language: str, name: str, confirm_url: str) -> RenderedMessage:
+    """The double opt-in email: one link that confirms the subscription."""
+    t = i18n.strings(language)
+    name = clean(name) or "Newsletter"
+    subject = t["confirm_subject"].format(name=name)
+    ctx = dict(name=name, subject=subject, preheader=t["confirm_body"].format(name=name), confirm_url=confirm_url)
+    html, warnings = _finish_html(templates.render(language, "email/confirm.html.j2", **ctx))
+    text = tidy_lines(templates.render(language, "email/confirm.txt.j2", **ctx)) + "\n"
+    return RenderedMessage(
+        channel="email",
+        text=text,
+        html=html,
+        subject=subject,
+        length=len(html.encode("utf-8")),
+        limit=EmailLimits.gmail_clip_bytes,
+        language=language,
+        warnings=tuple(language_warnings(language) + warnings),
+    )

@@ -1,0 +1,160 @@
+"""The one place templates are found, loaded and checked.
+
+Search order for a template name, for an article in language `de`:
+
+    <outlet templates_dir>/de/…   <outlet templates_dir>/…   templates/de/…   templates/…
+
+and `default:<name>` reaches only the built-in ones, so an outlet's template can
+`{% extends "default:telegram/article.html.j2" %}` and override one block.
+
+Strict by design: StrictUndefined (a typo in a template is an error, never an
+empty string), autoescape for `.html.j2`, a sandboxed environment (outlet
+templates are data, not code). A broken template is a ConfigurationError that
+names the file and the line.
+"""
+
+from __future__ import annotations
+
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from distributor.config import Settings
+from distributor.errors import ConfigurationError
+from distributor.render import i18n
+
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+# The templates the code renders; check_templates() tries each of them.
+ENTRY_TEMPLATES = (
+    "telegram/article.html.j2",
+    "twitter/article.txt.j2",
+    "email/digest.html.j2",
+    "email/digest.txt.j2",
+    "email/confirm.html.j2",
+    "email/confirm.txt.j2",
+)
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith((".html.j2", ".html"))  # type: ignore[union-attr]
+
+
+class Templates:
+    """Environments per language over the outlet's and the built-in templates."""
+
+    def __init__(self, outlet_dir: Path | None = None, builtin_dir: Path = BUILTIN_DIR):
+        self.outlet_dir = outlet_dir
+        self.builtin_dir = builtin_dir
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Templates:
+        d = settings.render.templates_dir
+        outlet = settings.resolve(d) if d else None
+        if outlet is not None and not outlet.is_dir():
+            raise ConfigurationError(f"{settings.path}: [render] templates_dir {str(outlet)!r} is not a directory")
+        return _cached(outlet, BUILTIN_DIR)
+
+    def search_path(self, language: str) -> list[Path]:
+        dirs = []
+        for base in (self.outlet_dir, self.builtin_dir):
+            if base is not None:
+                dirs += [base / language, base]
+        return dirs
+
+    @lru_cache(maxsize=16)
+    def env(self, language: str) -> jinja2.Environment:
+        builtin = [self.builtin_dir / language, self.builtin_dir]
+        loader = jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader([str(p) for p in self.search_path(language)]),
+            jinja2.PrefixLoader({"default": jinja2.FileSystemLoader([str(p) for p in builtin])}, delimiter=":"),
+        ])
+        env = SandboxedEnvironment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            autoescape=_autoescape,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        env.globals["t"] = i18n.strings(language)
+        env.globals["lang"] = language
+        env.filters["date"] = lambda value: i18n.format_date(value, language)
+        return env
+
+    def render(self, language: str, name: str, /, **context: Any) -> str:
+        """Render one template; any template fault becomes a ConfigurationError
+        naming the file and line."""
+        try:
+            return self.env(language).get_template(name).render(**context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigurationError(_where_syntax(exc)) from None
+        except jinja2.TemplateNotFound as exc:
+            raise ConfigurationError(f"template not found: {exc.name} (searched {', '.join(map(str, self.search_path(language)))})") from None
+        except (jinja2.UndefinedError, jinja2.TemplateError) as exc:
+            raise ConfigurationError(f"{_where_runtime(exc, name)}: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _cached(outlet: Path | None, builtin: Path) -> Templates:
+    return Templates(outlet, builtin)
+
+
+def _display(path: str | None) -> str:
+    if not path:
+        return "<template>"
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _where_syntax(exc: jinja2.TemplateSyntaxError) -> str:
+    return f"{_display(exc.filename or exc.name)}:{exc.lineno}: {exc.message}"
+
+
+def _where_runtime(exc: BaseException, name: str) -> str:
+    """file:line of the innermost template frame of a render-time error."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith((".j2", ".html", ".txt")):
+            return f"{_display(frame.filename)}:{frame.lineno}"
+    return name
+
+
+def check_templates(settings: Settings) -> list[str]:
+    """Problems with the templates, one line each ("file:line: message");
+    empty when all is well. Used by `distributor check`.
+
+    Parses every template file (outlet and built-in, every language folder),
+    then renders each entry template with a sample article in each edition's
+    language, so an undefined variable or a bad `extends` shows up too.
+    """
+    from distributor.render import samples  # sample data; avoids an import cycle
+
+    try:
+        templates = Templates.from_settings(settings)
+    except ConfigurationError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    for base in (templates.outlet_dir, templates.builtin_dir):
+        if base is None:
+            continue
+        for path in sorted(base.rglob("*.j2")):
+            try:
+                templates.env("en").parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(_where_syntax(exc))
+            except UnicodeDecodeError as exc:
+                problems.append(f"{_display(str(path))}: not UTF-8 text: {exc}")
+    if problems:
+        return problems
+    languages = list(settings.editions) or list(i18n.STRINGS)
+    for language in languages:
+        for line in samples.try_render_all(settings, templates, language):
+            if line not in problems:
+                problems.append(line)
+    return problems

@@ -1,0 +1,100 @@
+"""Telegram: one post per article, `parse_mode=HTML` (reference §A.5–A.6).
+
+With an image the post is a photo with a caption (1024), else a text
+message (4096); both counted in UTF-16 units after entity parsing. The lede,
+then the title, are cut to fit; the link is never cut.
+"""
+
+from __future__ import annotations
+
+from distributor.config import TelegramChannelConfig, UtmConfig
+from distributor.errors import ConfigurationError, RenderError
+from distributor.model import Article
+from distributor.render import telegram_html
+from distributor.render.common import article_fields, language_warnings, shrink_to_fit, tidy_lines
+from distributor.render.env import Templates
+from distributor.render.message import RenderedMessage
+from distributor.render.textlimits import utf16_len
+from distributor.render.utm import tag_link
+
+TEMPLATE = "telegram/article.html.j2"
+
+
+class TelegramLimits:
+    text = 4096  # MessageLimit.MAX_TEXT_LENGTH
+    caption = 1024  # MessageLimit.CAPTION_LENGTH
+    parse_mode = "HTML"
+    shrink_order = ("lede", "title", "author")
+
+
+def telegram_length(html: str) -> int:
+    """What Telegram counts: UTF-16 units of the text after entity parsing."""
+    return utf16_len(telegram_html.visible_text(html))
+
+
+def render_telegram(
+    article: Article,
+    *,
+    templates: Templates,
+    config: TelegramChannelConfig | None = None,
+    utm: UtmConfig | None = None,
+) -> RenderedMessage:
+    config = config or TelegramChannelConfig(chat_id="")
+    utm = utm or UtmConfig()
+    lang = article.language
+    warnings = language_warnings(lang)
+    link = tag_link(article.url, "telegram", utm)
+    if not article.url:
+        warnings.append("the article has no URL: the post carries no link")
+    ctx = article_fields(article, link)
+    photo = ctx["image"] or None
+    if article.image and not photo:
+        warnings.append(f"image {article.image!r} is not an http(s) URL: sent as a text message")
+    ctx["is_caption"] = photo is not None
+    limit = TelegramLimits.caption if photo else TelegramLimits.text
+
+    def render(c: dict) -> str:
+        return tidy_lines(templates.render(lang, TEMPLATE, **c))
+
+    html, ctx, truncated, _ = shrink_to_fit(render, telegram_length, limit, ctx, TelegramLimits.shrink_order)
+    problems = telegram_html.problems(html)
+    if problems:
+        # Data is always escaped, so only the template can cause this.
+        raise ConfigurationError(f"{TEMPLATE} ({lang}) produces HTML Telegram refuses: " + "; ".join(problems[:5]))
+    length = telegram_length(html)
+    if length == 0 and not photo:
+        raise RenderError("nothing to post: the article has no title, lede or link")
+    if truncated:
+        warnings.append(f"shortened to fit {'a caption' if photo else 'a message'} ({limit} characters)")
+    if article.url and link and link not in _hrefs(html):
+        warnings.append("the template does not link the article")
+
+    if photo:
+        link_preview = None  # a photo post has no link preview
+    elif not config.link_preview or not link:
+        link_preview = {"is_disabled": True}
+    else:
+        link_preview = {
+            "url": link,
+            "prefer_large_media": config.link_preview_large_media,
+            "show_above_text": config.link_preview_above_text,
+        }
+    return RenderedMessage(
+        channel="telegram",
+        text=html,
+        length=length,
+        limit=limit,
+        language=lang,
+        truncated=truncated,
+        warnings=tuple(warnings),
+        parse_mode=TelegramLimits.parse_mode,
+        photo=photo,
+        link_preview=link_preview,
+    )
+
+
+def _hrefs(html: str) -> list[str]:
+    import html as _html
+    import re
+
+    return [_html.unescape(m) for m in re.findall(r'<a href="([^"]*)"', html)]

@@ -1,0 +1,159 @@
+"""Counting and cutting text the way each platform counts it.
+
+Everything here works on *plain* text. Markup is produced after cutting (the
+templates escape), so a cut can never land inside a tag or an entity. A cut
+lands at a sentence or word boundary; only a single word longer than the
+whole budget is cut inside, and then never inside a URL, a hashtag or a
+mention (those are dropped whole) nor inside a grapheme cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable
+
+ELLIPSIS = "…"
+
+# Sentence ends: . ! ? … (plus closing quotes/brackets) followed by a space, or a
+# CJK full stop. The cut is made after the punctuation.
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"'»«“”’)\]]*)(?=\s)|[。！？]")
+# Word boundaries: before a whitespace run, or after CJK punctuation.
+_WORD_END = re.compile(r"(?=\s)|(?<=[，、。！？；：])")
+_URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^\S+\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
+# How far back a sentence end may be, relative to the best word cut, and still
+# be preferred to it (a cut that throws away most of the budget is worse).
+SENTENCE_MIN_SHARE = 0.6
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: Telegram's unit (astral emoji count 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+# ------------------------------------------------------------ sanitising
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0/C1 controls except \t \n \r
+    "\ud800-\udfff"  # lone surrogates: not encodable as UTF-8
+    "\ufeff\ufffe\uffff]"  # BOM and non-characters (X rejects them)
+)
+
+
+def clean(text: str | None, *, single_line: bool = True) -> str:
+    """Text made safe to send anywhere: no control characters, no surrogates,
+    normalised newlines; one line (whitespace runs collapsed) unless asked."""
+    if not text:
+        return ""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if single_line:
+        return " ".join(text.split())
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# ------------------------------------------------------------ cutting
+
+
+@dataclass(frozen=True)
+class Cut:
+    text: str  # what to show (with the ellipsis when cut)
+    kept: int  # how many characters of the original were kept
+    truncated: bool
+
+
+def fit(text: str, fits: Callable[[str], bool], *, ellipsis: str = ELLIPSIS) -> Cut:
+    """The longest cut of `text` for which `fits(candidate)` holds.
+
+    `fits` is the platform's whole-message check (render + count), so what
+    surrounds the field is accounted for exactly, whatever the template does.
+    It must be monotonic: a shorter candidate never fits worse.
+    """
+    if fits(text):
+        return Cut(text, len(text), False)
+    if not fits(""):
+        return Cut("", 0, bool(text))
+
+    def candidate(end: int) -> str:
+        head = text[:end].rstrip()
+        if not head:
+            return ""
+        last = head.split()[-1] if head.split() else head
+        if last[0] in "#@＃" or _URLISH.search(last):
+            return head + " " + ellipsis  # keep a tag or link whole and unglued
+        return head.rstrip(",;:–—-") + ellipsis
+
+    word_ends = sorted({m.start() for m in _WORD_END.finditer(text) if 0 < m.start() < len(text)})
+    best = _largest(word_ends, lambda e: fits(candidate(e)))
+    if best is not None:
+        # Prefer the end of a sentence when it does not throw too much away.
+        sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text[:best + 1])]
+        for end in reversed(sentence_ends):
+            if end < best * SENTENCE_MIN_SHARE:
+                break
+            if end <= best:
+                sentence = text[:end].rstrip()
+                cand = sentence + " " + ellipsis
+                if fits(cand):
+                    return Cut(cand, end, True)
+        return Cut(candidate(best), best, True)
+
+    # No word fits whole: the first word is longer than the budget.
+    first = text.split()[0] if text.split() else text
+    if first[0] in "#@" or _URLISH.search(first):
+        return Cut("", 0, True)  # never show half a link or half a tag
+    ends = [e for e in range(1, len(first)) if _is_grapheme_boundary(first, e)]
+    best = _largest(ends, lambda e: fits(first[:e] + ellipsis))
+    if best is None:
+        return Cut("", 0, True)
+    return Cut(first[:best] + ellipsis, best, True)
+
+
+def _largest(sorted_ends: list[int], ok: Callable[[int], bool]) -> int | None:
+    """Binary search: the largest end for which ok() holds (ok is monotonic)."""
+    lo, hi, found = 0, len(sorted_ends) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if ok(sorted_ends[mid]):
+            found = sorted_ends[mid]
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return found
+
+
+_ZWJ = "\u200d"
+
+
+def _extends(ch: str) -> bool:
+    """A character that belongs to the grapheme cluster before it."""
+    cp = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or ch == _ZWJ
+        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
+        or 0x1F3FB <= cp <= 0x1F3FF  # skin-tone modifiers
+        or 0xE0020 <= cp <= 0xE007F  # emoji tag sequences (subdivision flags)
+    )
+
+
+def _is_regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _is_grapheme_boundary(s: str, i: int) -> bool:
+    """Good enough for cutting: no split of combining marks, ZWJ sequences,
+    modifiers, tag sequences or flag pairs."""
+    if i <= 0 or i >= len(s):
+        return True
+    if _extends(s[i]) or s[i - 1] == _ZWJ:
+        return False
+    if _is_regional(s[i]) and _is_regional(s[i - 1]):
+        run = 0
+        j = i - 1
+        while j >= 0 and _is_regional(s[j]):
+            run += 1
+            j -= 1
+        return run % 2 == 0
+    return True

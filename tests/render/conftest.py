@@ -1,0 +1,25 @@
+"""Shared fixtures for the render tests: built-in templates only, fixed configs."""
+
+from __future__ import annotations
+
+import pytest
+
+from distributor.config import NewsletterChannelConfig, TelegramChannelConfig, TwitterChannelConfig, UtmConfig
+from distributor.render.env import Templates
+
+NEWSLETTER = NewsletterChannelConfig(
+    from_email="newsletter@novastan.example",
+    from_name="Novastan",
+    mode="live",
+    unsubscribe_url="https://novastan.example/unsubscribe/{token}",
+    unsubscribe_mailto="unsubscribe@novastan.example",
+)
+TELEGRAM = TelegramChannelConfig(chat_id="@novastan_test")
+TWITTER = TwitterChannelConfig()
+TWITTER_THREAD = TwitterChannelConfig(thread=True)
+UTM = UtmConfig()
+
+
+@pytest.fixture(scope="session")
+def templates() -> Templates:
+    return Templates()
