@@ -100,6 +100,9 @@ class TelegramChannelConfig:
     api_url: str = "https://api.telegram.org"
     token_env: str = ""
     link_preview: bool = True
+    # Link preview options (Bot API LinkPreviewOptions) when link_preview is on.
+    link_preview_large_media: bool = False
+    link_preview_above_text: bool = False
     # Edit the posted message when the article is corrected.
     edit_on_update: bool = True
     # Send silently (no notification) outside the posting window.
