@@ -59,6 +59,8 @@ class DeliveryRow:
     remote_id: str | None
     last_error: str | None
     article_version: int
+    claimed_by: str | None
+    claimed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -83,7 +85,10 @@ UpsertStatus = Literal["new", "updated", "unchanged"]
 
 class Store:
     def __init__(self, engine: sa.Engine):
+        from distributor.store.outbox import Outbox
+
         self.engine = engine
+        self.outbox = Outbox(engine)
 
     @classmethod
     def open(cls, settings: Settings) -> Store:

@@ -78,6 +78,9 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     # The article version this delivery was planned for / last sent.
     sa.Column("article_version", sa.Integer, nullable=False, server_default="1"),
+    # Who holds it in `sending`, since when: "host:pid:nonce" (crash recovery).
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
@@ -111,4 +114,18 @@ source_polls = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),
+)
+
+# Per channel ("de.telegram"): auto-pause after repeated failures, a provider's
+# flood wait that applies to every delivery of the channel, a migrated chat id.
+channel_state = sa.Table(
+    "channel_state",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("paused_reason", sa.Text),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", UTCDateTime),
+    sa.Column("chat_id", sa.String(64)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""articles, the deliveries outbox, delivery attempts, source polls
+"""articles, the deliveries outbox, delivery attempts, source polls, channel state
 
 Revision ID: 0001
 Revises:
@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("remote_id", sa.String(200)),
         sa.Column("last_error", sa.Text),
         sa.Column("article_version", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("claimed_by", sa.String(200)),
+        sa.Column("claimed_at", UTCDateTime),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
@@ -73,9 +75,20 @@ def upgrade() -> None:
         sa.Column("etag", sa.Text),
         sa.Column("last_modified", sa.Text),
     )
+    op.create_table(
+        "channel_state",
+        sa.Column("channel", sa.String(64), primary_key=True),
+        sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("paused_reason", sa.Text),
+        sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("not_before", UTCDateTime),
+        sa.Column("chat_id", sa.String(64)),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("channel_state")
     op.drop_table("source_polls")
     op.drop_table("delivery_attempts")
     op.drop_index("ix_deliveries_status_next", table_name="deliveries")
