@@ -24,7 +24,7 @@ _WORD_END = re.compile(r"(?=\s)|(?<=[，、。！？；：])")
 _URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^\S+\.[a-z]{2,}(?:/\S*)?$", re.IGNORECASE)
 # How far back a sentence end may be, relative to the best word cut, and still
 # be preferred to it (a cut that throws away most of the budget is worse).
-SENTENCE_MIN_SHARE = 0.6
+SENTENCE_MIN_SHARE = 0.7
 
 
 def utf16_len(text: str) -> int:
