@@ -155,8 +155,9 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
             "key": s.key, "version": s.version, "url": s.article.url,
             "channels_named": list(s.article.named_kinds),
             "planned": [{"id": d.id, "channel": d.channel, "status": d.status, "seq": d.seq}
-                        for d in dels if d.status != "skipped"],
+                        for d in dels if d.status not in ("skipped", "cancelled")],
             "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "skipped"],
+            "cancelled": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "cancelled"],
             "warnings": list(s.article.warnings),
         })
     if as_json:
@@ -172,6 +173,8 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
         click.echo(f"    planned: {planned}")
         for sk in r["skipped"]:
             click.echo(f"    skipped: {sk['channel']}: {sk['reason']}")
+        for c in r["cancelled"]:
+            click.echo(f"    cancelled: {c['channel']}: {c['reason']}")
         for w in r["warnings"]:
             click.echo(f"    warning: {w}")
 

@@ -223,7 +223,7 @@ class Store:
                         deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
                     )
             for channel, row in existing.items():
-                if channel not in wanted and channel not in skipped and row.status == "pending":
+                if channel not in wanted and channel not in skipped and row.status in ("pending", "skipped"):
                     conn.execute(
                         deliveries.update().where(deliveries.c.id == row.id).values(
                             status="cancelled",
