@@ -39,6 +39,32 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class SandboxTelegramBot:
+    # An extra bot the sandbox accepts: its token and the chats (@name or
+    # numeric id) it administers. Local test credentials only, never real ones.
+    token: str
+    username: str = ""
+    chats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxXAccount:
+    # An extra X app + user the sandbox accepts (local test credentials only).
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+    username: str = ""
+
+
+@dataclass(frozen=True)
+class SandboxSendGridKey:
+    # An extra SendGrid API key the sandbox accepts, with its verified senders.
+    api_key: str
+    senders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     host: str = "127.0.0.1"
     port: int = 8765
@@ -47,12 +73,19 @@ class SandboxConfig:
     autostart: bool = True
     # Where the sandbox posts signed SendGrid Event Webhook events ("" = nowhere).
     event_webhook_url: str = ""
-    # Rate limits the emulators enforce, as the real services do.
+    # Rate limits the emulators enforce, as the real services do (0 = no limit).
     telegram_per_chat_per_minute: int = 20
     telegram_per_second: int = 30
     x_tweets_per_window: int = 200
     x_window_seconds: int = 900
     sendgrid_requests_per_second: int = 600
+    # Accounts are derived from every channel in "sandbox" mode (see
+    # sandbox_secret); these tables add more, e.g. for tests.
+    telegram_bots: tuple[SandboxTelegramBot, ...] = ()
+    x_accounts: tuple[SandboxXAccount, ...] = ()
+    sendgrid_keys: tuple[SandboxSendGridKey, ...] = ()
+    # Channels that exist but that no sandbox bot may post in (answered 403).
+    foreign_chats: tuple[str, ...] = ("@sandbox_foreign",)
 
     @property
     def base_url(self) -> str:

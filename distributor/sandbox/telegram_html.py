@@ -1,0 +1,285 @@
+"""Telegram's parse_mode=HTML, as the Bot API (tdlib's parse_html) parses it.
+
+Pure: text in, (plain text, entities) out, or `EntityParseError` carrying the
+message Telegram puts after "Bad Request: can't parse entities: ". Byte
+offsets in messages are UTF-8 byte offsets into the original text; lengths are
+UTF-16 code units, the unit of Telegram's limits and entity offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SUPPORTED_TAGS = frozenset({
+    "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler", "tg-emoji",
+    "span", "pre", "code", "blockquote", "tg-time",
+})
+ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
+    "span": "spoiler", "code": "code", "pre": "pre", "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+}
+# What Telegram trims around a message before counting it.
+TRIMMED = " \t\n\r\v\f"
+_SPECIAL = re.compile(rb"[<&]")
+_SPACE = frozenset(b" \t\r\n\v\f\x00")
+
+
+class EntityParseError(ValueError):
+    """HTML Telegram refuses; str() is the text after "can't parse entities: "."""
+
+
+@dataclass
+class ParsedText:
+    text: str
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return utf16_len(self.text)
+
+
+def utf16_len(s: str) -> int:
+    if s.isascii():
+        return len(s)
+    return len(s.encode("utf-16-le")) // 2
+
+
+def _decode_entity(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(code point, position after it) for an HTML entity at pos, or None."""
+    n = len(data)
+    end = pos + 1
+    res = 0
+    if end < n and data[end] == 0x23:  # '#'
+        end += 1
+        if end < n and data[end] == 0x78:  # 'x'
+            end += 1
+            while end < n and chr(data[end]) in "0123456789abcdefABCDEF":
+                res = res * 16 + int(chr(data[end]), 16)
+                end += 1
+                if res >= 0x10FFFF:
+                    return None
+        else:
+            while end < n and 0x30 <= data[end] <= 0x39:
+                res = res * 10 + data[end] - 0x30
+                end += 1
+                if res >= 0x10FFFF:
+                    return None
+        if res == 0 or end - pos >= 10:
+            return None
+    else:
+        while end < n and chr(data[end]).isalpha() and data[end] < 0x80:
+            end += 1
+        name = data[pos + 1:end]
+        res = {b"lt": 0x3C, b"gt": 0x3E, b"amp": 0x26, b"quot": 0x22}.get(name, 0)
+        if not res:
+            return None
+    if end < n and data[end] == 0x3B:  # ';'
+        end += 1
+    return res, end
+
+
+def parse_html(text: str) -> ParsedText:
+    """Parse Telegram HTML; raise EntityParseError as the Bot API would."""
+    if "<" not in text and "&" not in text:
+        return _trimmed(text, [])
+    data = text.encode("utf-8")
+    n = len(data)
+
+    def at(k: int) -> int:
+        return data[k] if k < n else 0
+
+    out: list[str] = []
+    u16 = 0
+    stack: list[tuple[str, str, int]] = []  # (tag, argument, utf16 offset)
+    entities: list[dict[str, Any]] = []
+    i = 0
+    while i < n:
+        m = _SPECIAL.search(data, i)
+        j = m.start() if m else n
+        if j > i:
+            chunk = data[i:j].decode("utf-8")
+            out.append(chunk)
+            u16 += utf16_len(chunk)
+        if j >= n:
+            break
+        if data[j] == 0x26:  # '&'
+            decoded = _decode_entity(data, j)
+            if decoded is None:
+                out.append("&")
+                u16 += 1
+                i = j + 1
+            else:
+                ch, i = decoded
+                out.append(chr(ch))
+                u16 += 2 if ch > 0xFFFF else 1
+            continue
+
+        begin = j
+        i = j + 1
+        if at(i) != 0x2F:  # start tag
+            while at(i) not in _SPACE and at(i) != 0x3E:
+                i += 1
+            if i >= n:
+                raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+            tag = data[begin + 1:i].decode("utf-8", "replace").lower()
+            if tag not in SUPPORTED_TAGS:
+                raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
+            argument = ""
+            while at(i) != 0x3E:
+                while i < n and at(i) in _SPACE:
+                    i += 1
+                if at(i) == 0x3E:
+                    break
+                attr_begin = i
+                while at(i) not in _SPACE and at(i) not in (0x3D, 0x3E):
+                    i += 1
+                attr = data[attr_begin:i].decode("utf-8", "replace")
+                if not attr:
+                    raise EntityParseError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+                while i < n and at(i) in _SPACE:
+                    i += 1
+                if at(i) != 0x3D:
+                    if tag == "blockquote" and attr == "expandable":
+                        argument = "expandable"
+                        continue
+                    raise EntityParseError(
+                        f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}')
+                i += 1
+                while i < n and at(i) in _SPACE:
+                    i += 1
+                if i >= n:
+                    raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+                if at(i) not in (0x22, 0x27):  # a name token
+                    token_begin = i
+                    while chr(at(i)).isalnum() and at(i) < 0x80 or at(i) in (0x2E, 0x2D):
+                        i += 1
+                    value = data[token_begin:i].decode().lower()
+                    if at(i) not in _SPACE and at(i) != 0x3E:
+                        raise EntityParseError(f"Unexpected end of name token at byte offset {token_begin}")
+                else:  # a quoted string
+                    quote = at(i)
+                    i += 1
+                    buf = bytearray()
+                    while i < n and at(i) != quote:
+                        if at(i) == 0x26:
+                            decoded = _decode_entity(data, i)
+                            if decoded is not None:
+                                buf += chr(decoded[0]).encode("utf-8")
+                                i = decoded[1]
+                                continue
+                        buf.append(at(i))
+                        i += 1
+                    if at(i) == quote:
+                        i += 1
+                    value = buf.decode("utf-8", "replace")
+                if i >= n:
+                    raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+                if tag == "a" and attr == "href":
+                    argument = value
+                elif tag == "code" and attr == "class" and value.startswith("language-"):
+                    argument = value[9:]
+                elif tag == "span" and attr == "class" and value.startswith("tg-"):
+                    argument = value[3:]
+                elif tag == "tg-emoji" and attr == "emoji-id":
+                    argument = value
+                elif tag == "tg-time" and attr == "unix":
+                    argument = value
+            if tag == "span" and argument != "spoiler":
+                raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
+            if tag == "tg-emoji" and not argument.isdigit():
+                raise EntityParseError(f'Custom emoji entity must contain a valid custom emoji identifier at byte offset {begin}')
+            stack.append((tag, argument, u16))
+            i += 1  # past '>'
+        else:  # end tag
+            if not stack:
+                raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
+            while at(i) not in _SPACE and at(i) != 0x3E:
+                i += 1
+            end_name = data[begin + 2:i].decode("utf-8", "replace")
+            while i < n and at(i) in _SPACE:
+                i += 1
+            if at(i) != 0x3E:
+                raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
+            tag, argument, offset = stack.pop()
+            if end_name and end_name != tag:
+                raise EntityParseError(
+                    f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", found "</{end_name}>"')
+            if u16 > offset:
+                _add_entity(entities, tag, argument, offset, u16 - offset, "".join(out))
+            i += 1
+    if stack:
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return _trimmed("".join(out), entities)
+
+
+def _add_entity(entities: list[dict[str, Any]], tag: str, argument: str, offset: int, length: int,
+                text_so_far: str) -> None:
+    if tag == "tg-time":
+        return
+    if tag == "a":
+        url = argument
+        if not url:
+            url = _tail_utf16(text_so_far, length)
+        if url.startswith("tg://user?id="):
+            uid = url[len("tg://user?id="):]
+            if uid.isdigit():
+                entities.append({"type": "text_mention", "offset": offset, "length": length,
+                                 "user": {"id": int(uid), "is_bot": False, "first_name": ""}})
+            return
+        entities.append({"type": "text_link", "offset": offset, "length": length, "url": url})
+        return
+    entity: dict[str, Any] = {"type": ENTITY_TYPES[tag], "offset": offset, "length": length}
+    if tag == "blockquote" and argument == "expandable":
+        entity["type"] = "expandable_blockquote"
+    elif tag == "code" and argument:
+        entity["language"] = argument
+    elif tag == "tg-emoji":
+        entity["custom_emoji_id"] = argument
+    elif tag == "pre" and entities:
+        last = entities[-1]
+        if last["type"] == "code" and last["offset"] == offset and last["length"] == length and "language" in last:
+            entities.pop()
+            entity["language"] = last["language"]
+    entities.append(entity)
+
+
+def _tail_utf16(s: str, units: int) -> str:
+    enc = s.encode("utf-16-le")
+    return enc[len(enc) - 2 * units:].decode("utf-16-le", "replace")
+
+
+def _trimmed(text: str, entities: list[dict[str, Any]]) -> ParsedText:
+    stripped = text.strip(TRIMMED)
+    if stripped == text:
+        return ParsedText(text, entities)
+    lead = utf16_len(text[: len(text) - len(text.lstrip(TRIMMED))])
+    total = utf16_len(stripped)
+    kept = []
+    for e in entities:
+        start = max(e["offset"] - lead, 0)
+        end = min(e["offset"] + e["length"] - lead, total)
+        if end > start:
+            kept.append({**e, "offset": start, "length": end - start})
+    return ParsedText(stripped, kept)
+
+
+def entities_from_json(entities: Any, text: str) -> ParsedText:
+    """Explicit `entities`/`caption_entities`: checked against the text."""
+    if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+        raise EntityParseError("entities must be an array of MessageEntity")
+    total = utf16_len(text)
+    for e in entities:
+        off, ln = e.get("offset"), e.get("length")
+        if not isinstance(off, int) or not isinstance(ln, int) or off < 0 or ln <= 0 or off + ln > total \
+                or not isinstance(e.get("type"), str):
+            raise EntityParseError("wrong entity offset or length")
+    return _trimmed(text, entities)
+
+
+def plain(text: str) -> ParsedText:
+    """A text sent without parse_mode or entities."""
+    return _trimmed(text, [])
