@@ -112,11 +112,19 @@ def _blocks(lines: list[str]) -> list[list[str]]:
 
 
 def _looks_hard_wrapped(block: list[str]) -> bool:
-    """Lines broken at a fixed width (email-style) rather than one per paragraph."""
+    """Lines broken at a fixed width (email-style) rather than one per paragraph:
+    all short, and most of them stop mid-sentence. One-paragraph-per-line text
+    like the seed ends nearly every line with punctuation."""
     if len(block) < 2:
         return False
-    widths = [len(line.rstrip()) for line in block[:-1]]
-    return max(widths) <= 100 and min(widths) >= 40
+    inner = [line.rstrip() for line in block[:-1]]
+    if max(len(line) for line in block) > 100:
+        return False
+    mid_sentence = sum(1 for line in inner if not line.endswith(_LINE_FINAL))
+    return mid_sentence * 2 > len(inner)
+
+
+_LINE_FINAL = tuple(".!?:…\"“”»")
 
 
 # --------------------------------------------------------------- markdown
