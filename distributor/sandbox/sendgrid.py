@@ -43,12 +43,11 @@ class SendGridService:
 
     def __init__(self, core: SandboxCore):
         self.core = core
-        self.window = FixedWindow(core.config.sendgrid_requests_per_second, 1.0)
         self.emitter = EventEmitter(core.config.event_webhook_url, core.clock)
         self.reset()
 
     def reset(self) -> None:
-        self.window.reset()
+        self.window = FixedWindow(self.core.config.sendgrid_requests_per_second, 1.0)
         self.mail: list[dict[str, Any]] = []  # accepted messages, for the page
         self.batches: set[str] = set()
         self.emitter.sent.clear()

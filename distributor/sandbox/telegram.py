@@ -177,19 +177,18 @@ class TelegramService:
 
     def __init__(self, core: SandboxCore):
         self.core = core
-        cfg = core.config
-        self.per_chat = SlidingWindow(cfg.telegram_per_chat_per_minute, 60.0)
-        self.per_bot = SlidingWindow(cfg.telegram_per_second, 1.0)
         self.reset()
 
     def reset(self) -> None:
-        self.per_chat.reset()
-        self.per_bot.reset()
+        cfg = self.core.config
+        self.per_chat = SlidingWindow(cfg.telegram_per_chat_per_minute, 60.0)
+        self.per_bot = SlidingWindow(cfg.telegram_per_second, 1.0)
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat id, message id) -> Message
         self.authors: dict[tuple[int, int], int] = {}  # -> bot id
         self.next_message_id: dict[int, int] = {}
         self.states: dict[str, BotState] = {}
         self.started: set[tuple[int, int]] = set()  # (bot id, user id): users who wrote to the bot
+        self.blocked: set[tuple[int, int]] = set()  # (bot id, user id): users who blocked it since
         self.callbacks: dict[str, int] = {}  # open callback query id -> bot id
         self.files: dict[str, Upload] = {}
 
@@ -250,6 +249,8 @@ class TelegramService:
         if chat is None:
             raise bad("chat not found")
         if chat.type == "private":
+            if (bot.id, chat.id) in self.blocked:
+                raise TgError(403, "Forbidden: bot was blocked by the user")
             if (bot.id, chat.id) not in self.started:
                 raise TgError(403, "Forbidden: bot can't initiate conversation with a user")
         elif chat.id not in bot.admin_of:
@@ -544,7 +545,8 @@ class TelegramService:
         """Deliver an incoming update to a bot (a user writes, a button is pressed).
 
         `{"bot": token | @username | id, "text": …, "from": {id, first_name, username}}`,
-        `{"bot": …, "callback_data": …, "message_id": …, "chat_id": …}`, or
+        `{"bot": …, "callback_data": …, "message_id": …, "chat_id": …}`,
+        `{"bot": …, "blocked": true | false, "from": {…}}` (the user blocks / unblocks the bot), or
         `{"bot": …, "update": {…any Update fields…}}`. Returns the Update.
         """
         bot = self._bot_named(data.get("bot"))
@@ -562,11 +564,23 @@ class TelegramService:
             self.callbacks[qid] = bot.id
             update = {"callback_query": {"id": qid, "from": user, "message": msg,
                                          "chat_instance": str(chat.id), "data": str(data["callback_data"])}}
+        elif "blocked" in data:
+            chat = self._private_chat(user)
+            key = (bot.id, chat.id)
+            old, new = ("member", "kicked") if data["blocked"] else ("kicked", "member")
+            if data["blocked"]:
+                self.blocked.add(key)
+            else:
+                self.blocked.discard(key)
+                self.started.add(key)
+            update = {"my_chat_member": {"chat": chat.to_json(), "from": user, "date": now,
+                                         "old_chat_member": {"status": old, "user": bot.to_user()},
+                                         "new_chat_member": {"status": new, "user": bot.to_user(),
+                                                             **({"until_date": 0} if data["blocked"] else {})}}}
         elif "text" in data:
-            chat = self.core.accounts.add_chat(str(user["id"]))
-            chat.type, chat.first_name, chat.title = "private", user["first_name"], ""
-            chat.username = user.get("username", "")
+            chat = self._private_chat(user)
             self.started.add((bot.id, chat.id))
+            self.blocked.discard((bot.id, chat.id))
             mid = self.next_message_id.get(chat.id, 0) + 1
             self.next_message_id[chat.id] = mid
             message = {"message_id": mid, "date": now, "chat": chat.to_json(), "from": user, "text": data["text"]}
@@ -587,6 +601,12 @@ class TelegramService:
         if st.arrived is not None:
             st.arrived.set()
         return update
+
+    def _private_chat(self, user: dict[str, Any]) -> TelegramChat:
+        chat = self.core.accounts.add_chat(str(user["id"]))
+        chat.type, chat.first_name, chat.title = "private", user["first_name"], ""
+        chat.username = user.get("username", "")
+        return chat
 
     def _bot_named(self, ref: Any) -> TelegramBot:
         bots = self.core.accounts.bots

@@ -135,12 +135,11 @@ class XService:
 
     def __init__(self, core: SandboxCore):
         self.core = core
-        self.window = FixedWindow(core.config.x_tweets_per_window, core.config.x_window_seconds)
         self._seq = itertools.count()
         self.reset()
 
     def reset(self) -> None:
-        self.window.reset()
+        self.window = FixedWindow(self.core.config.x_tweets_per_window, self.core.config.x_window_seconds)
         self.tweets: dict[str, dict[str, Any]] = {}  # id -> {data, author, time}
         self.recent: dict[tuple[str, str], float] = {}  # (user id, text) -> time posted
         self.media: dict[str, dict[str, Any]] = {}  # media id -> {owner, expires, info, data}
