@@ -165,13 +165,16 @@ def test_edit_and_delete(sandbox):
 
 
 def test_flood_control_per_channel(sandbox):
-    for i in range(20):
-        send(sandbox, CHAT, f"post {i}")
-    with pytest.raises(RetryAfter) as exc:
-        send(sandbox, CHAT, "one too many")
-    assert 1 <= exc.value.retry_after <= 60
-    sandbox.clock.advance(61)
-    assert send(sandbox, CHAT, "after the minute").text == "after the minute"
+    async def go():
+        async with telegram_bot(sandbox.url) as bot:
+            for i in range(20):
+                await bot.send_message(CHAT, f"post {i}")
+            with pytest.raises(RetryAfter) as exc:
+                await bot.send_message(CHAT, "one too many")
+            assert 1 <= exc.value.retry_after <= 60
+            sandbox.clock.advance(61)
+            assert (await bot.send_message(CHAT, "after the minute")).text == "after the minute"
+    run(go())
 
 
 def test_flood_control_per_bot(sandbox, control):
