@@ -106,13 +106,18 @@ class SendGridService:
                               status=status, error=json.dumps(body)[:2000])
             return json_response(body, status, headers)
 
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) >= MAX_BODY:
-            return refuse(413, {"errors": [{"message": "content too large", "field": None}]})
+        # Read everything before answering, even a refused body: a client still
+        # writing would otherwise see a broken pipe instead of the answer.
+        size = 0
+        chunks = []
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size < MAX_BODY:
+                chunks.append(chunk)
         if not request.headers.get("content-type", "").startswith("application/json"):
             return refuse(415, errors_body("Content-Type should be application/json."))
-        raw = await request.body()
-        if len(raw) >= MAX_BODY:
+        raw = b"".join(chunks)
+        if size >= MAX_BODY:
             return refuse(413, {"errors": [{"message": "content too large", "field": None}]})
         try:
             body = json.loads(raw)

@@ -163,7 +163,10 @@ def validate_mail(body: Any, now: float) -> list[dict[str, Any]]:
         if isinstance(body.get("mail_settings"), dict) else {}
     if isinstance(sandbox, dict) and "enable" in sandbox and not isinstance(sandbox["enable"], bool):
         add(error("The sandbox mode enable param should be a boolean value.", "mail_settings.sandbox_mode.enable"))
-    return errors
+    unique: dict[tuple[str, Any], dict[str, Any]] = {}
+    for e in errors:
+        unique.setdefault((e["message"], e["field"]), e)
+    return list(unique.values())
 
 
 def _check_content(content: Any, has_template: bool, add: Any) -> None:
@@ -234,7 +237,7 @@ def _check_custom_args(global_args: Any, own: Any, field: str, add: Any) -> None
         merged.update(args)
     if merged and len(json.dumps(merged, ensure_ascii=False).encode()) > MAX_CUSTOM_ARGS_BYTES:
         add(error(f"The combined size of both global and personalization custom arguments may not exceed "
-                  f"{MAX_CUSTOM_ARGS_BYTES:,} bytes per personalization.", field))
+                  f"{MAX_CUSTOM_ARGS_BYTES:,} bytes per personalization.", field if own else "custom_args"))
 
 
 def _check_categories(categories: Any, add: Any) -> None:
