@@ -302,3 +302,16 @@ def test_injected_faults_reach_ptb_as_telegram_errors(sandbox, control):
         run(slow())
     assert control.get("/_sandbox/faults").json()["pending"] == []
     assert send(sandbox, CHAT, "fine again").text == "fine again"
+
+
+def test_markdown_v2_and_explicit_entities(sandbox):
+    msg = send(sandbox, CHAT, "*Neu* bei Novastan\\!", parse_mode="MarkdownV2")
+    assert msg.text == "Neu bei Novastan!" and msg.entities[0].type == "bold"
+    with pytest.raises(BadRequest, match="Can't parse entities: character '!' is reserved"):
+        send(sandbox, CHAT, "Neu!", parse_mode="MarkdownV2")
+    with pytest.raises(BadRequest, match="Unsupported parse_mode"):
+        send(sandbox, CHAT, "x", parse_mode="BBCode")
+    msg = send(sandbox, CHAT, "fett", entities=[telegram.MessageEntity("bold", 0, 4)])
+    assert msg.entities[0].type == "bold"
+    with pytest.raises(BadRequest, match="Can't parse entities"):
+        send(sandbox, CHAT, "fett", entities=[telegram.MessageEntity("bold", 2, 4)])
