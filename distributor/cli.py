@@ -318,5 +318,9 @@ def main() -> None:
     cli(prog_name="distributor")
 
 
+# The outbox commands live in their own module; importing it registers them.
+from distributor import cli_outbox  # noqa: E402,F401
+
+
 if __name__ == "__main__":
     main()

@@ -108,6 +108,22 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    # A delivery fails (and is shown to editors) after this many failed attempts.
+    max_attempts: int = 5
+    # A channel pauses itself after this many consecutive failures.
+    pause_after_failures: int = 5
+    # Exponential backoff with jitter between attempts: base * 2^n, capped.
+    backoff_base_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+    # A delivery left in `sending` by a process on another machine is judged
+    # abandoned after this long (same machine: as soon as its process is gone).
+    sending_lease_seconds: float = 600.0
+    # `deliver --once` waits this long at most for a rate limit or a retry.
+    once_max_wait_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     name: str
     kind: Literal["folder", "feed"]
@@ -140,6 +156,11 @@ class TelegramChannelConfig:
     edit_on_update: bool = True
     # Send silently (no notification) outside the posting window.
     silent_outside_window: bool = False
+    # Proactive pacing, below Telegram's ~20 messages a minute into one chat.
+    min_interval_seconds: float = 3.5
+    # How long to wait for an answer; past it the outcome is unknown and the
+    # delivery is held (X: looked up first), never resent blindly.
+    timeout_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,11 @@ class TwitterChannelConfig:
     max_hashtags: int = 2
     # Post a long text as a numbered thread instead of cutting it.
     thread: bool = False
+    # Proactive pacing, below X's 200 posts per 15 minutes per user.
+    min_interval_seconds: float = 5.0
+    # How long to wait for an answer; past it the outcome is unknown and the
+    # delivery is held (X: looked up first), never resent blindly.
+    timeout_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +200,7 @@ class NewsletterChannelConfig:
     digest_day: str = "fri"
     digest_time: str = "09:00"
     categories: tuple[str, ...] = ("newsletter",)
+    timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -200,6 +227,7 @@ class Settings:
     path: Path
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)

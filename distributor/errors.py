@@ -54,3 +54,23 @@ class RateLimited(TransientDeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help: bad request, forbidden, invalid credentials."""
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request may have reached the provider but no answer came back (a
+    read timeout, a dropped connection). Resending could double-post: the
+    outbox holds the delivery for a decision instead."""
+
+
+class ChannelUnusable(PermanentDeliveryError):
+    """The channel itself is broken (bad credentials, the bot removed from the
+    chat, chat not found): no message can go out until an editor fixes it, so
+    the channel pauses and its deliveries wait rather than fail one by one."""
+
+
+class ChatMigrated(TransientDeliveryError):
+    """A Telegram group became a supergroup: retry at once with the new id."""
+
+    def __init__(self, message: str, *, new_chat_id: int, channel: str = ""):
+        super().__init__(message, channel=channel, status_code=400)
+        self.new_chat_id = new_chat_id

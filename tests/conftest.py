@@ -65,7 +65,9 @@ path = "{articles}"
 timezone = "Europe/Berlin"
 [editions.de.channels.telegram]
 chat_id = "@novastan_de"
+timeout_seconds = 2
 [editions.de.channels.twitter]
+timeout_seconds = 2
 [editions.de.channels.newsletter]
 from_email = "newsletter@novastan.example"
 recipients = ["leserin@example.org"]

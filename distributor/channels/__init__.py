@@ -1,0 +1,67 @@
+"""Channel adapters, one module per service, built from the settings here.
+
+`build_channel(settings, "de.telegram")` gives the adapter with its secrets read
+from the environment (or the sandbox's test credentials in sandbox mode).
+"""
+
+from __future__ import annotations
+
+from distributor.channels.base import Channel, EditableChannel, SearchableChannel, SendResult
+from distributor.config import Settings, channel_secret
+from distributor.errors import ConfigurationError
+
+__all__ = ["Channel", "EditableChannel", "SearchableChannel", "SendResult", "build_channel", "channel_config"]
+
+
+def channel_config(settings: Settings, channel: str):
+    edition, _, kind = channel.partition(".")
+    ed = settings.editions.get(edition)
+    cfg = getattr(ed.channels, kind, None) if ed else None
+    if cfg is None:
+        raise ConfigurationError(f"no channel {channel!r} in {settings.path}")
+    return cfg
+
+
+# Where each service lives inside `distributor sandbox`.
+SANDBOX_PATHS = {"telegram": "telegram", "twitter": "x", "newsletter": "sendgrid"}
+
+
+def api_base(settings: Settings, channel: str) -> str:
+    cfg = channel_config(settings, channel)
+    if cfg.mode == "sandbox":
+        return f"{settings.sandbox.base_url}/{SANDBOX_PATHS[channel.partition('.')[2]]}"
+    return cfg.api_url
+
+
+def build_channel(settings: Settings, channel: str, *, chat_id: str | None = None, silent: bool = False):
+    cfg = channel_config(settings, channel)
+    edition, _, kind = channel.partition(".")
+    base = api_base(settings, channel)
+
+    def secret(field: str, env: str) -> str:
+        return channel_secret(settings, edition, kind, field, env)
+
+    if kind == "telegram":
+        from distributor.channels.telegram import TelegramChannel
+
+        return TelegramChannel(channel, token=secret("token", cfg.token_env), chat_id=chat_id or cfg.chat_id,
+                               api_url=base, disable_notification=silent, timeout=cfg.timeout_seconds)
+    if kind == "twitter":
+        from distributor.channels.twitter import TwitterChannel
+
+        return TwitterChannel(
+            channel,
+            consumer_key=secret("consumer_key", cfg.consumer_key_env),
+            consumer_secret=secret("consumer_secret", cfg.consumer_secret_env),
+            access_token=secret("access_token", cfg.access_token_env),
+            access_token_secret=secret("access_token_secret", cfg.access_token_secret_env),
+            api_url=base,
+            timeout=cfg.timeout_seconds,
+        )
+    if kind == "newsletter":
+        from distributor.channels.newsletter import NewsletterChannel
+
+        return NewsletterChannel(channel, api_key=secret("api_key", cfg.api_key_env), api_url=base,
+                                 from_email=cfg.from_email, from_name=cfg.from_name, categories=cfg.categories,
+                                 timeout=cfg.timeout_seconds)
+    raise ConfigurationError(f"distributor cannot deliver to {kind!r} channels")

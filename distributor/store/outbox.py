@@ -77,6 +77,37 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(q).scalar()
 
+    def get(self, delivery_id: int):
+        from distributor.store import DeliveryRow
+
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
+        if row is None:
+            raise DistributorError(f"no delivery with id {delivery_id}")
+        return DeliveryRow(**row._mapping)
+
+    def outdated_sent(self, *, kinds: tuple[str, ...]):
+        """(delivery, stored article) for posts made from an older version of
+        their article: corrections to apply or record."""
+        from distributor.store import DeliveryRow, _stored
+        from distributor.store.schema import articles
+
+        q = (
+            sa.select(deliveries, articles.c.version.label("current_version"))
+            .join(articles, articles.c.id == deliveries.c.article_id)
+            .where(deliveries.c.status == "sent", deliveries.c.kind.in_(kinds),
+                   deliveries.c.article_version < articles.c.version)
+            .order_by(deliveries.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = [DeliveryRow(**{k: v for k, v in r._mapping.items() if k != "current_version"})
+                    for r in conn.execute(q)]
+            out = []
+            for d in rows:
+                art = conn.execute(sa.select(articles).where(articles.c.id == d.article_id)).one()
+                out.append((d, _stored(art)))
+        return out
+
     def attempts(self, delivery_id: int) -> list[Attempt]:
         q = sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == delivery_id).order_by(
             delivery_attempts.c.id

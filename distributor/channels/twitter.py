@@ -1,0 +1,210 @@
+"""X (Twitter), on tweepy's `Client` (API v2, OAuth 1.0a user context).
+
+tweepy hard-codes https://api.twitter.com; another base URL (the sandbox) is
+reached by mounting a redirecting requests adapter on the client's session, so
+the OAuth signature is still computed over the real URL (reference §B.1).
+Images go up through the v2 media endpoint with the same signing session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth1
+
+from distributor.channels.base import SendResult
+from distributor.errors import (
+    ChannelUnusable,
+    OutcomeUnknown,
+    PermanentDeliveryError,
+    RateLimited,
+    TransientDeliveryError,
+)
+from distributor.render import RenderedMessage
+
+API_HOST = "https://api.twitter.com"
+MAX_IMAGE_BYTES = 5 * 2**20
+DUPLICATE = "duplicate content"
+_URL = re.compile(r"https?://\S+")
+
+
+class DuplicateContent(PermanentDeliveryError):
+    """X refused the text as a duplicate of a post from the last 24 hours."""
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """A default timeout for every request (tweepy sets none: a hung call
+    would hang the dispatcher)."""
+
+    def __init__(self, timeout: float, **kwargs):
+        super().__init__(**kwargs)
+        self.timeout = timeout
+
+    def send(self, request, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (min(5.0, self.timeout), self.timeout)
+        return super().send(request, **kwargs)
+
+
+class Redirect(TimeoutAdapter):
+    """Send requests for one origin to another base URL, keeping the path."""
+
+    def __init__(self, target: str, timeout: float = 20.0, **kwargs):
+        super().__init__(timeout, **kwargs)
+        self.target = urlsplit(target.rstrip("/"))
+
+    def send(self, request, **kwargs):
+        src = urlsplit(request.url)
+        request.url = urlunsplit((self.target.scheme, self.target.netloc, self.target.path + src.path,
+                                  src.query, src.fragment))
+        return super().send(request, **kwargs)
+
+
+class TwitterChannel:
+    kind = "twitter"
+
+    def __init__(self, name: str, *, consumer_key: str, consumer_secret: str, access_token: str,
+                 access_token_secret: str, api_url: str = API_HOST, timeout: float = 20.0):
+        self.name = name
+        self.timeout = timeout
+        self.client = tweepy.Client(consumer_key=consumer_key, consumer_secret=consumer_secret,
+                                    access_token=access_token, access_token_secret=access_token_secret)
+        self.media_session = requests.Session()
+        self.media_auth = OAuth1(consumer_key, consumer_secret, access_token, access_token_secret)
+        for session in (self.client.session, self.media_session):
+            if api_url.rstrip("/") != API_HOST:
+                session.mount(API_HOST, Redirect(api_url, timeout))
+            else:
+                session.mount(API_HOST, TimeoutAdapter(timeout))
+        self._user_id: str | None = None
+
+    # ------------------------------------------------------------ sending
+
+    async def send(self, message: RenderedMessage) -> SendResult:
+        return await asyncio.to_thread(self._send, message)
+
+    def _send(self, message: RenderedMessage) -> SendResult:
+        note = None
+        media_ids = None
+        if message.photo:
+            try:
+                media_ids = [self._upload(message.photo)]
+            except (httpx.HTTPError, requests.RequestException, ValueError, OSError) as exc:
+                note = f"posted without the image: {exc}"
+        parts = message.parts or (message.text,)
+        ids: list[str] = []
+        for i, text in enumerate(parts):
+            try:
+                resp = self._call(lambda: self.client.create_tweet(
+                    text=text, media_ids=media_ids if i == 0 else None,
+                    in_reply_to_tweet_id=ids[-1] if ids else None, user_auth=True))
+            except (TransientDeliveryError, OutcomeUnknown, PermanentDeliveryError) as exc:
+                if not ids:
+                    raise
+                raise PermanentDeliveryError(
+                    f"thread broken after part {len(ids)} of {len(parts)} (posted: {', '.join(ids)}): {exc}",
+                    channel=self.name) from None
+            ids.append(str(resp.data["id"]))
+        if len(ids) > 1:
+            note = "; ".join(filter(None, [note, f"thread of {len(ids)} posts: {', '.join(ids)}"]))
+        return SendResult(ids[0], note)
+
+    def _upload(self, photo: str) -> str:
+        data = _fetch_image(photo, self.timeout)
+        resp = self.media_session.post(f"{API_HOST}/2/media/upload", auth=self.media_auth,
+                                       files={"media": ("image", data)}, data={"media_category": "tweet_image"},
+                                       timeout=self.timeout)
+        if resp.status_code >= 300:
+            raise ValueError(f"media upload answered HTTP {resp.status_code}: {resp.text[:200]}")
+        return str(resp.json()["data"]["id"])
+
+    # ------------------------------------------------------------ recovery
+
+    async def find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None:
+        """The id of our own post with this text since `since`, if X has it.
+        Links are compared loosely: X rewrites them to t.co."""
+        return await asyncio.to_thread(self._find_post, message, since)
+
+    def _find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None:
+        if self._user_id is None:
+            me = self._call(lambda: self.client.get_me(user_auth=True))
+            self._user_id = str(me.data["id"] if isinstance(me.data, dict) else me.data.id)
+        start = (since - dt.timedelta(minutes=5)).astimezone(dt.timezone.utc).replace(microsecond=0)
+        resp = self._call(lambda: self.client.get_users_tweets(
+            self._user_id, start_time=start.isoformat().replace("+00:00", "Z"), max_results=100, user_auth=True))
+        wanted = _loose((message.parts or (message.text,))[0])
+        for tweet in resp.data or []:
+            text = tweet["text"] if isinstance(tweet, dict) else tweet.text
+            if _loose(text) == wanted:
+                return str(tweet["id"] if isinstance(tweet, dict) else tweet.id)
+        return None
+
+    async def aclose(self) -> None:
+        self.client.session.close()
+        self.media_session.close()
+
+    # ------------------------------------------------------------ errors
+
+    def _call(self, fn):
+        try:
+            return fn()
+        except tweepy.TooManyRequests as exc:
+            reset = exc.response.headers.get("x-rate-limit-reset") if exc.response is not None else None
+            wait = max(1.0, float(reset) - dt.datetime.now(dt.timezone.utc).timestamp()) if reset else 60.0
+            raise RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=self.name) from None
+        except tweepy.Unauthorized as exc:
+            raise ChannelUnusable(f"credentials rejected: {_describe(exc)}", channel=self.name,
+                                  status_code=401) from None
+        except tweepy.Forbidden as exc:
+            text = _describe(exc)
+            if DUPLICATE in text.lower():
+                raise DuplicateContent(text, channel=self.name, status_code=403) from None
+            raise ChannelUnusable(text, channel=self.name, status_code=403) from None
+        except tweepy.TwitterServerError as exc:
+            raise TransientDeliveryError(_describe(exc), channel=self.name, status_code=exc.response.status_code) from None
+        except tweepy.HTTPException as exc:
+            raise PermanentDeliveryError(_describe(exc), channel=self.name,
+                                         status_code=exc.response.status_code) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            if isinstance(exc, (requests.ConnectTimeout,)) or _never_connected(exc):
+                raise TransientDeliveryError(f"cannot connect: {exc}", channel=self.name) from None
+            raise OutcomeUnknown(f"no answer, the post may have gone out: {exc}", channel=self.name) from None
+
+
+def _describe(exc: tweepy.HTTPException) -> str:
+    messages = "; ".join(str(m) for m in exc.api_messages) if exc.api_messages else ""
+    return f"{exc.response.status_code} {messages}".strip() if exc.response is not None else str(exc)
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
+
+
+def _loose(text: str) -> str:
+    return " ".join(_URL.sub("<link>", text).split())
+
+
+def _fetch_image(photo: str, timeout: float) -> bytes:
+    if "://" not in photo:
+        with open(photo, "rb") as fh:
+            data = fh.read(MAX_IMAGE_BYTES + 1)
+    else:
+        with httpx.stream("GET", photo, timeout=timeout, follow_redirects=True) as resp:
+            if resp.status_code >= 400:
+                raise ValueError(f"image {photo} answered HTTP {resp.status_code}")
+            data = b""
+            for chunk in resp.iter_bytes():
+                data += chunk
+                if len(data) > MAX_IMAGE_BYTES:
+                    break
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValueError(f"image {photo} is over X's 5 MB limit")
+    return data

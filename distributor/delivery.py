@@ -1,0 +1,352 @@
+"""The dispatch loop and its policy, in one place.
+
+For each due delivery: render, claim (state written before the call), send,
+record (state written after it). Then, by the error the channel raised:
+
+- RateLimited: due again after exactly `retry_after`; the whole channel waits.
+- TransientDeliveryError: exponential backoff with jitter; failed after
+  `max_attempts`; the channel pauses after `pause_after_failures` in a row.
+- ChannelUnusable (bad credentials, bot removed): the channel pauses at once
+  and the delivery waits for it, instead of every delivery failing in turn.
+- PermanentDeliveryError: failed, shown to editors.
+- OutcomeUnknown (or any surprise after the claim): held for an editor with
+  the evidence, except on X, where the account's recent posts are searched
+  first and a post found there marks the delivery sent. Never resent blindly.
+
+Newsletter deliveries are not sent here: they wait for the weekly digest.
+The clock and the sleep are injected, so tests move time instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from distributor.channels import build_channel, channel_config
+from distributor.config import Settings
+from distributor.errors import (
+    ChannelUnusable,
+    ChatMigrated,
+    ConfigurationError,
+    DeliveryError,
+    OutcomeUnknown,
+    PermanentDeliveryError,
+    RateLimited,
+    RenderError,
+    TransientDeliveryError,
+)
+from distributor.render import RenderedMessage, render_article
+from distributor.store import DeliveryRow, Store, utcnow
+
+# The kinds the dispatcher posts article by article.
+SOCIAL_KINDS = ("telegram", "twitter")
+RENDER_CHANNEL = {"telegram": "telegram", "twitter": "twitter"}
+
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def backoff_seconds(settings: Settings, failures: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2^(n-1)."""
+    cfg = settings.delivery
+    ceiling = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * 2 ** max(0, failures - 1))
+    return ceiling * (0.5 + rand() / 2)
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    channel: str
+    status: str  # sent, retry, rate_limited, failed, held, paused, lost_race
+    detail: str = ""
+
+
+@dataclass
+class DrainReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    recovered: list[Outcome] = field(default_factory=list)
+    corrected: list[Outcome] = field(default_factory=list)
+    waiting: int = 0  # still pending afterwards, due later
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: Store, *, clock: Clock = utcnow,
+                 sleep: Sleep = asyncio.sleep, worker: str | None = None,
+                 channel_factory=build_channel, rand: Callable[[], float] = random.random):
+        self.settings = settings
+        self.store = store
+        self.outbox = store.outbox
+        self.clock = clock
+        self.sleep = sleep
+        self.worker = worker or worker_id()
+        self.channel_factory = channel_factory
+        self.rand = rand
+        self._channels: dict[str, object] = {}
+        self.stopping = False
+
+    # ------------------------------------------------------------ the loop
+
+    async def drain(self, *, max_wait: float | None = None) -> DrainReport:
+        """Recover, correct, then send everything due; wait up to `max_wait`
+        seconds for deliveries that become due soon (rate limits, backoff)."""
+        max_wait = self.settings.delivery.once_max_wait_seconds if max_wait is None else max_wait
+        report = DrainReport()
+        report.recovered = await self.recover()
+        report.corrected = await self.correct()
+        deadline = self.clock() + dt.timedelta(seconds=max_wait)
+        while not self.stopping:
+            ids = self.outbox.due(self.clock(), kinds=SOCIAL_KINDS)
+            if ids:
+                for delivery_id in ids:
+                    if self.stopping:
+                        break
+                    report.outcomes.append(await self.deliver(delivery_id))
+                continue
+            wake = self._next_wake()
+            if wake is None or wake > deadline:
+                break
+            await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
+        report.waiting = sum(1 for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS)
+        return report
+
+    def _next_wake(self) -> dt.datetime | None:
+        """When something pending may become sendable: a delivery's own time or
+        its channel's wait, whichever is later."""
+        now = self.clock()
+        best = None
+        for d in self.store.deliveries(status="pending"):
+            if d.kind not in SOCIAL_KINDS:
+                continue
+            state = self.outbox.channel(d.channel)
+            if state.paused:
+                continue
+            t = max(d.next_attempt_at or now, state.not_before or now)
+            best = t if best is None or t < best else best
+        return best
+
+    # ------------------------------------------------------------ one delivery
+
+    async def deliver(self, delivery_id: int) -> Outcome:
+        row = self._row(delivery_id)
+        now = self.clock()
+        state = self.outbox.channel(row.channel)
+        if state.paused:
+            return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
+        if state.not_before and state.not_before > now:
+            return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
+        stored = self.store.get_article(row.article_id)
+        try:
+            message = render_article(self.settings, stored.article, RENDER_CHANNEL[row.kind])
+        except (RenderError, ConfigurationError) as exc:
+            self.outbox.finish_failed(row.id, None, outcome="permanent", error=f"render: {exc}", now=now)
+            return Outcome(row.id, row.channel, "failed", f"render: {exc}")
+        channel = self._channel(row.channel)  # a ConfigurationError stops the loop, holding nothing
+        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message), now=now)
+        if attempt is None:
+            return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
+        try:
+            result = await channel.send(message)
+        except RateLimited as exc:
+            until = self.clock() + dt.timedelta(seconds=exc.retry_after)
+            self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
+                                     next_attempt_at=until, count_failure=False, now=self.clock())
+            self.outbox.update_channel(row.channel, not_before=until, now=self.clock())
+            return Outcome(row.id, row.channel, "rate_limited", f"retry after {exc.retry_after:g}s")
+        except ChatMigrated as exc:
+            self.outbox.update_channel(row.channel, chat_id=str(exc.new_chat_id), now=self.clock())
+            self._drop_channel(row.channel)
+            self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),
+                                     next_attempt_at=self.clock(), count_failure=False, now=self.clock())
+            return Outcome(row.id, row.channel, "retry", f"chat migrated to {exc.new_chat_id}")
+        except ChannelUnusable as exc:
+            self._pause(row.channel, f"{exc} (delivery {row.id})")
+            self.outbox.finish_retry(row.id, attempt, outcome="permanent", error=str(exc),
+                                     next_attempt_at=self.clock(), count_failure=False, now=self.clock())
+            return Outcome(row.id, row.channel, "paused", str(exc))
+        except TransientDeliveryError as exc:
+            return self._transient(row, attempt, exc)
+        except PermanentDeliveryError as exc:
+            from distributor.channels.twitter import DuplicateContent
+
+            if isinstance(exc, DuplicateContent):
+                return await self._resolve(row, attempt, message, str(exc), duplicate=True)
+            self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=str(exc), now=self.clock())
+            self._count_failure(row.channel, str(exc))
+            return Outcome(row.id, row.channel, "failed", str(exc))
+        except OutcomeUnknown as exc:
+            return await self._resolve(row, attempt, message, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            # A surprise after the claim: the request may have gone out.
+            return await self._resolve(row, attempt, message, f"unexpected {type(exc).__name__}: {exc}")
+        self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
+                                now=self.clock(), note=result.note)
+        interval = getattr(channel_config(self.settings, row.channel), "min_interval_seconds", 0.0)
+        self.outbox.update_channel(row.channel, consecutive_failures=0,
+                                   not_before=self.clock() + dt.timedelta(seconds=interval), now=self.clock())
+        return Outcome(row.id, row.channel, "sent", result.remote_id)
+
+    def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError) -> Outcome:
+        failures = row.attempts + 1
+        now = self.clock()
+        if failures >= self.settings.delivery.max_attempts:
+            self.outbox.finish_failed(row.id, attempt, outcome="transient",
+                                      error=f"{exc} (gave up after {failures} attempts)", now=now)
+            self._count_failure(row.channel, str(exc))
+            return Outcome(row.id, row.channel, "failed", f"gave up after {failures} attempts: {exc}")
+        wait = backoff_seconds(self.settings, failures, self.rand)
+        self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),
+                                 next_attempt_at=now + dt.timedelta(seconds=wait), count_failure=True, now=now)
+        self._count_failure(row.channel, str(exc))
+        return Outcome(row.id, row.channel, "retry", f"attempt {failures} failed, retry in {wait:.0f}s: {exc}")
+
+    async def _resolve(self, row: DeliveryRow, attempt: int | None, message: RenderedMessage, why: str,
+                       *, duplicate: bool = False, since: dt.datetime | None = None) -> Outcome:
+        """An unknown outcome: look for the post where the channel allows it,
+        else hold the delivery for an editor."""
+        found = None
+        channel = self._channel(row.channel)
+        if hasattr(channel, "find_post"):
+            try:
+                found = await channel.find_post(message, since or row.claimed_at or self.clock())
+            except DeliveryError as exc:
+                why = f"{why}; looking for the post failed: {exc}"
+        now = self.clock()
+        if found:
+            note = ("X refused it as a duplicate; the post was found on the account" if duplicate
+                    else f"outcome was unknown ({why}); the post was found on the account")
+            self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
+                                        status="sent", reason=note, remote_id=found, now=now)
+            return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
+        if duplicate:
+            self.outbox.finish_failed(row.id, attempt, outcome="permanent",
+                                      error=f"{why}; no matching post of ours was found", now=now)
+            return Outcome(row.id, row.channel, "failed", why)
+        reason = (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
+                  f"`distributor cancel {row.id}`; if not, `distributor release {row.id}`.")
+        self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
+                                    status="held", reason=reason, remote_id=None, now=now)
+        return Outcome(row.id, row.channel, "held", why)
+
+    # ------------------------------------------------------------ recovery
+
+    async def recover(self) -> list[Outcome]:
+        """Settle deliveries left in `sending` by a process that is gone."""
+        out = []
+        lease = dt.timedelta(seconds=self.settings.delivery.sending_lease_seconds)
+        for delivery_id in self.outbox.sending():
+            row = self._row(delivery_id)
+            if row.claimed_by == self.worker:
+                continue
+            if not (_claimer_gone(row.claimed_by) or (row.claimed_at and self.clock() - row.claimed_at > lease)):
+                continue
+            attempts = self.outbox.attempts(row.id)
+            sent_payload = attempts[-1].payload if attempts else None
+            message = _message_from_payload(sent_payload)
+            when = row.claimed_at.isoformat(timespec="seconds") if row.claimed_at else "an unknown time"
+            why = f"the process {row.claimed_by} stopped while sending at {when}"
+            if message is None:
+                message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
+            out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
+        return out
+
+    # ------------------------------------------------------------ corrections
+
+    async def correct(self) -> list[Outcome]:
+        """Posts whose article changed since: edit the Telegram message where
+        configured; leave the tweet alone and record the change."""
+        out = []
+        for row, stored in self.outbox.outdated_sent(kinds=SOCIAL_KINDS):
+            cfg = channel_config(self.settings, row.channel)
+            now = self.clock()
+            version = stored.version
+            if row.kind != "telegram" or not getattr(cfg, "edit_on_update", False) or not row.remote_id:
+                note = f"article changed (version {version}); the post was left as it is"
+                self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)
+                out.append(Outcome(row.id, row.channel, "not_edited", note))
+                continue
+            try:
+                message = render_article(self.settings, stored.article, RENDER_CHANNEL[row.kind])
+                await self._channel(row.channel).edit(row.remote_id, message)
+            except (DeliveryError, RenderError) as exc:
+                note = f"article changed (version {version}); editing the post failed: {exc}"
+                self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edit_failed",
+                                           now=now, error=str(exc))
+                out.append(Outcome(row.id, row.channel, "edit_failed", str(exc)))
+                continue
+            note = f"edited to article version {version}"
+            self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
+                                       payload=_payload(message))
+            out.append(Outcome(row.id, row.channel, "edited", note))
+        return out
+
+    # ------------------------------------------------------------ channels
+
+    def _channel(self, name: str):
+        if name not in self._channels:
+            state = self.outbox.channel(name)
+            self._channels[name] = self.channel_factory(self.settings, name, chat_id=state.chat_id)
+        return self._channels[name]
+
+    def _drop_channel(self, name: str) -> None:
+        self._channels.pop(name, None)
+
+    def _pause(self, channel: str, reason: str) -> None:
+        self.outbox.update_channel(channel, paused=True, paused_reason=reason, now=self.clock())
+
+    def _count_failure(self, channel: str, error: str) -> None:
+        failures = self.outbox.add_failure(channel, now=self.clock())
+        limit = self.settings.delivery.pause_after_failures
+        if failures >= limit:
+            self._pause(channel, f"{failures} failures in a row, the last: {error}")
+
+    def _row(self, delivery_id: int) -> DeliveryRow:
+        return self.outbox.get(delivery_id)
+
+    async def aclose(self) -> None:
+        for channel in self._channels.values():
+            await channel.aclose()
+        self._channels.clear()
+
+
+def _payload(message: RenderedMessage) -> str:
+    return json.dumps(message.to_json(), ensure_ascii=False)
+
+
+def _message_from_payload(payload: str | None) -> RenderedMessage | None:
+    if not payload:
+        return None
+    data = json.loads(payload)
+    parts = tuple(data.get("parts") or ())
+    return RenderedMessage(channel=data["channel"], text=data["text"], length=data.get("length", 0),
+                           limit=data.get("limit", 0), parts=parts if len(parts) > 1 else ())
+
+
+def _claimer_gone(claimed_by: str | None) -> bool:
+    """True when the claiming process ran on this machine and has exited."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
