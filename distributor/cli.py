@@ -319,7 +319,7 @@ def main() -> None:
 
 
 # The outbox commands live in their own module; importing it registers them.
-from distributor import cli_outbox  # noqa: E402,F401
+from distributor import cli_outbox, cli_run  # noqa: E402,F401
 
 
 if __name__ == "__main__":

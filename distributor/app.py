@@ -1,0 +1,81 @@
+"""The composition root: settings in, the wired pipeline out.
+
+`run_cycle` is one full cycle (ingest, plan, deliver what is due) and is what
+`distributor run --once` and each scheduler tick call. `sandbox_if_needed`
+starts the local emulators in this process when a channel uses them and
+nothing answers at the configured address yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from distributor.config import Settings
+from distributor.delivery import Dispatcher, DrainReport
+from distributor.ingest.pipeline import SourceReport, ingest
+from distributor.store import Store
+
+
+def uses_sandbox(settings: Settings) -> bool:
+    return any(ch.mode == "sandbox" for ed in settings.editions.values() for ch in ed.channels.configured().values())
+
+
+def listening(host: str, port: int, timeout: float = 0.3) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def sandbox_if_needed(settings: Settings) -> Iterator[str | None]:
+    """Yield the URL of a sandbox started here, or None when none was needed
+    (no sandbox channel, autostart off, or one already listening)."""
+    cfg = settings.sandbox
+    if not uses_sandbox(settings) or not cfg.autostart or listening(cfg.host, cfg.port):
+        yield None
+        return
+    from distributor.sandbox.server import start_sandbox
+
+    handle = start_sandbox(settings, host=cfg.host, port=cfg.port)
+    try:
+        yield handle.url
+    finally:
+        handle.stop()
+
+
+@dataclass
+class CycleReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    delivery: DrainReport | None = None
+
+
+async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
+                    max_wait: float | None = None) -> CycleReport:
+    report = CycleReport()
+    report.sources = ingest(settings, store, now=dispatcher.clock())
+    report.delivery = await dispatcher.drain(max_wait=max_wait)
+    return report
+
+
+def where_it_went(store: Store) -> list[str]:
+    """A summary of the outbox, channel by channel, for people."""
+    titles = {a.id: a.article.title for a in store.list_articles()}
+    by_channel: dict[str, dict[str, list[str]]] = {}
+    for d in store.deliveries():
+        by_channel.setdefault(d.channel, {}).setdefault(d.status, []).append(titles.get(d.article_id, "?"))
+    lines = []
+    for channel in sorted(by_channel):
+        states = by_channel[channel]
+        for status in ("sent", "pending", "held", "failed", "skipped", "cancelled", "sending"):
+            items = states.get(status)
+            if not items:
+                continue
+            label = status
+            if status == "pending" and channel.endswith(".newsletter"):
+                label = "waiting for the weekly digest"
+            lines.append(f"  {channel:15} {label}: {len(items)}" + (
+                "" if status in ("skipped", "cancelled") else "  (" + "; ".join(t[:50] for t in items) + ")"))
+    return lines

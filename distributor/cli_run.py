@@ -1,0 +1,57 @@
+"""`distributor run`: the whole job, once or as the scheduler daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from distributor.cli import cli, handle_errors, settings_of
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One full cycle (ingest, plan, deliver what is due), then exit.")
+@click.pass_context
+@handle_errors
+def run(ctx: click.Context, once: bool) -> None:
+    """Run the job: poll sources, plan and deliver; with --once a single cycle.
+
+    Starts the local sandbox in this process when a channel uses it and none
+    is running yet ([sandbox] autostart).
+    """
+    from distributor.app import run_cycle, sandbox_if_needed, where_it_went
+    from distributor.delivery import Dispatcher
+    from distributor.store import Store
+
+    settings = settings_of(ctx)
+    if not once:
+        from distributor.schedule import run_daemon
+
+        run_daemon(settings)
+        return
+
+    async def cycle(store: Store):
+        dispatcher = Dispatcher(settings, store)
+        try:
+            return await run_cycle(settings, store, dispatcher)
+        finally:
+            await dispatcher.aclose()
+
+    with sandbox_if_needed(settings) as sandbox_url, Store.open(settings) as store:
+        if sandbox_url:
+            click.echo(f"sandbox: started at {sandbox_url} for this run "
+                       "(`distributor sandbox` keeps one running, with its page at /_sandbox/)")
+        report = asyncio.run(cycle(store))
+        for r in report.sources:
+            click.echo(f"ingest {r.source}: {r.summary()}")
+            for e in r.item_errors + ([r.error] if r.error else []):
+                click.echo(f"  error: {e}", err=True)
+        d = report.delivery
+        click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
+                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting")
+        click.echo("where it went:")
+        for line in where_it_went(store):
+            click.echo(line)
+    if any(r.error or r.item_errors for r in report.sources) or d.count("failed") or d.count("held"):
+        sys.exit(1)
