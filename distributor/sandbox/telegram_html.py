@@ -24,6 +24,11 @@ ENTITY_TYPES = {
 # What Telegram trims around a message before counting it.
 TRIMMED = " \t\n\r\v\f"
 _SPECIAL = re.compile(rb"[<&]")
+# Scanners for the byte loops of tdlib's parser (NUL counts as a space there).
+_TAG_NAME = re.compile(rb"[^ \t\r\n\v\f\x00>]*")
+_ATTR_NAME = re.compile(rb"[^ \t\r\n\v\f\x00=>]*")
+_SPACES = re.compile(rb"[ \t\r\n\v\f\x00]*")
+_TOKEN = re.compile(rb"[A-Za-z0-9.-]*")
 _SPACE = frozenset(b" \t\r\n\v\f\x00")
 
 
@@ -120,8 +125,7 @@ def parse_html(text: str) -> ParsedText:
         begin = j
         i = j + 1
         if at(i) != 0x2F:  # start tag
-            while at(i) not in _SPACE and at(i) != 0x3E:
-                i += 1
+            i = _TAG_NAME.match(data, i).end()
             if i >= n:
                 raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
             tag = data[begin + 1:i].decode("utf-8", "replace").lower()
@@ -129,52 +133,34 @@ def parse_html(text: str) -> ParsedText:
                 raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
             argument = ""
             while at(i) != 0x3E:
-                while i < n and at(i) in _SPACE:
-                    i += 1
+                i = _SPACES.match(data, i).end()
                 if at(i) == 0x3E:
                     break
                 attr_begin = i
-                while at(i) not in _SPACE and at(i) not in (0x3D, 0x3E):
-                    i += 1
+                i = _ATTR_NAME.match(data, i).end()
                 attr = data[attr_begin:i].decode("utf-8", "replace")
                 if not attr:
                     raise EntityParseError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
-                while i < n and at(i) in _SPACE:
-                    i += 1
+                i = _SPACES.match(data, i).end()
                 if at(i) != 0x3D:
                     if tag == "blockquote" and attr == "expandable":
                         argument = "expandable"
                         continue
                     raise EntityParseError(
                         f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}')
-                i += 1
-                while i < n and at(i) in _SPACE:
-                    i += 1
+                i = _SPACES.match(data, i + 1).end()
                 if i >= n:
                     raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
                 if at(i) not in (0x22, 0x27):  # a name token
                     token_begin = i
-                    while chr(at(i)).isalnum() and at(i) < 0x80 or at(i) in (0x2E, 0x2D):
-                        i += 1
+                    i = _TOKEN.match(data, i).end()
                     value = data[token_begin:i].decode().lower()
                     if at(i) not in _SPACE and at(i) != 0x3E:
                         raise EntityParseError(f"Unexpected end of name token at byte offset {token_begin}")
                 else:  # a quoted string
                     quote = at(i)
-                    i += 1
-                    buf = bytearray()
-                    while i < n and at(i) != quote:
-                        if at(i) == 0x26:
-                            decoded = _decode_entity(data, i)
-                            if decoded is not None:
-                                buf += chr(decoded[0]).encode("utf-8")
-                                i = decoded[1]
-                                continue
-                        buf.append(at(i))
-                        i += 1
-                    if at(i) == quote:
-                        i += 1
-                    value = buf.decode("utf-8", "replace")
+                    end = data.find(bytes((quote,)), i + 1)
+                    value, i = _quoted(data, i + 1, n if end < 0 else end)
                 if i >= n:
                     raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
                 if tag == "a" and attr == "href":
@@ -196,11 +182,9 @@ def parse_html(text: str) -> ParsedText:
         else:  # end tag
             if not stack:
                 raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
-            while at(i) not in _SPACE and at(i) != 0x3E:
-                i += 1
+            i = _TAG_NAME.match(data, i).end()
             end_name = data[begin + 2:i].decode("utf-8", "replace")
-            while i < n and at(i) in _SPACE:
-                i += 1
+            i = _SPACES.match(data, i).end()
             if at(i) != 0x3E:
                 raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
             tag, argument, offset = stack.pop()
@@ -214,6 +198,27 @@ def parse_html(text: str) -> ParsedText:
         raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return _trimmed("".join(out), entities)
+
+
+def _quoted(data: bytes, start: int, end: int) -> tuple[str, int]:
+    """A quoted attribute value (entities decoded) and the position after its quote.
+
+    An entity may run past the closing quote, as in tdlib's byte loop."""
+    if data.find(b"&", start, end) < 0:
+        return data[start:end].decode("utf-8", "replace"), min(end + 1, len(data))
+    buf = bytearray()
+    i = start
+    quote = data[end] if end < len(data) else None
+    while i < len(data) and data[i] != quote:
+        if data[i] == 0x26:
+            decoded = _decode_entity(data, i)
+            if decoded is not None:
+                buf += chr(decoded[0]).encode("utf-8")
+                i = decoded[1]
+                continue
+        buf.append(data[i])
+        i += 1
+    return buf.decode("utf-8", "replace"), min(i + 1, len(data))
 
 
 def _add_entity(entities: list[dict[str, Any]], tag: str, argument: str, offset: int, length: int,
