@@ -11,10 +11,12 @@ from distributor.cli import cli, handle_errors, settings_of
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="One full cycle (ingest, plan, deliver what is due), then exit.")
+@click.option("--once", is_flag=True,
+              help="One full cycle (ingest, plan, deliver what is due, send a due digest), then exit.")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line (also DISTRIBUTOR_LOG_FORMAT=json).")
 @click.pass_context
 @handle_errors
-def run(ctx: click.Context, once: bool) -> None:
+def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     """Run the job: poll sources, plan and deliver; with --once a single cycle.
 
     Starts the local sandbox in this process when a channel uses it and none
@@ -24,7 +26,10 @@ def run(ctx: click.Context, once: bool) -> None:
     from distributor.delivery import Dispatcher
     from distributor.store import Store
 
+    from distributor.logs import setup_logging
+
     settings = settings_of(ctx)
+    setup_logging(json_format=log_json or None)
     if not once:
         from distributor.schedule import run_daemon
 

@@ -19,6 +19,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from distributor.errors import ConfigurationError
 
 DEFAULT_CONFIG = Path("config/distributor.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGE_CODES = ("de", "fr", "en", "ru")
 
 
@@ -201,6 +203,13 @@ class NewsletterChannelConfig:
     digest_time: str = "09:00"
     categories: tuple[str, ...] = ("newsletter",)
     timeout_seconds: float = 30.0
+    # A digest slot missed by more than this (the process was down) is not
+    # sent late by the scheduler; `distributor digest --send` still can.
+    digest_grace_hours: float = 12.0
+    # Recipients per SendGrid request (at most 1000).
+    batch_size: int = 1000
+    # The secret that signs per-recipient unsubscribe tokens.
+    unsubscribe_secret_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -398,6 +407,19 @@ def _validate(settings: Settings) -> None:
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             raise ConfigurationError(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
     for code, edition in settings.editions.items():
+        nl = edition.channels.newsletter
+        if nl is not None:
+            if not 1 <= nl.batch_size <= 1000:
+                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] batch_size must be 1-1000")
+            if nl.digest_day not in WEEKDAYS:
+                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] digest_day "
+                                         f"{nl.digest_day!r} is not one of {', '.join(WEEKDAYS)}")
+            try:
+                hour, minute = (int(x) for x in nl.digest_time.split(":"))
+                dt_time(hour, minute)
+            except ValueError:
+                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] digest_time "
+                                         f"{nl.digest_time!r} is not a time like 09:00") from None
         if len(code) != 2 or not code.isalpha() or not code.islower():
             raise ConfigurationError(
                 f"{file}: [editions.{code}]: an edition is named by its ISO 639-1 language code, like 'de'"

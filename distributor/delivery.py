@@ -114,7 +114,9 @@ class Dispatcher:
                 for delivery_id in ids:
                     if self.stopping:
                         break
-                    report.outcomes.append(await self.deliver(delivery_id))
+                    outcome = await self.deliver(delivery_id)
+                    if outcome.status != "waiting":  # its channel got busy meanwhile: next round
+                        report.outcomes.append(outcome)
                 continue
             wake = self._next_wake()
             if wake is None or wake > deadline:

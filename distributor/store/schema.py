@@ -129,3 +129,56 @@ channel_state = sa.Table(
     sa.Column("chat_id", sa.String(64)),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The weekly digest: one issue per (edition, slot), with its rendered email and
+# a snapshot of its recipients, so a crash resumes on the same list.
+issues = sa.Table(
+    "issues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("edition", sa.String(8), nullable=False),
+    # The scheduled time this issue belongs to (a manual send: when it was asked for).
+    sa.Column("slot", UTCDateTime, nullable=False),
+    # sending, sent, held, failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON, with the {token} slot
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list, in batch order
+    sa.Column("batch_size", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.UniqueConstraint("edition", "slot", name="uq_issues_edition_slot"),
+)
+
+issue_items = sa.Table(
+    "issue_items",
+    metadata,
+    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    # A delivery belongs to at most one issue.
+    sa.UniqueConstraint("delivery_id", name="uq_issue_items_delivery"),
+)
+
+# Progress of an issue, batch by batch: written before and after each request.
+issue_batches = sa.Table(
+    "issue_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("batch_no", sa.Integer, nullable=False),
+    # sending (outcome unknown if found at start), sent, failed (to be sent again)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(200)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.UniqueConstraint("issue_id", "batch_no", name="uq_issue_batches_issue_batch"),
+)

@@ -1,0 +1,237 @@
+"""The weekly digest: when an issue is due, assembling it, and sending it in
+resumable batches.
+
+An issue holds the articles whose footer names the newsletter and that no
+issue carried yet. With none, no issue goes out. Sending goes through SendGrid
+in batches of at most 1000 recipients, each with their own unsubscribe token;
+progress is saved after each batch, so a crash resumes where it stopped and
+never sends a batch twice (a batch whose outcome is unknown holds the issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from distributor.channels import build_channel
+from distributor.config import WEEKDAYS, Settings, channel_secret
+from distributor.errors import (
+    DistributorError,
+    OutcomeUnknown,
+    PermanentDeliveryError,
+    RateLimited,
+    TransientDeliveryError,
+)
+from distributor.newsletter.issues import Issue, Issues
+from distributor.render import render_edition_digest
+from distributor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ schedule
+
+
+def slot_at_or_before(settings: Settings, edition: str, now: dt.datetime) -> dt.datetime:
+    """The most recent digest time of the edition at or before `now` (UTC)."""
+    nl = settings.editions[edition].channels.newsletter
+    tz = ZoneInfo(settings.editions[edition].timezone)
+    hour, minute = (int(x) for x in nl.digest_time.split(":"))
+    local = now.astimezone(tz)
+    day = local.date()
+    for back in range(8):
+        d = day - dt.timedelta(days=back)
+        if WEEKDAYS[d.weekday()] != nl.digest_day:
+            continue
+        candidate = dt.datetime(d.year, d.month, d.day, hour, minute, tzinfo=tz)
+        if candidate <= local:
+            return candidate.astimezone(dt.timezone.utc)
+    raise AssertionError("a weekly slot always exists within 8 days")  # pragma: no cover
+
+
+def next_slot(settings: Settings, edition: str, now: dt.datetime) -> dt.datetime:
+    """The first digest time of the edition after `now` (UTC)."""
+    return slot_at_or_before(settings, edition, now + dt.timedelta(days=7))
+
+
+def due_slot(settings: Settings, store: Store, edition: str, now: dt.datetime) -> dt.datetime | None:
+    """The slot whose issue should go out now, if any: the latest slot, within
+    the grace time, with no issue made for it yet."""
+    nl = settings.editions[edition].channels.newsletter
+    if nl is None:
+        return None
+    slot = slot_at_or_before(settings, edition, now)
+    if now - slot > dt.timedelta(hours=nl.digest_grace_hours):
+        return None
+    if Issues(store.engine).find(edition, slot) is not None:
+        return None
+    return slot
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def unsubscribe_token(settings: Settings, edition: str, email: str) -> str:
+    """An opaque, unforgeable per-recipient token (HMAC of edition and address)."""
+    nl = settings.editions[edition].channels.newsletter
+    secret = channel_secret(settings, edition, "newsletter", "unsubscribe_secret", nl.unsubscribe_secret_env)
+    mac = hmac.new(secret.encode(), f"{edition}:{email.lower()}".encode(), hashlib.sha256).hexdigest()
+    return mac[:32]
+
+
+def recipients_of(settings: Settings, edition: str) -> list[str]:
+    nl = settings.editions[edition].channels.newsletter
+    return sorted({r.strip().lower() for r in nl.recipients if r.strip()})
+
+
+# ------------------------------------------------------------------ sending
+
+
+@dataclass
+class DigestResult:
+    edition: str
+    issue: Issue | None
+    status: str  # sent, partial, held, failed, nothing, already, stopped
+    detail: str = ""
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, now: dt.datetime) -> Issue | None:
+    """Make the issue for (edition, slot) from the waiting articles; None when
+    there is nothing to send or another process made it first."""
+    issues = Issues(store.engine)
+    items = issues.waiting_deliveries(edition, now)
+    if not items:
+        return None
+    articles = [store.get_article(a).article for _, a in items]
+    msg = render_edition_digest(settings, edition, articles, slot.astimezone(
+        ZoneInfo(settings.editions[edition].timezone)).date())
+    nl = settings.editions[edition].channels.newsletter
+    recipients = recipients_of(settings, edition)
+    if not recipients:
+        raise DistributorError(f"edition {edition} has no newsletter recipients configured")
+    return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
+                         text=msg.text, headers=dict(msg.headers), recipients=recipients,
+                         batch_size=nl.batch_size, items=items, now=now)
+
+
+async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
+                     sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False,
+                     channel=None) -> DigestResult:
+    """Send (or resume) an issue batch by batch."""
+    from distributor.render import RenderedMessage
+
+    issues = Issues(store.engine)
+    own_channel = channel is None
+    channel = channel or build_channel(settings, f"{issue.edition}.newsletter")
+    message = RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
+                              headers=issue.headers, length=len(issue.text), limit=0, language=issue.edition)
+    try:
+        done = issues.batches(issue.id)
+        unknown = [b for b in done.values() if b.status == "sending"]
+        if unknown:
+            reason = (f"batch {unknown[0].batch_no + 1} of {issue.batch_count} was being sent when the process "
+                      f"stopped (at {unknown[0].started_at.isoformat(timespec='seconds')}); its outcome is unknown. "
+                      f"Check SendGrid's activity, then `distributor digest --release {issue.id}` to send it "
+                      f"again, or leave it held.")
+            issues.set_status(issue.id, "held", now=clock(), reason=reason)
+            return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
+        max_attempts = settings.delivery.max_attempts
+        for n in range(issue.batch_count):
+            if n in done and done[n].status == "sent":
+                continue
+            if stop():
+                return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
+            batch = issue.batch(n)
+            while True:
+                if not issues.begin_batch(issue.id, n, recipients=len(batch), now=clock()):
+                    return DigestResult(issue.edition, issue, "already",
+                                        f"batch {n + 1} is being sent by another process")
+                try:
+                    message_id = await channel.send_batch(
+                        message, [(r, unsubscribe_token(settings, issue.edition, r)) for r in batch],
+                        custom_args={"issue_id": str(issue.id), "batch": str(n)})
+                except RateLimited as exc:
+                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    await sleep(exc.retry_after)
+                    continue
+                except TransientDeliveryError as exc:
+                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    tries = issues.batches(issue.id)[n].attempts
+                    if tries >= max_attempts:
+                        issues.set_status(issue.id, "failed", now=clock(),
+                                          reason=f"batch {n + 1} failed {tries} times: {exc}")
+                        return DigestResult(issue.edition, issues.get(issue.id), "failed", str(exc))
+                    from distributor.delivery import backoff_seconds
+
+                    await sleep(backoff_seconds(settings, tries))
+                    continue
+                except PermanentDeliveryError as exc:
+                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    issues.set_status(issue.id, "failed", now=clock(), reason=f"batch {n + 1}: {exc}")
+                    return DigestResult(issue.edition, issues.get(issue.id), "failed", str(exc))
+                except OutcomeUnknown as exc:
+                    # Left in `sending`: the next resume holds the issue.
+                    reason = f"batch {n + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
+                    issues.set_status(issue.id, "held", now=clock(), reason=reason)
+                    return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
+                issues.finish_batch(issue.id, n, status="sent", now=clock(), message_id=message_id)
+                log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
+                         n + 1, issue.batch_count, len(batch), message_id)
+                break
+        issues.set_status(issue.id, "sent", now=clock())
+        return DigestResult(issue.edition, issues.get(issue.id), "sent",
+                            f"{len(issue.recipients)} recipients in {issue.batch_count} batch(es)")
+    finally:
+        if own_channel:
+            await channel.aclose()
+
+
+async def run_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
+                     slot: dt.datetime | None = None, sleep: Sleep = asyncio.sleep,
+                     stop: Callable[[], bool] = lambda: False) -> DigestResult:
+    """Resume an unfinished issue of the edition, else make and send the issue
+    for `slot` (default: now, an editor's manual send)."""
+    issues = Issues(store.engine)
+    unfinished = issues.unfinished(edition)
+    if unfinished:
+        return await send_issue(settings, store, unfinished[0], clock=clock, sleep=sleep, stop=stop)
+    now = clock()
+    slot = slot or now.replace(microsecond=0)
+    existing = issues.find(edition, slot)
+    if existing is not None:
+        return DigestResult(edition, existing, "already", f"issue #{existing.id} for this slot is {existing.status}")
+    issue = assemble(settings, store, edition, slot, now)
+    if issue is None:
+        log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
+        return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
+    return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
+
+
+async def send_test_copy(settings: Settings, store: Store, edition: str, address: str, *,
+                         now: dt.datetime) -> str:
+    """The edition's next issue, to one address only; nothing is recorded."""
+    from dataclasses import replace
+
+    issues = Issues(store.engine)
+    items = issues.waiting_deliveries(edition, now)
+    if not items:
+        raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
+    articles = [store.get_article(a).article for _, a in items]
+    msg = render_edition_digest(settings, edition, articles,
+                                now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date())
+    msg = replace(msg, subject=f"[Test] {msg.subject}")
+    channel = build_channel(settings, f"{edition}.newsletter")
+    try:
+        return await channel.send_batch(msg, [(address, unsubscribe_token(settings, edition, address))],
+                                        custom_args={"test": "1"})
+    finally:
+        await channel.aclose()

@@ -1,0 +1,202 @@
+"""Issues of the weekly digest in the database: creation, batch progress, state.
+
+Like the outbox, every batch request is bracketed by two committed writes:
+`begin_batch` (status `sending`) before it and `finish_batch` after it. A batch
+found in `sending` when an issue resumes had an unknown outcome: the issue is
+held for an editor rather than mailing a thousand people twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from distributor.errors import DistributorError
+from distributor.store.schema import deliveries, issue_batches, issue_items, issues
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: int
+    edition: str
+    slot: dt.datetime
+    status: str
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+    recipients: list[str]
+    batch_size: int
+    reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @property
+    def batch_count(self) -> int:
+        return -(-len(self.recipients) // self.batch_size)
+
+    def batch(self, n: int) -> list[str]:
+        return self.recipients[n * self.batch_size:(n + 1) * self.batch_size]
+
+
+@dataclass(frozen=True)
+class Batch:
+    issue_id: int
+    batch_no: int
+    status: str
+    recipients: int
+    message_id: str | None
+    attempts: int
+    error: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def _issue(row) -> Issue:
+    m = dict(row._mapping)
+    m["headers"] = json.loads(m["headers"])
+    m["recipients"] = json.loads(m["recipients"])
+    return Issue(**m)
+
+
+class Issues:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def waiting_deliveries(self, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
+        """(delivery id, article id) of newsletter deliveries not yet in an
+        issue and not under embargo, oldest first."""
+        taken = sa.select(issue_items.c.delivery_id)
+        q = (
+            sa.select(deliveries.c.id, deliveries.c.article_id)
+            .where(deliveries.c.channel == f"{edition}.newsletter", deliveries.c.status == "pending",
+                   deliveries.c.id.not_in(taken),
+                   sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now))
+            .order_by(deliveries.c.created_at, deliveries.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.article_id) for r in conn.execute(q)]
+
+    def create(self, *, edition: str, slot: dt.datetime, subject: str, html: str, text: str,
+               headers: dict[str, str], recipients: list[str], batch_size: int,
+               items: list[tuple[int, int]], now: dt.datetime) -> Issue | None:
+        """Store a new issue with its articles; None if (edition, slot) exists
+        already (another process made it first)."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(issues.c.id).where(issues.c.edition == edition,
+                                                               issues.c.slot == slot)).first()
+            if exists:
+                return None
+            issue_id = conn.execute(issues.insert().values(
+                edition=edition, slot=slot, status="sending", subject=subject, html=html, text=text,
+                headers=json.dumps(headers), recipients=json.dumps(recipients), batch_size=batch_size,
+                created_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+            conn.execute(issue_items.insert(), [
+                {"issue_id": issue_id, "delivery_id": d, "article_id": a, "position": i}
+                for i, (d, a) in enumerate(items)
+            ])
+        return self.get(issue_id)
+
+    def get(self, issue_id: int) -> Issue:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(issues).where(issues.c.id == issue_id)).first()
+        if row is None:
+            raise DistributorError(f"no issue with id {issue_id}")
+        return _issue(row)
+
+    def find(self, edition: str, slot: dt.datetime) -> Issue | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(issues).where(issues.c.edition == edition, issues.c.slot == slot)).first()
+        return _issue(row) if row else None
+
+    def list(self, edition: str | None = None) -> list[Issue]:
+        q = sa.select(issues).order_by(issues.c.slot, issues.c.id)
+        if edition:
+            q = q.where(issues.c.edition == edition)
+        with self.engine.connect() as conn:
+            return [_issue(r) for r in conn.execute(q)]
+
+    def unfinished(self, edition: str | None = None) -> list[Issue]:
+        return [i for i in self.list(edition) if i.status == "sending"]
+
+    def last_sent(self, edition: str) -> Issue | None:
+        sent = [i for i in self.list(edition) if i.status == "sent"]
+        return sent[-1] if sent else None
+
+    def article_ids(self, issue_id: int) -> list[int]:
+        with self.engine.connect() as conn:
+            return [r.article_id for r in conn.execute(
+                sa.select(issue_items.c.article_id).where(issue_items.c.issue_id == issue_id)
+                .order_by(issue_items.c.position))]
+
+    # ------------------------------------------------------------ batches
+
+    def batches(self, issue_id: int) -> dict[int, Batch]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(issue_batches).where(issue_batches.c.issue_id == issue_id))
+            return {r.batch_no: Batch(**{k: v for k, v in r._mapping.items() if k != "id"}) for r in rows}
+
+    def begin_batch(self, issue_id: int, batch_no: int, *, recipients: int, now: dt.datetime) -> bool:
+        """Mark a batch `sending` (new, or failed before); False if it is
+        already sending or sent (another process, or a crash to resolve)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(issue_batches).where(issue_batches.c.issue_id == issue_id,
+                                                              issue_batches.c.batch_no == batch_no)).first()
+            if row is None:
+                from distributor.store import _insert_ignore
+
+                return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
+                    issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
+                    attempts=1, started_at=now)).rowcount)
+            return bool(conn.execute(
+                issue_batches.update()
+                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,
+                       issue_batches.c.status == "failed")
+                .values(status="sending", attempts=issue_batches.c.attempts + 1, started_at=now, error=None)
+            ).rowcount)
+
+    def finish_batch(self, issue_id: int, batch_no: int, *, status: str, now: dt.datetime,
+                     message_id: str | None = None, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                issue_batches.update()
+                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no)
+                .values(status=status, message_id=message_id, error=error, finished_at=now)
+            )
+
+    # ------------------------------------------------------------ issue state
+
+    def set_status(self, issue_id: int, status: str, *, now: dt.datetime, reason: str | None = None) -> None:
+        values = dict(status=status, reason=reason, updated_at=now)
+        if status == "sent":
+            values["sent_at"] = now
+        with self.engine.begin() as conn:
+            conn.execute(issues.update().where(issues.c.id == issue_id).values(**values))
+            if status == "sent":
+                ids = sa.select(issue_items.c.delivery_id).where(issue_items.c.issue_id == issue_id)
+                conn.execute(
+                    deliveries.update().where(deliveries.c.id.in_(ids)).values(
+                        status="sent", remote_id=f"issue:{issue_id}", reason=f"in the digest issue #{issue_id}",
+                        updated_at=now,
+                    )
+                )
+
+    def release(self, issue_id: int, *, now: dt.datetime) -> None:
+        """An editor's decision on a held issue: batches of unknown outcome are
+        sent again, and the issue resumes."""
+        issue = self.get(issue_id)
+        if issue.status != "held":
+            raise DistributorError(f"issue {issue_id} is {issue.status}; only a held issue can be released")
+        with self.engine.begin() as conn:
+            conn.execute(
+                issue_batches.update()
+                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.status == "sending")
+                .values(status="failed", error="released by an editor: sent again", finished_at=now)
+            )
+            conn.execute(issues.update().where(issues.c.id == issue_id).values(
+                status="sending", reason="released by an editor", updated_at=now))

@@ -1,0 +1,271 @@
+"""`distributor run`: one asyncio process with APScheduler 3.x.
+
+Jobs are module-level coroutine functions with plain arguments (a source name,
+an edition code), persisted in the same database (SQLAlchemyJobStore), so a
+restart neither loses a run (a missed run within its grace time runs once,
+coalesced) nor doubles one (the digest's issue is unique per slot). The jobs
+find the wired objects in `RUNTIME`, set by `run_daemon`.
+
+    poll:<source>   every source.poll_seconds     ingest; wakes the delivery job
+    deliver         every 2 s                     drain due deliveries
+    digest:<ed>     cron, in the edition's zone   send the weekly issue
+    housekeeping    every 10 min                  settle abandoned sends
+
+Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
+seconds to finish, and a send still in flight is left in `sending` for the
+next start to settle (held, or found on X) — never resent blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from distributor.config import Settings
+from distributor.delivery import Dispatcher
+from distributor.store import Store, utcnow
+
+log = logging.getLogger("distributor.run")
+
+DELIVER_SECONDS = 2.0
+HOUSEKEEPING_MINUTES = 10
+SHUTDOWN_GRACE_SECONDS = 8.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    running: set = field(default_factory=set)
+
+    async def sleep(self, seconds: float) -> None:
+        """A sleep that ends early when the process is stopping."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, seconds))
+        except asyncio.TimeoutError:
+            pass
+
+
+RUNTIME: Runtime | None = None
+
+
+def _runtime() -> Runtime:
+    if RUNTIME is None:
+        raise RuntimeError("the scheduler's jobs run only inside `distributor run`")
+    return RUNTIME
+
+
+def _tracked(fn):
+    """Register the running job's task, so shutdown can wait for it."""
+
+    async def wrapper(*args):
+        rt = _runtime()
+        if rt.stopping.is_set():
+            return None
+        task = asyncio.current_task()
+        rt.running.add(task)
+        try:
+            return await fn(rt, *args)
+        except Exception:  # noqa: BLE001 - a failing job must never kill the scheduler
+            log.exception("job %s%s failed", fn.__name__, args)
+            return None
+        finally:
+            rt.running.discard(task)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    return wrapper
+
+
+# ------------------------------------------------------------------ the jobs
+
+
+@_tracked
+async def poll_source(rt: Runtime, source_name: str) -> None:
+    from distributor.ingest.pipeline import ingest_source
+
+    source = rt.settings.source(source_name)
+    report = await asyncio.to_thread(ingest_source, rt.settings, rt.store, source)
+    if report.new or report.updated:
+        log.info("source %s: %s", source_name, report.summary())
+        _wake_delivery()
+    if report.error or report.item_errors:
+        log.warning("source %s: %s", source_name, report.error or "; ".join(report.item_errors))
+
+
+@_tracked
+async def deliver_due(rt: Runtime) -> None:
+    report = await rt.dispatcher.drain(max_wait=DELIVER_SECONDS)
+    for o in report.recovered + report.corrected + report.outcomes:
+        log.info("delivery %s %s: %s %s", o.delivery_id, o.channel, o.status, o.detail)
+
+
+@_tracked
+async def send_digest(rt: Runtime, edition: str) -> None:
+    from distributor.newsletter.digest import due_slot, run_digest
+
+    now = rt.dispatcher.clock()
+    slot = due_slot(rt.settings, rt.store, edition, now)
+    from distributor.newsletter.issues import Issues
+
+    if slot is None and not Issues(rt.store.engine).unfinished(edition):
+        log.info("digest %s: nothing due at %s", edition, now.isoformat(timespec="seconds"))
+        return
+    result = await run_digest(rt.settings, rt.store, edition, clock=rt.dispatcher.clock, slot=slot,
+                              sleep=rt.sleep, stop=rt.stopping.is_set)
+    log.info("digest %s: %s %s", edition, result.status, result.detail)
+
+
+@_tracked
+async def housekeeping(rt: Runtime) -> None:
+    for o in await rt.dispatcher.recover():
+        log.warning("delivery %s %s: %s %s", o.delivery_id, o.channel, o.status, o.detail)
+
+
+def _wake_delivery() -> None:
+    scheduler = _SCHEDULER
+    if scheduler is not None:
+        job = scheduler.get_job("deliver")
+        if job is not None:
+            job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+
+
+_SCHEDULER: AsyncIOScheduler | None = None
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def job_specs(settings: Settings) -> list[dict]:
+    """Every job the daemon runs, as add_job keyword arguments."""
+    specs = [
+        dict(id=f"poll:{s.name}", func=poll_source, args=[s.name],
+             trigger=IntervalTrigger(seconds=s.poll_seconds, timezone=dt.timezone.utc),
+             misfire_grace_time=max(30, int(s.poll_seconds * 2)))
+        for s in settings.sources
+    ]
+    specs.append(dict(id="deliver", func=deliver_due, args=[],
+                      trigger=IntervalTrigger(seconds=DELIVER_SECONDS, timezone=dt.timezone.utc),
+                      misfire_grace_time=60))
+    for code, edition in settings.editions.items():
+        nl = edition.channels.newsletter
+        if nl is None:
+            continue
+        hour, minute = (int(x) for x in nl.digest_time.split(":"))
+        specs.append(dict(id=f"digest:{code}", func=send_digest, args=[code],
+                          trigger=CronTrigger(day_of_week=nl.digest_day, hour=hour, minute=minute,
+                                              timezone=ZoneInfo(edition.timezone)),
+                          misfire_grace_time=int(nl.digest_grace_hours * 3600)))
+    specs.append(dict(id="housekeeping", func=housekeeping, args=[],
+                      trigger=IntervalTrigger(minutes=HOUSEKEEPING_MINUTES, timezone=dt.timezone.utc),
+                      misfire_grace_time=600))
+    return specs
+
+
+def make_scheduler(settings: Settings, store: Store) -> AsyncIOScheduler:
+    """A scheduler on the database's job store, holding exactly the configured
+    jobs. A job already stored keeps its next run time (so a run missed while
+    the process was down is not lost); its trigger follows the config."""
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=dt.timezone.utc,
+    )
+    return scheduler
+
+
+def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
+    wanted = {spec["id"]: spec for spec in job_specs(settings)}
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            scheduler.remove_job(job.id)
+    for job_id, spec in wanted.items():
+        job = scheduler.get_job(job_id)
+        if job is None:
+            scheduler.add_job(**spec)
+        elif str(job.trigger) != str(spec["trigger"]) or job.misfire_grace_time != spec["misfire_grace_time"]:
+            job.modify(misfire_grace_time=spec["misfire_grace_time"])
+            job.reschedule(spec["trigger"])
+
+
+async def daemon(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    global RUNTIME, _SCHEDULER
+    with Store.open(settings) as store:
+        dispatcher = Dispatcher(settings, store)
+        rt = Runtime(settings, store, dispatcher)
+        dispatcher.sleep = rt.sleep
+        RUNTIME = rt
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, rt.stopping.set)
+        scheduler = make_scheduler(settings, store)
+        # Start paused, so jobs are reconciled before any runs.
+        scheduler.start(paused=True)
+        _SCHEDULER = scheduler
+        try:
+            sync_jobs(scheduler, settings)
+            for job in scheduler.get_jobs():
+                log.info("job %s: next run %s", job.id, job.next_run_time)
+            await housekeeping()
+            scheduler.resume()
+            log.info("distributor running; SIGTERM or Ctrl-C stops it")
+            if ready is not None:
+                ready.set()
+            await rt.stopping.wait()
+            log.info("stopping: taking no new work")
+            dispatcher.stopping = True
+            scheduler.pause()
+            pending = [t for t in rt.running if not t.done()]
+            if pending:
+                done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
+                for t in still:
+                    t.cancel()
+                if still:
+                    await asyncio.wait(still, timeout=1.0)
+                    log.warning("stopped %d job(s) mid-way; an interrupted send is settled at the next start",
+                                len(still))
+        finally:
+            scheduler.shutdown(wait=False)
+            _SCHEDULER = None
+            RUNTIME = None
+            await dispatcher.aclose()
+    log.info("stopped")
+
+
+def run_daemon(settings: Settings) -> None:
+    from distributor.app import sandbox_if_needed
+
+    with sandbox_if_needed(settings) as url:
+        if url:
+            log.info("sandbox started at %s", url)
+        asyncio.run(daemon(settings))
+
+
+def next_runs(settings: Settings, store: Store) -> dict[str, dt.datetime | None]:
+    """Next run time of each stored job (for `distributor status`)."""
+    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")
+    try:
+        jobstore.start(None, "default")
+    except Exception:  # noqa: BLE001 - no job table yet: the daemon never ran
+        return {}
+    try:
+        return {job.id: job.next_run_time for job in jobstore.get_all_jobs()}
+    except JobLookupError:
+        return {}
+    finally:
+        jobstore.shutdown()
+
+
+__all__ = ["daemon", "run_daemon", "job_specs", "make_scheduler", "sync_jobs", "next_runs", "utcnow"]
