@@ -161,7 +161,7 @@ def parse_text(text: str, params: dict[str, Any], *, prefix: str = "") -> Parsed
                 from distributor.sandbox.telegram_markdown import parse_markdown_v2
 
                 return parse_markdown_v2(text) if mode.lower() == "markdownv2" else parse_markdown_v2(text, legacy=True)
-            raise bad(f"unsupported parse_mode")
+            raise bad("unsupported parse_mode")
         if explicit is not None:
             return entities_from_json(explicit, text)
         return plain(text)
@@ -284,7 +284,7 @@ class TelegramService:
         chat = self.target_chat(bot, params)
         mid = _int(params, "message_id")
         if mid is None:
-            raise bad(f"message identifier is not specified")
+            raise bad("message identifier is not specified")
         msg = self.messages.get((chat.id, mid))
         if msg is None:
             raise bad(f"message to {what} not found")
