@@ -3,10 +3,13 @@
 A fault is `{"service", "status", "times", "retry_after", "delay_ms",
 "method", "description"}`. Each call of the service (whose method or path
 contains `method`, when given) takes the first matching fault and spends one
-of its `times`: it waits `delay_ms` (longer than the client's timeout = a
-timeout), then, if `status` is set, answers with that service's own error
-envelope for the status instead of doing the call. The envelopes are built by
-each service module, so PTB raises RetryAfter, tweepy TooManyRequests, and so on.
+of its `times`. With a `status`, it waits `delay_ms` and answers with that
+service's own error envelope instead of doing the call (the envelopes are
+built by each service module, so PTB raises RetryAfter, tweepy
+TooManyRequests, and so on). Without one, the call is carried out at once and
+its answer held back `delay_ms`: longer than the client's timeout, that is
+the hard case of a timeout whose effect happened (a post that exists though
+the client saw no answer).
 """
 
 from __future__ import annotations

@@ -67,19 +67,33 @@ class SendGridService:
         if win.limit:
             headers = {"X-RateLimit-Limit": str(win.limit), "X-RateLimit-Remaining": str(win.remaining),
                        "X-RateLimit-Reset": str(win.reset)}
+        # Read everything first, even a body about to be refused: a client still
+        # writing would otherwise see a broken pipe instead of the answer, and a
+        # slow answer (delay_ms) is a call SendGrid did receive and carry out.
+        size, raw = 0, []
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size < MAX_BODY:
+                raw.append(chunk)
         fault = self.core.faults.take("sendgrid", method)
-        if fault is not None:
-            if fault.delay_ms:
-                await asyncio.sleep(fault.delay_ms / 1000)
-            if fault.status:
-                self.core.log.add("sendgrid", method, request.url.path, now, None, account=key.label,
-                                  status=fault.status, error="injected fault")
-                return self.fault_response(fault, headers, now)
+        if fault is not None and fault.status:
+            await asyncio.sleep(fault.delay_ms / 1000)
+            self.core.log.add("sendgrid", method, request.url.path, now, None, account=key.label,
+                              status=fault.status, error="injected fault")
+            return self.fault_response(fault, headers, now)
+        response = self._serve(request, path, key, allowed, headers, method, size, b"".join(raw))
+        if fault is not None:  # latency only: the call is carried out, its answer comes late
+            await asyncio.sleep(fault.delay_ms / 1000)
+        return response
+
+    def _serve(self, request: Request, path: str, key: SendGridKey, allowed: bool, headers: dict[str, str],
+               method: str, size: int, raw: bytes) -> Response:
+        now = self.core.clock.now()
         if not allowed:
             self.core.log.add("sendgrid", method, request.url.path, now, None, account=key.label, status=429)
             return json_response({"errors": [{"field": None, "message": "too many requests"}]}, 429, headers)
         if path == "/v3/mail/send" and request.method == "POST":
-            return await self.mail_send(request, key, headers, method)
+            return self.mail_send(request, key, headers, method, size, raw)
         if path == "/v3/user/webhooks/event/settings/signed" and request.method == "GET":
             return json_response({"public_key": public_key_b64()}, 200, headers)
         if path == "/v3/mail/batch" and request.method == "POST":
@@ -98,7 +112,8 @@ class SendGridService:
         message = fault.description or FAULT_MESSAGES.get(status, "internal server error")
         return json_response(errors_body(message), status, headers)
 
-    async def mail_send(self, request: Request, key: SendGridKey, headers: dict[str, str], method: str) -> Response:
+    def mail_send(self, request: Request, key: SendGridKey, headers: dict[str, str], method: str,
+                  size: int, raw: bytes) -> Response:
         now = self.core.clock.now()
 
         def refuse(status: int, body: dict[str, Any], logged: Any = None) -> Response:
@@ -106,17 +121,8 @@ class SendGridService:
                               status=status, error=json.dumps(body)[:2000])
             return json_response(body, status, headers)
 
-        # Read everything before answering, even a refused body: a client still
-        # writing would otherwise see a broken pipe instead of the answer.
-        size = 0
-        chunks = []
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size < MAX_BODY:
-                chunks.append(chunk)
         if not request.headers.get("content-type", "").startswith("application/json"):
             return refuse(415, errors_body("Content-Type should be application/json."))
-        raw = b"".join(chunks)
         if size >= MAX_BODY:
             return refuse(413, {"errors": [{"message": "content too large", "field": None}]})
         try:

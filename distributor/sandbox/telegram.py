@@ -211,17 +211,22 @@ class TelegramService:
         handler = getattr(self, "m_" + method.lower(), None)
         if handler is None:
             return json_response(error_body(404, "Not Found"), 404)
-        fault = self.core.faults.take("telegram", method)
-        if fault is not None:
-            if fault.delay_ms:
-                await asyncio.sleep(fault.delay_ms / 1000)
-            if fault.status:
-                self._log(method, request, bot, {}, fault.status, error="injected fault")
-                return fault_response(fault)
-        try:
+        try:  # read first: a slow answer (delay_ms) is a call Telegram did receive and carry out
             params = await read_params(request, max_file_bytes=60 * 2**20)
         except BodyError:
             return json_response(error_body(400, "Bad Request: can't parse request body"), 400)
+        fault = self.core.faults.take("telegram", method)
+        if fault is not None and fault.status:
+            await asyncio.sleep(fault.delay_ms / 1000)
+            self._log(method, request, bot, params, fault.status, error="injected fault")
+            return fault_response(fault)
+        response = await self._serve(handler, method, request, bot, params)
+        if fault is not None:  # latency only: the call is carried out, its answer comes late
+            await asyncio.sleep(fault.delay_ms / 1000)
+        return response
+
+    async def _serve(self, handler: Any, method: str, request: Request, bot: TelegramBot,
+                     params: dict[str, Any]) -> Response:
         try:
             result, description = await handler(bot, params)
         except TgError as exc:

@@ -15,6 +15,7 @@ import hmac
 import itertools
 import time
 import unicodedata
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -172,20 +173,28 @@ class XService:
         path = request.url.path[len("/x"):]
         v1 = path.startswith("/1.1/")
         method = f"{request.method} {path}"
-        fault = self.core.faults.take("x", method)
-        if fault is not None:
-            if fault.delay_ms:
-                await asyncio.sleep(fault.delay_ms / 1000)
-            if fault.status:
-                self.core.log.add("x", method, request.url.path, self.core.clock.now(), {},
-                                  status=fault.status, error="injected fault")
-                return fault_response(fault, self.core.clock.now())
         params: dict[str, Any] = {}
+        body_error = None
+        try:  # read first: a slow answer (delay_ms) is a call the service did receive and carry out
+            params = await read_params(request, max_file_bytes=16 * 2**20)
+        except BodyError as exc:
+            body_error = exc
+        fault = self.core.faults.take("x", method)
+        if fault is not None and fault.status:
+            await asyncio.sleep(fault.delay_ms / 1000)
+            self.core.log.add("x", method, request.url.path, self.core.clock.now(), loggable(params),
+                              status=fault.status, error="injected fault")
+            return fault_response(fault, self.core.clock.now())
+        response = await self._serve(request, path, v1, method, params, body_error)
+        if fault is not None:  # latency only: the call is carried out, its answer comes late
+            await asyncio.sleep(fault.delay_ms / 1000)
+        return response
+
+    async def _serve(self, request: Request, path: str, v1: bool, method: str, params: dict[str, Any],
+                     body_error: Exception | None) -> Response:
         try:
-            try:
-                params = await read_params(request, max_file_bytes=16 * 2**20)
-            except BodyError as exc:
-                raise invalid_request(f"Request body is not valid JSON: {exc}") from None
+            if body_error is not None:
+                raise invalid_request(f"Request body is not valid JSON: {body_error}")
             account = await self.authenticate(request, path, v1)
             status, result, headers = await self.route(request.method, path, account, params)
         except XError as exc:
@@ -225,6 +234,8 @@ class XService:
             return self.create_tweet(account, params)
         if path.startswith("/2/tweets/") and method == "DELETE":
             return self.delete_tweet(account, path.rsplit("/", 1)[1])
+        if path.startswith("/2/users/") and path.endswith("/tweets") and method == "GET":
+            return self.user_tweets(path.split("/")[3], params)
         if path == "/2/users/me" and method == "GET":
             return 200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}}, {}
         if path == "/2/media/upload" and method == "POST":
@@ -277,6 +288,40 @@ class XService:
         if text:
             self.recent[key] = now
         return 201, {"data": data}, headers
+
+    def user_tweets(self, user_id: str, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """GET /2/users/:id/tweets: newest first, filtered by time and id, paginated."""
+        try:
+            max_results = int(params.get("max_results", 10))
+        except ValueError:
+            max_results = 0
+        if not 5 <= max_results <= 100:
+            raise invalid_request(f"The `max_results` query parameter value [{params.get('max_results')}] is not "
+                                  "between 5 and 100", {"max_results": [str(params.get("max_results"))]})
+        bounds = {}
+        for key in ("start_time", "end_time"):
+            if params.get(key):
+                try:
+                    bounds[key] = datetime.fromisoformat(str(params[key]).replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    raise invalid_request(f"Invalid {key}", {key: [str(params[key])]}) from None
+        since, until = int(params.get("since_id") or 0), int(params.get("until_id") or 0)
+        tweets = [t for t in self.tweets.values() if t["author"] == user_id
+                  and t["time"] >= bounds.get("start_time", 0) and t["time"] <= bounds.get("end_time", 1e12)
+                  and int(t["data"]["id"]) > since and (not until or int(t["data"]["id"]) < until)]
+        tweets.sort(key=lambda t: int(t["data"]["id"]), reverse=True)
+        offset = int(params.get("pagination_token") or 0)
+        page = tweets[offset:offset + max_results]
+        fields = str(params.get("tweet.fields") or "").split(",")
+        data = [{**t["data"], **({"created_at": datetime.fromtimestamp(t["time"], timezone.utc)
+                                  .strftime("%Y-%m-%dT%H:%M:%S.000Z")} if "created_at" in fields else {})}
+                for t in page]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta.update(newest_id=page[0]["data"]["id"], oldest_id=page[-1]["data"]["id"])
+        if offset + max_results < len(tweets):
+            meta["next_token"] = str(offset + max_results)
+        return 200, ({"data": data, "meta": meta} if data else {"meta": meta}), {}
 
     def delete_tweet(self, account: XAccount, tweet_id: str) -> tuple[int, Any, dict[str, str]]:
         tweet = self.tweets.get(tweet_id)

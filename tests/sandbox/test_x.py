@@ -190,3 +190,19 @@ def _with_timeout(request, timeout):
         kwargs.setdefault("timeout", timeout)
         return request(*args, **kwargs)
     return wrapped
+
+
+def test_user_timeline_and_a_timeout_that_still_posted(sandbox, control):
+    client = x_client(sandbox.url)
+    me = client.get_me(user_auth=True).data
+    control.post("/_sandbox/faults", json={"service": "x", "delay_ms": 600, "method": "/2/tweets"})
+    client.session.request = _with_timeout(client.session.request, 0.2)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        client.create_tweet(text="arrived despite the timeout")
+    # the call was carried out, only its answer was late: the post is on the account
+    found = x_client(sandbox.url).get_users_tweets(me.id, max_results=5, user_auth=True,
+                                                   tweet_fields=["created_at"])
+    assert [t.text for t in found.data] == ["arrived despite the timeout"]
+    assert found.data[0].created_at is not None and found.meta["result_count"] == 1
+    with pytest.raises(tweepy.BadRequest):
+        x_client(sandbox.url).get_users_tweets(me.id, max_results=500, user_auth=True)
