@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 from distributor.errors import RenderError
 from distributor.model import Article
 from distributor.render import i18n
-from distributor.render.textlimits import clean, fit
+from distributor.render.textlimits import clean, fit, pretrim
 
 
 def article_fields(article: Article, link: str | None) -> dict[str, Any]:
@@ -52,18 +52,28 @@ def shrink_to_fit(
     limit: int,
     ctx: dict[str, Any],
     order: Sequence[str],
+    *,
+    url_aware: bool = False,
 ) -> tuple[str, dict[str, Any], bool, dict[str, int]]:
     """Render `ctx`; while over `limit`, shrink the fields in `order`.
 
     A string field is cut (sentence/word boundary, "…"); a list field loses
     items from its end. Fields not named (the link above all) are never
     touched. Returns (output, final ctx, truncated, kept chars per cut field).
+    `url_aware`: links count a fixed weight (X), for the pre-trim bound.
     """
-    out = render(ctx)
-    if measure(out) <= limit:
-        return out, ctx, False, {}
     ctx = dict(ctx)
     kept: dict[str, int] = {}
+    for name in order:
+        if isinstance(ctx[name], str):
+            ctx[name], cut = pretrim(ctx[name], limit, url_aware=url_aware)
+            if cut:
+                kept[name] = len(ctx[name])
+    out = render(ctx)
+    if measure(out) <= limit:
+        # Normally a pre-trimmed field is over the limit on its own; should the
+        # bound be loose for some script, the shorter text is still valid.
+        return out, ctx, bool(kept), kept
     for name in order:
         value = ctx[name]
         if isinstance(value, list):
@@ -78,6 +88,6 @@ def shrink_to_fit(
         if measure(out) <= limit:
             return out, ctx, True, kept
     raise RenderError(
-        f"the message is {measure(out)} long with every shortenable field emptied; "
-        f"the limit is {limit}: the template itself is too long"
+        f"the message is {measure(out)} long (limit {limit}) even with "
+        f"{', '.join(order)} emptied: the link or the template's fixed text is too long"
     )

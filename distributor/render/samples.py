@@ -39,7 +39,7 @@ def sample_article(language: str) -> Article:
         title=title,
         lede=lede,
         language=language,
-        url=f"https://novastan.example/{language}/kasachstan-china-ukraine/",
+        url=f"https://novastan.org/{language}/kasachstan-china-ukraine/",
         author=Author(author, role),
         translator=translator or None,
         tags=tags,

@@ -53,6 +53,60 @@ def clean(text: str | None, *, single_line: bool = True) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+# ------------------------------------------------------------ pre-trimming
+
+_URL_HINT = re.compile(r"[.。．｡]|://")
+# A URL counts this much on X however long it is (twitter-text transformedURLLength).
+X_URL_WEIGHT = 23
+
+
+def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
+    """A prefix of `text` that is certainly over `limit` (or `text` itself).
+
+    Counting is slow on long text (twitter-text is superlinear on 10,000 CJK
+    characters), and nothing past this prefix could fit anyway: every
+    grapheme cluster costs at least 1, on X a token that may hold a URL at
+    least min(23, its clusters). Whitespace runs and link-like tokens are
+    kept whole, so the later cut still never splits them.
+    """
+    cost = 0
+    for m in re.finditer(r"\s+|\S+", text):
+        token = m.group()
+        if token[0].isspace() or (url_aware and _URL_HINT.search(token)):
+            cost += min(X_URL_WEIGHT, _clusters(token, X_URL_WEIGHT)) if not token[0].isspace() else len(token)
+            if cost > limit:
+                return text[: m.end()], m.end() < len(text)
+            continue
+        need = limit - cost + 1  # clusters of this token that push us over
+        end = _cluster_end(token, need)
+        if end is not None:
+            return text[: m.start() + end], True
+        cost += _clusters(token, need)
+    return text, False
+
+
+def _clusters(s: str, cap: int) -> int:
+    """Grapheme clusters in s, counting no further than cap."""
+    n = 0
+    for i in range(len(s)):
+        if _is_grapheme_boundary(s, i) or i == 0:
+            n += 1
+            if n >= cap:
+                return n
+    return n
+
+
+def _cluster_end(s: str, k: int) -> int | None:
+    """The index just past the k-th cluster of s, or None if s has fewer."""
+    n = 0
+    for i in range(1, len(s) + 1):
+        if i == len(s) or _is_grapheme_boundary(s, i):
+            n += 1
+            if n == k:
+                return i
+    return None
+
+
 # ------------------------------------------------------------ cutting
 
 

@@ -17,7 +17,7 @@ from distributor.model import Article
 from distributor.render.common import article_fields, language_warnings, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
-from distributor.render.textlimits import fit
+from distributor.render.textlimits import fit, pretrim
 from distributor.render.utm import tag_link
 
 TEMPLATE = "twitter/article.txt.j2"
@@ -73,13 +73,16 @@ def render_tweet(
         return tidy_lines(templates.render(lang, TEMPLATE, **c))
 
     limit = XLimits.weighted
-    text, final, truncated, kept = shrink_to_fit(render, weighted_length, limit, ctx, XLimits.shrink_order)
+    text, final, truncated, kept = shrink_to_fit(
+        render, weighted_length, limit, ctx, XLimits.shrink_order, url_aware=True
+    )
     parts: tuple[str, ...] = ()
     rest = full_lede[kept.get("lede", len(full_lede)):].strip() if truncated else ""
     if config.thread and rest and final["hashtags"] == ctx["hashtags"] and final["title"] == ctx["title"]:
         # Only the lede was cut: post the rest of it as a numbered thread.
         first, _, _, kept = shrink_to_fit(
-            lambda c: render(c) + XLimits.numbering_reserve, weighted_length, limit, ctx, ("lede",)
+            lambda c: render(c) + XLimits.numbering_reserve, weighted_length, limit, ctx, ("lede",),
+            url_aware=True,
         )
         first = first[: -len(XLimits.numbering_reserve)]
         rest = full_lede[kept.get("lede", len(full_lede)):].strip()
@@ -111,7 +114,8 @@ def _split(text: str, max_parts: int) -> tuple[list[str], bool]:
     chunks: list[str] = []
     reserve = XLimits.numbering_reserve
     while text and len(chunks) < max_parts:
-        cut = fit(text, lambda c: weighted_length(c + reserve) <= XLimits.weighted)
+        head, _ = pretrim(text, XLimits.weighted, url_aware=True)
+        cut = fit(head, lambda c: weighted_length(c + reserve) <= XLimits.weighted)
         if cut.kept == 0:
             break
         chunks.append(cut.text)
