@@ -27,7 +27,16 @@ from distributor.config import Settings
 from distributor.errors import ConfigurationError
 from distributor.render import i18n
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "templates"
+def _find_builtin() -> Path:
+    """templates/ beside the package (a checkout, an editable install), else in
+    the working directory (the Docker image copies it to /app/templates)."""
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (base / "templates" / "telegram" / "article.html.j2").is_file():
+            return base / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"  # reported missing on use
+
+
+BUILTIN_DIR = _find_builtin()
 
 # The templates the code renders; check_templates() tries each of them.
 ENTRY_TEMPLATES = (
