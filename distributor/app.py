@@ -12,11 +12,14 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 from distributor.config import Settings
 from distributor.delivery import Dispatcher, DrainReport
 from distributor.ingest.pipeline import SourceReport, ingest
-from distributor.store import Store
+from distributor.newsletter.digest import DigestResult, due_slot, next_slot, run_digest
+from distributor.newsletter.issues import Issues
+from distributor.store import Store, utcnow
 
 
 def uses_sandbox(settings: Settings) -> bool:
@@ -50,17 +53,29 @@ def sandbox_if_needed(settings: Settings) -> Iterator[str | None]:
 class CycleReport:
     sources: list[SourceReport] = field(default_factory=list)
     delivery: DrainReport | None = None
+    digests: list[DigestResult] = field(default_factory=list)
 
 
 async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
                     max_wait: float | None = None) -> CycleReport:
+    """Ingest, plan, deliver what is due, and send each edition's digest that
+    is due (or resume one that was interrupted)."""
     report = CycleReport()
     report.sources = ingest(settings, store, now=dispatcher.clock())
     report.delivery = await dispatcher.drain(max_wait=max_wait)
+    issues = Issues(store.engine)
+    for edition, cfg in settings.editions.items():
+        if cfg.channels.newsletter is None:
+            continue
+        slot = due_slot(settings, store, edition, dispatcher.clock())
+        if slot is None and not issues.unfinished(edition):
+            continue
+        report.digests.append(await run_digest(settings, store, edition, clock=dispatcher.clock, slot=slot,
+                                               sleep=dispatcher.sleep))
     return report
 
 
-def where_it_went(store: Store) -> list[str]:
+def where_it_went(store: Store, settings: Settings | None = None) -> list[str]:
     """A summary of the outbox, channel by channel, for people."""
     titles = {a.id: a.article.title for a in store.list_articles()}
     by_channel: dict[str, dict[str, list[str]]] = {}
@@ -74,8 +89,11 @@ def where_it_went(store: Store) -> list[str]:
             if not items:
                 continue
             label = status
-            if status == "pending" and channel.endswith(".newsletter"):
-                label = "waiting for the weekly digest"
+            if status == "pending" and channel.endswith(".newsletter") and settings is not None:
+                edition = channel.split(".")[0]
+                when = next_slot(settings, edition, utcnow()).astimezone(
+                    ZoneInfo(settings.editions[edition].timezone))
+                label = f"waiting for the weekly digest of {when:%a %Y-%m-%d %H:%M %Z}"
             lines.append(f"  {channel:15} {label}: {len(items)}" + (
                 "" if status in ("skipped", "cancelled") else "  (" + "; ".join(t[:50] for t in items) + ")"))
     return lines

@@ -55,8 +55,11 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
         d = report.delivery
         click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
                    f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting")
+        for dg in report.digests:
+            click.echo(f"digest {dg.edition}: {dg.status} {dg.detail}")
         click.echo("where it went:")
-        for line in where_it_went(store):
+        for line in where_it_went(store, settings):
             click.echo(line)
-    if any(r.error or r.item_errors for r in report.sources) or d.count("failed") or d.count("held"):
+    if (any(r.error or r.item_errors for r in report.sources) or d.count("failed") or d.count("held")
+            or any(dg.status in ("failed", "held") for dg in report.digests)):
         sys.exit(1)

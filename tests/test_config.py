@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -9,7 +11,7 @@ from distributor.cli import cli
 from distributor.config import channel_secret, load_settings, sandbox_secret
 from distributor.errors import ConfigurationError
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_embedded_default_config_loads():

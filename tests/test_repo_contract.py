@@ -1,12 +1,13 @@
 """The repo's contract with its users: README, .ci/run, Dockerfile and --help agree with the code."""
 
 import re
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from distributor.cli import cli
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parent.parent
 
 
 def readme_commands() -> list[str]:

@@ -17,7 +17,8 @@ import feedparser
 import httpx
 
 from distributor.config import Settings, SourceConfig
-from distributor.errors import SourceError
+from distributor.errors import ParseError, SourceError
+from distributor.ingest.parse import decode
 from distributor.model import RawArticle
 
 FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -65,20 +66,15 @@ def folder_items(source: SourceConfig, settings: Settings) -> Iterator[Item]:
         except OSError as exc:
             yield Item(key, error=f"cannot read {path}: {exc.strerror}")
             continue
-        content, warnings = decode_text(data)
-        raw = RawArticle(key=key, content=content, format=fmt, name=path.name,
-                         language=source.language or None, warnings=warnings)
+        try:
+            content, warnings = decode(data, str(path), html=fmt == "html")
+        except ParseError as exc:
+            yield Item(key, error=str(exc))
+            continue
+        # The source's language is only a default (the pipeline passes it as
+        # such): the article's own front matter or text decides first.
+        raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
         yield Item(key, raw=raw, content_hash=sha256(data))
-
-
-def decode_text(data: bytes) -> tuple[str, tuple[str, ...]]:
-    """UTF-8 (with or without BOM); else cp1252 with a warning, never a crash."""
-    try:
-        return data.decode("utf-8-sig"), ()
-    except UnicodeDecodeError as exc:
-        return data.decode("cp1252", errors="replace"), (
-            f"not valid UTF-8 (byte {exc.start}); read as Windows-1252",
-        )
 
 
 # ------------------------------------------------------------------ feed
