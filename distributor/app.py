@@ -33,9 +33,13 @@ def listening(host: str, port: int, timeout: float = 0.3) -> bool:
 
 
 @contextlib.contextmanager
-def sandbox_if_needed(settings: Settings) -> Iterator[str | None]:
+def sandbox_if_needed(settings: Settings | None) -> Iterator[str | None]:
     """Yield the URL of a sandbox started here, or None when none was needed
-    (no sandbox channel, autostart off, or one already listening)."""
+    (no settings given, no sandbox channel, autostart off, or one already
+    listening)."""
+    if settings is None:
+        yield None
+        return
     cfg = settings.sandbox
     if not uses_sandbox(settings) or not cfg.autostart or listening(cfg.host, cfg.port):
         yield None

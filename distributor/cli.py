@@ -269,57 +269,12 @@ def preview(ctx: click.Context, ref: str, channel: str, as_json: bool) -> None:
         click.echo(f"warning: {w}")
 
 
-@cli.command()
-@click.option("--preview", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the digest's HTML here (the plain-text part goes beside it, .txt).")
-@click.option("--edition", default=None, help="Edition (language code); default: the first with a newsletter.")
-@click.option("--since", default=None, help="Articles published since this date (YYYY-MM-DD); default: 7 days ago.")
-@click.pass_context
-@handle_errors
-def digest(ctx: click.Context, out: Path, edition: str | None, since: str | None) -> None:
-    """Write the weekly digest that would go out now, without sending it."""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    from distributor.render import render_edition_digest
-    from distributor.store import Store
-
-    settings = settings_of(ctx)
-    if edition is None:
-        with_newsletter = [code for code, e in settings.editions.items() if e.channels.newsletter]
-        if not with_newsletter:
-            raise ConfigurationError(f"{settings.path}: no edition has a newsletter channel")
-        edition = with_newsletter[0]
-    if edition not in settings.editions:
-        raise ConfigurationError(f"{settings.path}: no edition {edition!r} (known: {', '.join(settings.editions)})")
-    tz = ZoneInfo(settings.editions[edition].timezone)
-    today = dt.datetime.now(tz).date()
-    try:
-        start = dt.date.fromisoformat(since) if since else today - dt.timedelta(days=7)
-    except ValueError:
-        raise DistributorError(f"--since {since!r} is not a date like 2025-03-14") from None
-    with Store.open(settings) as store:
-        stored = store.list_articles(
-            language=edition, since=dt.datetime.combine(start, dt.time(), tz), kind="newsletter"
-        )
-    if not stored:
-        raise DistributorError(f"no newsletter articles for edition {edition!r} since {start.isoformat()}")
-    msg = render_edition_digest(settings, edition, [s.article for s in stored], today)
-    out.write_text(msg.html or "", encoding="utf-8")
-    out.with_suffix(".txt").write_text(msg.text, encoding="utf-8")
-    click.echo(f"wrote {out} and {out.with_suffix('.txt')}: {len(stored)} article(s), subject {msg.subject!r}")
-    for k, v in msg.headers.items():
-        click.echo(f"{k}: {v}")
-    for w in msg.warnings:
-        click.echo(f"warning: {w}")
-
-
 def main() -> None:
     cli(prog_name="distributor")
 
 
 # The outbox commands live in their own module; importing it registers them.
-from distributor import cli_outbox, cli_run  # noqa: E402,F401
+from distributor import cli_digest, cli_outbox, cli_run  # noqa: E402,F401
 
 
 if __name__ == "__main__":

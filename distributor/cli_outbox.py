@@ -50,13 +50,16 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
     Without --once, keeps draining until SIGINT or SIGTERM; an interrupted send
     is left for the next start to settle, never resent blindly.
     """
+    from distributor.app import sandbox_if_needed
     from distributor.delivery import Dispatcher
+    from distributor.logs import setup_logging
     from distributor.store import Store
 
     settings = settings_of(ctx)
+    setup_logging()
 
     async def main() -> None:
-        with Store.open(settings) as store:
+        with sandbox_if_needed(settings), Store.open(settings) as store:
             dispatcher = Dispatcher(settings, store)
             try:
                 if once:
@@ -95,8 +98,10 @@ def send(ctx: click.Context, ref: str, kind: str, force: bool) -> None:
     if not ref.isdigit():
         raise DistributorError(f"REF must be a stored article's id (see `distributor articles`), not {ref!r}")
 
+    from distributor.app import sandbox_if_needed
+
     async def main() -> None:
-        with Store.open(settings) as store:
+        with sandbox_if_needed(settings), Store.open(settings) as store:
             stored = store.get_article(int(ref))
             edition = stored.article.language
             channel = f"{edition}.{kind}"

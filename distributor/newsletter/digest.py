@@ -161,6 +161,8 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                         custom_args={"issue_id": str(issue.id), "batch": str(n)})
                 except RateLimited as exc:
                     issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    log.warning("digest %s issue %s: batch %d rate limited, waiting %.0fs", issue.edition,
+                                issue.id, n + 1, exc.retry_after)
                     await sleep(exc.retry_after)
                     continue
                 except TransientDeliveryError as exc:
@@ -172,7 +174,10 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                         return DigestResult(issue.edition, issues.get(issue.id), "failed", str(exc))
                     from distributor.delivery import backoff_seconds
 
-                    await sleep(backoff_seconds(settings, tries))
+                    wait = backoff_seconds(settings, tries)
+                    log.warning("digest %s issue %s: batch %d failed (attempt %d of %d): %s; retrying in %.0fs",
+                                issue.edition, issue.id, n + 1, tries, max_attempts, exc, wait)
+                    await sleep(wait)
                     continue
                 except PermanentDeliveryError as exc:
                     issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
@@ -197,13 +202,18 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
 
 async def run_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
                      slot: dt.datetime | None = None, sleep: Sleep = asyncio.sleep,
-                     stop: Callable[[], bool] = lambda: False) -> DigestResult:
-    """Resume an unfinished issue of the edition, else make and send the issue
-    for `slot` (default: now, an editor's manual send)."""
+                     stop: Callable[[], bool] = lambda: False, resume_failed: bool = False) -> DigestResult:
+    """Resume an unfinished issue of the edition (with resume_failed, an
+    editor's --send, also a failed one), else make and send the issue for
+    `slot` (default: now, an editor's manual send)."""
     issues = Issues(store.engine)
-    unfinished = issues.unfinished(edition)
+    unfinished = issues.unfinished(edition, ("sending", "failed") if resume_failed else ("sending",))
     if unfinished:
-        return await send_issue(settings, store, unfinished[0], clock=clock, sleep=sleep, stop=stop)
+        issue = unfinished[0]
+        if issue.status == "failed":
+            issues.resume(issue.id, now=clock())
+            issue = issues.get(issue.id)
+        return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
     slot = slot or now.replace(microsecond=0)
     existing = issues.find(edition, slot)

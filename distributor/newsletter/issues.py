@@ -121,8 +121,8 @@ class Issues:
         with self.engine.connect() as conn:
             return [_issue(r) for r in conn.execute(q)]
 
-    def unfinished(self, edition: str | None = None) -> list[Issue]:
-        return [i for i in self.list(edition) if i.status == "sending"]
+    def unfinished(self, edition: str | None = None, statuses: tuple[str, ...] = ("sending",)) -> list[Issue]:
+        return [i for i in self.list(edition) if i.status in statuses]
 
     def last_sent(self, edition: str) -> Issue | None:
         sent = [i for i in self.list(edition) if i.status == "sent"]
@@ -185,6 +185,12 @@ class Issues:
                         updated_at=now,
                     )
                 )
+
+    def resume(self, issue_id: int, *, now: dt.datetime) -> None:
+        """A failed issue goes back to sending (its failed batches are sent again)."""
+        with self.engine.begin() as conn:
+            conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == "failed").values(
+                status="sending", reason="resumed by an editor", updated_at=now))
 
     def release(self, issue_id: int, *, now: dt.datetime) -> None:
         """An editor's decision on a held issue: batches of unknown outcome are
