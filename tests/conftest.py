@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from distributor.sandbox.testing import sandbox, sandbox_server  # noqa: F401  (fixtures, started on first use)
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = REPO / "examples" / "articles" / "de-kasachstan-china-ukraine.txt"
@@ -71,6 +73,8 @@ timeout_seconds = 2
 [editions.de.channels.newsletter]
 from_email = "newsletter@novastan.example"
 recipients = ["leserin@example.org"]
+unsubscribe_url = "https://novastan.example/unsubscribe/{{token}}"
+unsubscribe_mailto = "unsubscribe@novastan.example"
 
 [editions.fr]
 timezone = "Europe/Paris"
@@ -124,3 +128,28 @@ def store(settings):
 
     with Store.open(settings) as s:
         yield s
+
+
+@pytest.fixture
+def clock():
+    from support import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def sb_settings(settings, sandbox):  # noqa: F811 - the fixture above
+    """The test settings, pointed at the running sandbox."""
+    import dataclasses
+
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    return dataclasses.replace(settings, sandbox=dataclasses.replace(settings.sandbox, port=port))
+
+
+@pytest.fixture
+def control(sandbox):  # noqa: F811
+    """An httpx client on the sandbox's /_sandbox control routes."""
+    import httpx
+
+    with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=10) as client:
+        yield client

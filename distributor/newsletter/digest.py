@@ -215,7 +215,11 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
             issue = issues.get(issue.id)
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
-    slot = slot or now.replace(microsecond=0)
+    if slot is None:  # an editor's manual send: the issue of this second
+        if not issues.waiting_deliveries(edition, now):
+            log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
+            return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
+        slot = now.replace(microsecond=0)
     existing = issues.find(edition, slot)
     if existing is not None:
         return DigestResult(edition, existing, "already", f"issue #{existing.id} for this slot is {existing.status}")

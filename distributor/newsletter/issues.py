@@ -96,10 +96,11 @@ class Issues:
                 headers=json.dumps(headers), recipients=json.dumps(recipients), batch_size=batch_size,
                 created_at=now, updated_at=now,
             )).inserted_primary_key[0]
-            conn.execute(issue_items.insert(), [
-                {"issue_id": issue_id, "delivery_id": d, "article_id": a, "position": i}
-                for i, (d, a) in enumerate(items)
-            ])
+            if items:
+                conn.execute(issue_items.insert(), [
+                    {"issue_id": issue_id, "delivery_id": d, "article_id": a, "position": i}
+                    for i, (d, a) in enumerate(items)
+                ])
         return self.get(issue_id)
 
     def get(self, issue_id: int) -> Issue:

@@ -12,7 +12,7 @@ import pytest
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
 
-from .conftest import sent
+from support import sent
 
 
 def drain(settings, store, clock, **kw):

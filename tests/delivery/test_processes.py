@@ -13,7 +13,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from .conftest import sent
+from support import sent
 
 DISTRIBUTOR = [sys.executable, "-m", "distributor"]
 

@@ -1,0 +1,29 @@
+"""Helpers shared by the tests that drive the sandbox (imported, not fixtures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+START = dt.datetime(2025, 3, 14, 9, 0, tzinfo=dt.timezone.utc)
+
+
+class FakeClock:
+    """A clock the code under test reads and whose sleep only moves time."""
+
+    def __init__(self, now: dt.datetime = START):
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def sent(control, service: str, method: str | None = None) -> list[dict]:
+    """Accepted calls of a sandbox service (optionally only paths ending in `method`)."""
+    reqs = control.get("/_sandbox/requests", params={"service": service}).json()
+    reqs = reqs if isinstance(reqs, list) else reqs["requests"]
+    return [r for r in reqs if method is None or r["path"].endswith(method)]
