@@ -1,0 +1,187 @@
+"""The health of the running system, for `distributor status`.
+
+`collect(settings, store, now)` reads (never writes) the store, the digest
+issues and the daemon's persisted jobs, and returns plain data: JSON-ready
+(datetimes as ISO strings, keys stable). `problems` lists what needs an
+editor — a failed or held delivery, a paused channel, a source whose last poll
+failed, a held or failed digest issue; `healthy` is true when it is empty.
+`notes` are worth knowing but need nobody (the daemon never ran, a job is
+overdue, a source was never polled).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from distributor.config import Settings
+    from distributor.store import Store
+
+__all__ = ["collect", "iso", "RECENT_LIMIT"]
+
+# How many held/failed deliveries to list (newest first); all are counted.
+RECENT_LIMIT = 10
+# A job whose next run is this far in the past: the daemon is probably not running.
+OVERDUE_AFTER = dt.timedelta(minutes=5)
+# Issue states that need an editor.
+ISSUE_PROBLEM_STATES = ("held", "failed")
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.isoformat()
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any]:
+    now = _utc(now)
+    problems: list[str] = []
+    notes: list[str] = []
+    data: dict[str, Any] = {"now": iso(now)}
+    data["daemon"] = _daemon(settings, store, now, notes)
+    data["sources"] = _sources(settings, store, now, problems, notes)
+    data["deliveries"] = _deliveries(store, problems)
+    data["channels"] = _channels(store, now, problems)
+    data["editions"] = _editions(settings, store, now, problems)
+    data["problems"] = problems
+    data["notes"] = notes
+    data["healthy"] = not problems
+    return data
+
+
+# ------------------------------------------------------------------ parts
+
+
+def _daemon(settings: Settings, store: Store, now: dt.datetime, notes: list[str]) -> dict[str, Any]:
+    from distributor.schedule import next_runs
+
+    runs = next_runs(settings, store)
+    jobs = []
+    for job_id in sorted(runs):
+        nxt = _utc(runs[job_id])
+        overdue = nxt is not None and now - nxt > OVERDUE_AFTER
+        jobs.append({"id": job_id, "next_run": iso(nxt), "paused": nxt is None, "overdue": overdue})
+    if not runs:
+        notes.append("the daemon has never run (start it with `distributor run`)")
+    elif any(j["overdue"] for j in jobs):
+        notes.append("daemon jobs are overdue: is `distributor run` running?")
+    return {"ever_ran": bool(runs), "jobs": jobs}
+
+
+def _sources(settings: Settings, store: Store, now: dt.datetime, problems: list[str],
+             notes: list[str]) -> list[dict[str, Any]]:
+    polls = {p.source: p for p in store.last_polls()}
+    configured = [s.name for s in settings.sources]
+    out = []
+    for name in configured + sorted(set(polls) - set(configured)):
+        poll = polls.get(name)
+        row: dict[str, Any] = {
+            "name": name, "configured": name in configured, "polled_at": None, "age_seconds": None,
+            "ok": None, "summary": None, "error": None,
+        }
+        if poll is None:
+            notes.append(f"source {name} was never polled")
+        else:
+            polled_at = _utc(poll.polled_at)
+            row.update(polled_at=iso(polled_at), age_seconds=int((now - polled_at).total_seconds()),
+                       ok=bool(poll.ok), summary=poll.summary, error=poll.error)
+            if not poll.ok and name in configured:
+                problems.append(f"source {name}: last poll failed: {poll.error or 'unknown error'}")
+        out.append(row)
+    return out
+
+
+def _deliveries(store: Store, problems: list[str]) -> dict[str, Any]:
+    rows = store.deliveries()
+    by_channel: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for d in rows:
+        ch = by_channel.setdefault(d.channel, {})
+        ch[d.status] = ch.get(d.status, 0) + 1
+        totals[d.status] = totals.get(d.status, 0) + 1
+    stuck = sorted((d for d in rows if d.status in ("failed", "held")),
+                   key=lambda d: (_utc(d.updated_at), d.id), reverse=True)
+    titles: dict[int, str | None] = {}
+    attention = []
+    for d in stuck[:RECENT_LIMIT]:
+        if d.article_id not in titles:
+            try:
+                titles[d.article_id] = store.get_article(d.article_id).article.title
+            except Exception:  # noqa: BLE001 - a status report must not fail on one row
+                titles[d.article_id] = None
+        attention.append({
+            "id": d.id, "article_id": d.article_id, "title": titles[d.article_id], "channel": d.channel,
+            "status": d.status, "attempts": d.attempts, "last_error": d.last_error, "reason": d.reason,
+            "updated_at": iso(d.updated_at),
+        })
+    for status in ("failed", "held"):
+        if totals.get(status):
+            problems.append(f"{totals[status]} {status} deliver{'y' if totals[status] == 1 else 'ies'}")
+    return {
+        "total": len(rows),
+        "by_state": dict(sorted(totals.items())),
+        "by_channel": {ch: dict(sorted(c.items())) for ch, c in sorted(by_channel.items())},
+        "attention_total": len(stuck),
+        "attention": attention,
+    }
+
+
+def _channels(store: Store, now: dt.datetime, problems: list[str]) -> list[dict[str, Any]]:
+    """Channels with anything to say: paused, told to wait, or failing."""
+    out = []
+    for c in store.outbox.channels():
+        not_before = _utc(c.not_before)
+        waiting = not_before is not None and not_before > now
+        if not (c.paused or waiting or c.consecutive_failures):
+            continue
+        out.append({
+            "channel": c.channel, "paused": bool(c.paused), "paused_reason": c.paused_reason,
+            "consecutive_failures": c.consecutive_failures, "not_before": iso(not_before) if waiting else None,
+            "resume": f"distributor resume {c.channel}" if c.paused else None,
+        })
+        if c.paused:
+            problems.append(f"channel {c.channel} is paused: {c.paused_reason or 'no reason recorded'}")
+    return out
+
+
+def _issue(issue) -> dict[str, Any]:
+    return {"id": issue.id, "slot": iso(issue.slot), "status": issue.status, "subject": issue.subject,
+            "reason": issue.reason, "recipients": len(issue.recipients), "sent_at": iso(issue.sent_at),
+            "updated_at": iso(issue.updated_at)}
+
+
+def _editions(settings: Settings, store: Store, now: dt.datetime, problems: list[str]) -> list[dict[str, Any]]:
+    from distributor.newsletter.digest import next_slot
+    from distributor.newsletter.issues import Issues
+
+    issues = Issues(store.engine)
+    out = []
+    for code, edition in settings.editions.items():
+        row: dict[str, Any] = {"edition": code, "timezone": edition.timezone,
+                               "newsletter": edition.channels.newsletter is not None,
+                               "next_digest": None, "next_digest_local": None,
+                               "last_sent": None, "open_issues": []}
+        if edition.channels.newsletter is not None:
+            nxt = next_slot(settings, code, now)
+            row["next_digest"] = iso(nxt)
+            row["next_digest_local"] = nxt.astimezone(ZoneInfo(edition.timezone)).isoformat()
+            last = issues.last_sent(code)
+            row["last_sent"] = _issue(last) if last else None
+        # Issues in progress, held or failed, whatever the config says now.
+        open_issues = issues.unfinished(code, statuses=("sending",) + ISSUE_PROBLEM_STATES)
+        row["open_issues"] = [_issue(i) for i in open_issues]
+        for i in open_issues:
+            if i.status in ISSUE_PROBLEM_STATES:
+                problems.append(f"digest issue #{i.id} ({code}) is {i.status}: {i.reason or 'no reason recorded'}")
+        out.append(row)
+    return out
