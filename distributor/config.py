@@ -25,6 +25,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from distributor.errors import ConfigurationError
+from distributor.posting import parse_window
 
 DEFAULT_CONFIG = Path("config/distributor.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -156,8 +157,14 @@ class TelegramChannelConfig:
     link_preview_above_text: bool = False
     # Edit the posted message when the article is corrected.
     edit_on_update: bool = True
-    # Send silently (no notification) outside the posting window.
+    # When posts may go out, in the edition's time zone ("07:00-22:00"; "" =
+    # any time). Outside it a post waits for the window to open, or, with
+    # silent_outside_window, goes out at once without notifying anyone.
+    posting_window: str = ""
     silent_outside_window: bool = False
+    # Editorial spacing between two posts on this channel: a burst of
+    # articles is spread out, oldest first.
+    spacing_minutes: float = 0.0
     # Proactive pacing, below Telegram's ~20 messages a minute into one chat.
     min_interval_seconds: float = 3.5
     # How long to wait for an answer; past it the outcome is unknown and the
@@ -179,6 +186,10 @@ class TwitterChannelConfig:
     max_hashtags: int = 2
     # Post a long text as a numbered thread instead of cutting it.
     thread: bool = False
+    # When posts may go out, in the edition's time zone ("" = any time), and
+    # the editorial spacing between two posts (see the Telegram channel).
+    posting_window: str = ""
+    spacing_minutes: float = 0.0
     # Proactive pacing, below X's 200 posts per 15 minutes per user.
     min_interval_seconds: float = 5.0
     # How long to wait for an answer; past it the outcome is unknown and the
@@ -407,6 +418,13 @@ def _validate(settings: Settings) -> None:
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             raise ConfigurationError(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
     for code, edition in settings.editions.items():
+        for kind in ("telegram", "twitter"):
+            ch = getattr(edition.channels, kind)
+            if ch is not None:
+                try:
+                    parse_window(ch.posting_window)
+                except ValueError as exc:
+                    raise ConfigurationError(f"{file}: [editions.{code}.channels.{kind}] {exc}") from None
         nl = edition.channels.newsletter
         if nl is not None:
             if not 1 <= nl.batch_size <= 1000:

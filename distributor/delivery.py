@@ -28,9 +28,11 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel, channel_config
 from distributor.config import Settings
+from distributor.posting import in_window, next_opening, parse_window
 from distributor.errors import (
     ChannelUnusable,
     ChatMigrated,
@@ -150,6 +152,19 @@ class Dispatcher:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
+        cfg = channel_config(self.settings, row.channel)
+        window = parse_window(getattr(cfg, "posting_window", ""))
+        silent = False
+        if window is not None:
+            tz = ZoneInfo(self.settings.editions[row.edition].timezone)
+            if not in_window(now, window, tz):
+                if getattr(cfg, "silent_outside_window", False):
+                    silent = True
+                else:
+                    opening = next_opening(now, window, tz)
+                    self.outbox.defer(row.id, until=opening, now=now,
+                                      reason=f"waits for the posting window {cfg.posting_window}")
+                    return Outcome(row.id, row.channel, "deferred", f"outside {cfg.posting_window}; at {opening}")
         stored = self.store.get_article(row.article_id)
         try:
             message = render_article(self.settings, stored.article, RENDER_CHANNEL[row.kind])
@@ -161,7 +176,7 @@ class Dispatcher:
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
-            result = await channel.send(message)
+            result = await channel.send(message, silent=silent)
         except RateLimited as exc:
             until = self.clock() + dt.timedelta(seconds=exc.retry_after)
             self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
@@ -194,9 +209,10 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001
             # A surprise after the claim: the request may have gone out.
             return await self._resolve(row, attempt, message, f"unexpected {type(exc).__name__}: {exc}")
+        note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
-                                now=self.clock(), note=result.note)
-        interval = getattr(channel_config(self.settings, row.channel), "min_interval_seconds", 0.0)
+                                now=self.clock(), note=note or None)
+        interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
         self.outbox.update_channel(row.channel, consecutive_failures=0,
                                    not_before=self.clock() + dt.timedelta(seconds=interval), now=self.clock())
         return Outcome(row.id, row.channel, "sent", result.remote_id)

@@ -28,7 +28,9 @@ class Channel(Protocol):
     name: str  # "<edition>.<kind>", e.g. "de.telegram"
     kind: str
 
-    async def send(self, message: RenderedMessage) -> SendResult: ...
+    async def send(self, message: RenderedMessage, *, silent: bool = False) -> SendResult:
+        """Post the message; `silent`: without notifying followers, where the service can."""
+        ...
 
     async def aclose(self) -> None: ...
 

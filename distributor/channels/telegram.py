@@ -53,10 +53,10 @@ class TelegramChannel:
             await self._call(self.bot.initialize())  # getMe: a bad token shows up here
             self._ready = True
 
-    async def send(self, message: RenderedMessage) -> SendResult:
+    async def send(self, message: RenderedMessage, *, silent: bool = False) -> SendResult:
         await self._ensure_ready()
         common = dict(chat_id=self.chat_id, parse_mode=message.parse_mode or "HTML",
-                      disable_notification=self.disable_notification)
+                      disable_notification=self.disable_notification or silent)
         if message.photo:
             sent = await self._call(self.bot.send_photo(photo=_photo(message.photo), caption=message.text,
                                                         **common))

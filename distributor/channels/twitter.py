@@ -87,7 +87,8 @@ class TwitterChannel:
 
     # ------------------------------------------------------------ sending
 
-    async def send(self, message: RenderedMessage) -> SendResult:
+    async def send(self, message: RenderedMessage, *, silent: bool = False) -> SendResult:
+        # X has no silent posts; `silent` is part of the channel protocol.
         return await asyncio.to_thread(self._send, message)
 
     def _send(self, message: RenderedMessage) -> SendResult:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
-from distributor.store.schema import channel_state, deliveries, delivery_attempts
+from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,15 @@ class Outbox:
         )
         q = (
             sa.select(deliveries.c.id)
+            .join(articles, articles.c.id == deliveries.c.article_id)
             .where(
                 deliveries.c.status == "pending",
                 deliveries.c.kind.in_(kinds),
                 sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
                 deliveries.c.channel.not_in(blocked),
             )
-            .order_by(deliveries.c.created_at, deliveries.c.id)
+            # Oldest article first: a burst is spread out in publication order.
+            .order_by(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at), deliveries.c.id)
             .limit(limit)
         )
         with self.engine.connect() as conn:
@@ -107,6 +109,14 @@ class Outbox:
                 art = conn.execute(sa.select(articles).where(articles.c.id == d.article_id)).one()
                 out.append((d, _stored(art)))
         return out
+
+    def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
+        """Not yet (a posting window): due again at `until`; no attempt made."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
+                .values(next_attempt_at=until, reason=reason, updated_at=now)
+            )
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         q = sa.select(delivery_attempts).where(delivery_attempts.c.delivery_id == delivery_id).order_by(

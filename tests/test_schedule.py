@@ -1,0 +1,149 @@
+"""The scheduler: its jobs, their persistence across restarts, the digest job's
+idempotence on a fake clock, and the real daemon posting a dropped file and
+stopping cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from distributor import schedule
+from distributor.delivery import Dispatcher
+from distributor.ingest.pipeline import ingest
+from distributor.newsletter.issues import Issues
+from support import sent
+
+UTC = dt.timezone.utc
+
+
+def test_every_source_edition_and_chore_has_its_job(settings):
+    specs = {s["id"]: s for s in schedule.job_specs(settings)}
+    assert set(specs) == {"poll:articles", "deliver", "digest:de", "digest:fr", "digest:en", "housekeeping"}
+    poll = specs["poll:articles"]["trigger"]
+    assert isinstance(poll, IntervalTrigger) and poll.interval == dt.timedelta(seconds=300)
+    de = specs["digest:de"]["trigger"]
+    assert isinstance(de, CronTrigger) and str(de.timezone) == "Europe/Berlin"
+    assert "day_of_week='fri'" in str(de) and "hour='9'" in str(de) and "minute='0'" in str(de)
+    assert specs["digest:de"]["misfire_grace_time"] == 12 * 3600
+    assert specs["digest:de"]["args"] == ["de"]
+
+
+def stored_jobs(settings, store, *, then=None):
+    async def go():
+        sched = schedule.make_scheduler(settings, store)
+        sched.start(paused=True)
+        try:
+            schedule.sync_jobs(sched, settings)
+            if then:
+                then(sched)
+            return {j.id: j.next_run_time for j in sched.get_jobs()}
+        finally:
+            sched.shutdown(wait=False)
+
+    return asyncio.run(go())
+
+
+def test_jobs_persist_and_a_run_missed_while_down_is_kept(settings, store):
+    first = stored_jobs(settings, store)
+    fri = first["digest:de"]
+    assert fri.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %H:%M") == "Fri 09:00"
+    # The process went down before a slot it was due to run and comes back
+    # after it: the stored next run is in the past.
+    missed = dt.datetime(2025, 3, 14, 8, 0, tzinfo=UTC)
+    stored_jobs(settings, store, then=lambda sched: sched.get_job("digest:de").modify(next_run_time=missed))
+    restarted = stored_jobs(settings, store)
+    # A restart keeps it (APScheduler then runs it once, coalesced, if within grace)…
+    assert restarted["digest:de"] == missed
+    assert set(restarted) == set(first)
+    # …and a changed config reschedules the job.
+    ed = settings.editions["de"]
+    nl = dataclasses.replace(ed.channels.newsletter, digest_day="mon", digest_time="07:30")
+    changed = dataclasses.replace(settings, editions={**settings.editions, "de": dataclasses.replace(
+        ed, channels=dataclasses.replace(ed.channels, newsletter=nl))})
+    moved = stored_jobs(changed, store)["digest:de"]
+    assert moved.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %H:%M") == "Mon 07:30"
+
+
+def test_the_digest_job_sends_once_per_slot(sb_settings, store, control, clock):
+    clock.now = dt.datetime(2025, 3, 14, 8, 0, 5, tzinfo=UTC)  # Friday 09:00:05 in Berlin
+    ingest(sb_settings, store, now=clock())
+
+    async def go():
+        dispatcher = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep)
+        schedule.RUNTIME = schedule.Runtime(sb_settings, store, dispatcher)
+        try:
+            await schedule.send_digest("de")
+            clock.now += dt.timedelta(minutes=5)  # a second run of the same slot (a restart, a misfire)
+            await schedule.send_digest("de")
+            await schedule.send_digest("fr")  # fr's slot is Monday: nothing due
+        finally:
+            schedule.RUNTIME = None
+            await dispatcher.aclose()
+
+    asyncio.run(go())
+    issues = Issues(store.engine).list()
+    assert [(i.edition, i.status, i.slot) for i in issues] == [
+        ("de", "sent", dt.datetime(2025, 3, 14, 8, 0, tzinfo=UTC))]
+    assert len(sent(control, "sendgrid", "/mail/send")) == 1
+
+
+def daemon_config(make_config, articles_dir, sandbox) -> str:
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    path = make_config(f"\n[sandbox]\nport = {port}\n", articles=articles_dir)
+    path.write_text(path.read_text().replace('path = "', 'poll_seconds = 1\npath = "', 1))
+    return str(path)
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_daemon_posts_a_dropped_file_within_seconds_and_stops_on_sigterm(
+        make_config, articles_dir, sandbox, control, tmp_path):
+    cfg = daemon_config(make_config, articles_dir, sandbox)
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DISTRIBUTOR_LOG_FORMAT": "json"}
+    proc = subprocess.Popen([sys.executable, "-m", "distributor", "--config", cfg, "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def telegram_texts():
+            return [r["body"].get("text") or r["body"].get("caption") or "" for r in sent(control, "telegram")
+                    if r["path"].endswith(("sendMessage", "sendPhoto"))]
+
+        assert wait_for(lambda: len(telegram_texts()) >= 4, 60), "the examples were not posted"
+        before = len(telegram_texts())
+        (articles_dir / "eilmeldung.md").write_text(
+            "---\ntitle: Eilmeldung aus Almaty\nlanguage: de\nurl: https://novastan.org/de/eilmeldung/\n"
+            "channels: [telegram]\n---\n\nIn Almaty ist heute etwas passiert.\n", encoding="utf-8")
+        dropped = time.monotonic()
+        assert wait_for(lambda: any("Eilmeldung aus Almaty" in t for t in telegram_texts()), 15)
+        took = time.monotonic() - dropped
+        assert took < 15
+        assert len(telegram_texts()) == before + 1
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        out, err = proc.communicate(timeout=15)
+        assert time.monotonic() - stopped < 10
+        assert proc.returncode == 0, err[-2000:]
+        assert '"message": "stopped"' in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # Nothing was posted twice, and a restart posts nothing new.
+    texts = telegram_texts()
+    assert len(texts) == len(set(texts))
