@@ -7,15 +7,15 @@ then the title, are cut to fit; the link is never cut.
 
 from __future__ import annotations
 
+from distributor import telegram_html
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
 from distributor.model import Article
-from distributor.render import telegram_html
 from distributor.render.common import article_fields, language_warnings, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
-from distributor.render.textlimits import utf16_len
 from distributor.render.utm import tag_link
+from distributor.telegram_html import utf16_len
 
 TEMPLATE = "telegram/article.html.j2"
 
@@ -28,7 +28,8 @@ class TelegramLimits:
 
 
 def telegram_length(html: str) -> int:
-    """What Telegram counts: UTF-16 units of the text after entity parsing."""
+    """What Telegram counts: UTF-16 units of the text after entity parsing.
+    Raises EntityParseError for HTML Telegram refuses."""
     return utf16_len(telegram_html.visible_text(html))
 
 
@@ -56,11 +57,22 @@ def render_telegram(
     def render(c: dict) -> str:
         return tidy_lines(templates.render(lang, TEMPLATE, **c))
 
-    html, ctx, truncated, _ = shrink_to_fit(render, telegram_length, limit, ctx, TelegramLimits.shrink_order)
-    problems = telegram_html.problems(html)
-    if problems:
-        # Data is always escaped, so only the template can cause this.
-        raise ConfigurationError(f"{TEMPLATE} ({lang}) produces HTML Telegram refuses: " + "; ".join(problems[:5]))
+    def check(html: str) -> None:
+        problems = telegram_html.problems(html)
+        if problems:
+            # Data is always escaped, so only the template can cause this.
+            raise ConfigurationError(
+                f"{TEMPLATE} ({lang}) produces HTML Telegram refuses: " + "; ".join(problems[:5]))
+
+    def measure(html: str) -> int:
+        try:
+            return telegram_length(html)
+        except telegram_html.EntityParseError:
+            check(html)
+            raise
+
+    html, ctx, truncated, _ = shrink_to_fit(render, measure, limit, ctx, TelegramLimits.shrink_order)
+    check(html)
     length = telegram_length(html)
     if length == 0 and not photo:
         raise RenderError("nothing to post: the article has no title, lede or link")

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
+from distributor.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
+
 ELLIPSIS = "…"
 
 # Sentence ends: . ! ? … (plus closing quotes/brackets) followed by a space, or a
@@ -25,11 +27,6 @@ _URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^\S+\.[a-z]{2,}(?:/\S*)?$
 # How far back a sentence end may be, relative to the best word cut, and still
 # be preferred to it (a cut that throws away most of the budget is worse).
 SENTENCE_MIN_SHARE = 0.7
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: Telegram's unit (astral emoji count 2)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 # ------------------------------------------------------------ sanitising

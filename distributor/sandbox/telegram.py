@@ -26,7 +26,7 @@ from distributor.sandbox.core import SandboxCore
 from distributor.sandbox.faults import Fault
 from distributor.sandbox.http import BodyError, Upload, image_info, json_response, loggable, read_params
 from distributor.sandbox.ratelimit import SlidingWindow
-from distributor.sandbox.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
+from distributor.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

@@ -12,7 +12,6 @@ from bs4 import BeautifulSoup
 
 from distributor.config import NewsletterChannelConfig, TwitterChannelConfig, UtmConfig, settings_from_dict
 from distributor.errors import ConfigurationError, RenderError
-from distributor.render import telegram_html
 from distributor.render.email import render_digest, unsubscribe_headers
 from distributor.render.env import Templates, check_templates
 from distributor.render.i18n import format_date
@@ -86,39 +85,6 @@ def test_pretrim_keeps_a_prefix_certainly_over_the_limit():
 
 
 # ------------------------------------------------------------ Telegram's rules
-
-
-@pytest.mark.parametrize("html", [
-    "<b>bold</b> <i>it</i> <a href=\"https://x.example/?a=1&amp;b=2\">link</a>",
-    "<pre><code class=\"language-python\">x &lt; 1</code></pre>",
-    "<blockquote expandable>q</blockquote> <tg-spoiler>s</tg-spoiler> <span class=\"tg-spoiler\">s</span>",
-    "&#39;&#x27;&quot;&amp;&lt;&gt;",
-])
-def test_checker_accepts_telegram_html(html):
-    assert telegram_html.problems(html) == []
-
-
-@pytest.mark.parametrize("html,why", [
-    ("<p>para</p>", "unsupported tag"),
-    ("<b>open", "never closed"),
-    ("<b><i>x</b></i>", "does not close"),
-    ("a < b", "bare '<'"),
-    ("a > b", "bare '>'"),
-    ("fish & chips", "bare '&'"),
-    ("&nbsp;", "unknown entity"),
-    ("<a>x</a>", "needs 'href'"),
-    ("<a href=\"javascript:alert(1)\">x</a>", "invalid value"),
-    ("<b class=\"x\">x</b>", "may not carry"),
-    ("<blockquote><blockquote>x</blockquote></blockquote>", "cannot nest"),
-    ("<a href=\"https://x.example\"><b>x</b></a>", "cannot be inside"),
-])
-def test_checker_rejects_what_telegram_refuses(html, why):
-    found = telegram_html.problems(html)
-    assert any(why in p for p in found), found
-
-
-def test_visible_text_is_after_entity_parsing():
-    assert telegram_html.visible_text("<b>a &amp; b</b> <a href=\"https://x\">c</a>") == "a & b c"
 
 
 def test_telegram_photo_caption_limit_and_text_limit(templates):
