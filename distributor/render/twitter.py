@@ -106,6 +106,8 @@ def render_tweet(
         truncated=truncated,
         warnings=tuple(warnings),
         parts=parts,
+        # Goes up as X media (media never counts toward the 280).
+        photo=article.image,
     )
 
 

@@ -1,0 +1,95 @@
+"""An article's image goes out as a Telegram photo with a caption and as X
+media; an image that cannot be fetched does not stop the post."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import struct
+import threading
+import zlib
+
+import pytest
+
+from distributor.delivery import Dispatcher
+from distributor.ingest.pipeline import ingest
+from support import sent
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def image_server():
+    body = png()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path != "/yurt.png":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def article_with_image(articles_dir, url: str) -> None:
+    for f in articles_dir.iterdir():
+        f.unlink()
+    (articles_dir / "jurte.md").write_text(
+        f"---\ntitle: Die Jurte kehrt zurück\nlanguage: de\nurl: https://novastan.org/de/jurte/\n"
+        f"image: {url}\nchannels: [telegram, twitter]\n---\n\nIn Kirgistan wohnen wieder mehr Familien in Jurten.\n",
+        encoding="utf-8")
+
+
+def drain(settings, store, clock):
+    async def go():
+        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep)
+        try:
+            return await d.drain()
+        finally:
+            await d.aclose()
+
+    return asyncio.run(go())
+
+
+def test_the_image_goes_as_photo_and_as_x_media(sb_settings, store, control, clock, articles_dir, image_server):
+    article_with_image(articles_dir, f"{image_server}/yurt.png")
+    ingest(sb_settings, store, now=clock())
+    drain(sb_settings, store, clock)
+    (photo,) = sent(control, "telegram", "sendPhoto")
+    assert photo["body"]["photo"] == f"{image_server}/yurt.png"
+    assert "Die Jurte kehrt zurück" in photo["body"]["caption"]
+    (upload,) = sent(control, "x", "/2/media/upload")
+    media_id = upload["result"]["data"]["id"]
+    (tweet,) = sent(control, "x", "/2/tweets")
+    assert tweet["body"]["media"]["media_ids"] == [media_id]
+    assert {d.status for d in store.deliveries()} == {"sent"}
+
+
+def test_an_image_that_cannot_be_fetched_does_not_stop_the_tweet(sb_settings, store, control, clock, articles_dir,
+                                                                  image_server):
+    article_with_image(articles_dir, f"{image_server}/missing.png")
+    ingest(sb_settings, store, now=clock())
+    drain(sb_settings, store, clock)
+    (tweet,) = sent(control, "x", "/2/tweets")
+    assert "media" not in tweet["body"]
+    x = [d for d in store.deliveries() if d.kind == "twitter"][0]
+    assert x.status == "sent" and x.reason.startswith("posted without the image: image ") and "404" in x.reason
