@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from requests.adapters import HTTPAdapter
 
+# Redirect sends https://api.twitter.com/… to the sandbox, mounted on tweepy's session:
+# the OAuth1 signature was already computed over the original URL, which the sandbox verifies.
+from distributor.channels.twitter import Redirect
 from distributor.config import Settings, load_settings, sandbox_secret
 from distributor.sandbox.server import SandboxHandle, start_sandbox
 
@@ -37,23 +37,6 @@ X_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secre
 def default_settings() -> Settings:
     """The embedded default config: the channels every sandbox test relies on."""
     return load_settings(DEFAULT_CONFIG)
-
-
-class Redirect(HTTPAdapter):
-    """A requests adapter that sends https://api.twitter.com/… to the sandbox.
-
-    Mounted on tweepy's session: the OAuth1 signature was already computed
-    over the original URL, which the sandbox verifies.
-    """
-
-    def __init__(self, target: str, **kw: Any):
-        super().__init__(**kw)
-        self.target = target
-
-    def send(self, request, **kw):  # type: ignore[no-untyped-def]
-        s, t = urlsplit(request.url), urlsplit(self.target)
-        request.url = urlunsplit((t.scheme, t.netloc, t.path.rstrip("/") + s.path, s.query, s.fragment))
-        return super().send(request, **kw)
 
 
 def telegram_bot(url: str, edition: str = "de", token: str | None = None):  # type: ignore[no-untyped-def]
