@@ -169,6 +169,28 @@ def parse_text(text: str, params: dict[str, Any], *, prefix: str = "") -> Parsed
         raise bad(f"can't parse entities: {exc}") from None
 
 
+def message_text(params: dict[str, Any]) -> ParsedText:
+    """The `text` of sendMessage / editMessageText, parsed and checked (1..4096)."""
+    text = params.get("text")
+    if not isinstance(text, str) or not text:
+        raise bad("message text is empty")
+    parsed = parse_text(text, params)
+    if parsed.length == 0:
+        raise bad("message text is empty")
+    if parsed.length > MAX_TEXT:
+        raise bad("message is too long")
+    return parsed
+
+
+def message_caption(params: dict[str, Any]) -> ParsedText:
+    """The optional `caption` of sendPhoto / editMessageCaption, parsed and checked (..1024)."""
+    caption = params.get("caption") or ""
+    parsed = parse_text(caption, params, prefix="caption_") if caption else ParsedText("")
+    if parsed.length > MAX_CAPTION:
+        raise bad("message caption is too long")
+    return parsed
+
+
 # ------------------------------------------------------------------ service
 
 
@@ -304,14 +326,7 @@ class TelegramService:
 
     async def m_sendmessage(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
         chat = self.target_chat(bot, params)
-        text = params.get("text")
-        if not isinstance(text, str) or not text:
-            raise bad("message text is empty")
-        parsed = parse_text(text, params)
-        if parsed.length == 0:
-            raise bad("message text is empty")
-        if parsed.length > MAX_TEXT:
-            raise bad("message is too long")
+        parsed = message_text(params)
         markup = _reply_markup(params)
         preview = _obj(params, "link_preview_options", "link preview options")
         reply_to = self._reply_to(chat, params)
@@ -339,10 +354,7 @@ class TelegramService:
         if photo is None or photo == "":
             raise bad("there is no photo in the request")
         sizes = self._photo_sizes(photo)
-        caption = params.get("caption") or ""
-        parsed = parse_text(caption, params, prefix="caption_") if caption else ParsedText("")
-        if parsed.length > MAX_CAPTION:
-            raise bad("message caption is too long")
+        parsed = message_caption(params)
         markup = _reply_markup(params)
         reply_to = self._reply_to(chat, params)
         self.flood_check(bot, chat)
@@ -395,14 +407,7 @@ class TelegramService:
             raise bad("message can't be edited")
         if "text" not in msg:
             raise bad("there is no text in the message to edit")
-        text = params.get("text")
-        if not isinstance(text, str) or not text:
-            raise bad("message text is empty")
-        parsed = parse_text(text, params)
-        if parsed.length == 0:
-            raise bad("message text is empty")
-        if parsed.length > MAX_TEXT:
-            raise bad("message is too long")
+        parsed = message_text(params)
         markup = _reply_markup(params)
         if parsed.text == msg.get("text") and parsed.entities == msg.get("entities", []) \
                 and markup == msg.get("reply_markup"):
@@ -420,10 +425,7 @@ class TelegramService:
             raise bad("message can't be edited")
         if "photo" not in msg:
             raise bad("there is no caption in the message to edit")
-        caption = params.get("caption") or ""
-        parsed = parse_text(caption, params, prefix="caption_") if caption else ParsedText("")
-        if parsed.length > MAX_CAPTION:
-            raise bad("message caption is too long")
+        parsed = message_caption(params)
         markup = _reply_markup(params)
         if parsed.text == msg.get("caption", "") and parsed.entities == msg.get("caption_entities", []) \
                 and markup == msg.get("reply_markup"):
