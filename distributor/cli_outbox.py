@@ -127,9 +127,18 @@ def send(ctx: click.Context, ref: str, kind: str, force: bool) -> None:
                 outbox.set_status(delivery_id, from_states=("pending", "failed", "held", "skipped", "cancelled"),
                                   to="pending", now=now, reason="sent by hand by an editor",
                                   reset_attempts=row.status == "failed")
-            if outbox.channel(channel).paused:
-                raise DistributorError(f"{channel} is paused ({outbox.channel(channel).paused_reason}); "
+            state = outbox.channel(channel)
+            if state.paused:
+                raise DistributorError(f"{channel} is paused ({state.paused_reason}); "
                                        f"`distributor resume {channel}` first")
+            if state.not_before and state.not_before > utcnow():
+                # The channel's pacing or a flood wait: wait it out rather than risk a 429.
+                wait = (state.not_before - utcnow()).total_seconds()
+                if wait > 120:
+                    raise DistributorError(f"{channel} must wait until {state.not_before:%H:%M:%S} UTC "
+                                           "(a rate limit); try again then")
+                click.echo(f"{channel}: waiting {wait:.1f}s for the channel's pacing")
+                await asyncio.sleep(wait)
             dispatcher = Dispatcher(settings, store)
             try:
                 outcome = await dispatcher.deliver(delivery_id)
