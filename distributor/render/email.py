@@ -77,6 +77,14 @@ def _finish_html(html: str) -> tuple[str, list[str]]:
     return html, warnings
 
 
+def _render_parts(templates: Templates, language: str, name: str, ctx: dict) -> tuple[str, str, list[str]]:
+    """An email's HTML (finished: CSS inlined, checked) and plain-text parts,
+    from the templates `name`.html.j2 and `name`.txt.j2; and the HTML's warnings."""
+    html, warnings = _finish_html(templates.render(language, f"{name}.html.j2", **ctx))
+    text = tidy_lines(templates.render(language, f"{name}.txt.j2", **ctx)) + "\n"
+    return html, text, warnings
+
+
 def render_digest(
     articles: Sequence[Article],
     *,
@@ -118,8 +126,7 @@ def render_digest(
         articles=entries,
         unsubscribe_url=newsletter.unsubscribe_url if newsletter else "",
     )
-    html, html_warnings = _finish_html(templates.render(language, "email/digest.html.j2", **ctx))
-    text = tidy_lines(templates.render(language, "email/digest.txt.j2", **ctx)) + "\n"
+    html, text, html_warnings = _render_parts(templates, language, "email/digest", ctx)
     return RenderedMessage(
         channel="email",
         text=text,
@@ -140,8 +147,7 @@ def render_confirm(*, templates: Templates, language: str, name: str, confirm_ur
     name = clean(name) or "Newsletter"
     subject = t["confirm_subject"].format(name=name)
     ctx = dict(name=name, subject=subject, preheader=t["confirm_body"].format(name=name), confirm_url=confirm_url)
-    html, warnings = _finish_html(templates.render(language, "email/confirm.html.j2", **ctx))
-    text = tidy_lines(templates.render(language, "email/confirm.txt.j2", **ctx)) + "\n"
+    html, text, warnings = _render_parts(templates, language, "email/confirm", ctx)
     return RenderedMessage(
         channel="email",
         text=text,
