@@ -9,7 +9,9 @@ from typing import Any, Callable, Sequence
 from distributor.errors import RenderError
 from distributor.model import Article
 from distributor.render import i18n
+from distributor.config import UtmConfig
 from distributor.render.textlimits import clean, fit, pretrim
+from distributor.render.utm import tag_link
 
 
 def article_fields(article: Article, link: str | None) -> dict[str, Any]:
@@ -28,6 +30,16 @@ def article_fields(article: Article, link: str | None) -> dict[str, Any]:
         "published": article.published,
         "language": article.language,
     }
+
+
+def post_fields(article: Article, channel: str, utm: UtmConfig) -> tuple[str | None, dict[str, Any], list[str]]:
+    """What a social post starts from: the article's link tagged for `channel`,
+    its template fields, and the warnings so far (language, no URL)."""
+    warnings = language_warnings(article.language)
+    link = tag_link(article.url, channel, utm)
+    if not article.url:
+        warnings.append("the article has no URL: the post carries no link")
+    return link, article_fields(article, link), warnings
 
 
 def language_warnings(language: str) -> list[str]:

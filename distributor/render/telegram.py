@@ -11,10 +11,9 @@ from distributor import telegram_html
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
 from distributor.model import Article
-from distributor.render.common import article_fields, language_warnings, shrink_to_fit, tidy_lines
+from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
-from distributor.render.utm import tag_link
 from distributor.telegram_html import utf16_len
 
 TEMPLATE = "telegram/article.html.j2"
@@ -43,11 +42,7 @@ def render_telegram(
     config = config or TelegramChannelConfig(chat_id="")
     utm = utm or UtmConfig()
     lang = article.language
-    warnings = language_warnings(lang)
-    link = tag_link(article.url, "telegram", utm)
-    if not article.url:
-        warnings.append("the article has no URL: the post carries no link")
-    ctx = article_fields(article, link)
+    link, ctx, warnings = post_fields(article, "telegram", utm)
     photo = ctx["image"] or None
     if article.image and not photo:
         warnings.append(f"image {article.image!r} is not an http(s) URL: sent as a text message")

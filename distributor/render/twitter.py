@@ -14,11 +14,10 @@ from twitter_text import parse_tweet
 
 from distributor.config import TwitterChannelConfig, UtmConfig
 from distributor.model import Article
-from distributor.render.common import article_fields, language_warnings, shrink_to_fit, tidy_lines
+from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
 from distributor.render.textlimits import fit, pretrim
-from distributor.render.utm import tag_link
 
 TEMPLATE = "twitter/article.txt.j2"
 
@@ -61,11 +60,7 @@ def render_tweet(
     config = config or TwitterChannelConfig()
     utm = utm or UtmConfig()
     lang = article.language
-    warnings = language_warnings(lang)
-    link = tag_link(article.url, "twitter", utm)
-    if not article.url:
-        warnings.append("the article has no URL: the post carries no link")
-    ctx = article_fields(article, link)
+    link, ctx, warnings = post_fields(article, "twitter", utm)
     ctx["hashtags"] = hashtags_from_tags(ctx["tags"], config.max_hashtags) if config.hashtags else []
     full_lede = ctx["lede"]
 
