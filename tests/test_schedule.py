@@ -147,3 +147,69 @@ def test_the_daemon_posts_a_dropped_file_within_seconds_and_stops_on_sigterm(
     # Nothing was posted twice, and a restart posts nothing new.
     texts = telegram_texts()
     assert len(texts) == len(set(texts))
+
+
+def start_daemon(cfg: str) -> subprocess.Popen:
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DISTRIBUTOR_LOG_FORMAT": "json"}
+    return subprocess.Popen([sys.executable, "-m", "distributor", "--config", cfg, "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def only_english_breaking_news(articles_dir) -> None:
+    for f in articles_dir.iterdir():
+        f.unlink()
+    (articles_dir / "breaking.md").write_text(
+        "---\ntitle: Breaking news from Bishkek\nlanguage: en\nurl: https://novastan.org/en/breaking/\n"
+        "channels: [telegram]\n---\n\nSomething happened in Bishkek today.\n", encoding="utf-8")
+
+
+def en_posts(control):
+    return [r for r in sent(control, "telegram", "sendMessage") if r["body"]["chat_id"] == "@novastan_en"]
+
+
+def test_sigterm_lets_an_in_flight_send_finish(make_config, articles_dir, sandbox, control, tmp_path):
+    only_english_breaking_news(articles_dir)
+    cfg = daemon_config(make_config, articles_dir, sandbox)
+    # Telegram takes the post at once but answers only after 4 s.
+    control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 4000, "method": "sendMessage"})
+    proc = start_daemon(cfg)
+    try:
+        assert wait_for(lambda: en_posts(control), 30)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - stopped < 10 and proc.returncode == 0, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'distributor.db'}")
+    with engine.connect() as conn:
+        (status,) = conn.exec_driver_sql("SELECT status FROM deliveries WHERE channel = 'en.telegram'").one()
+    engine.dispose()
+    assert status == "sent"  # finished, recorded, nothing lost
+    assert len(en_posts(control)) == 1
+
+
+def test_sigterm_parks_a_send_that_does_not_finish_in_time(make_config, articles_dir, sandbox, control, tmp_path):
+    only_english_breaking_news(articles_dir)
+    cfg = daemon_config(make_config, articles_dir, sandbox)
+    control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 15000, "method": "sendMessage"})
+    proc = start_daemon(cfg)
+    try:
+        assert wait_for(lambda: en_posts(control), 30)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - stopped < 10 and proc.returncode == 0, err[-2000:]
+        assert "stopped 1 job(s) mid-way" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The next start settles it: held for an editor, not posted again.
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
+    again = subprocess.run([sys.executable, "-m", "distributor", "--config", cfg, "deliver", "--once"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "held" in again.stdout, again.stdout + again.stderr
+    assert len(en_posts(control)) == 1
