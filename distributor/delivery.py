@@ -184,6 +184,11 @@ class Dispatcher:
             self.outbox.update_channel(row.channel, not_before=until, now=self.clock())
             return Outcome(row.id, row.channel, "rate_limited", f"retry after {exc.retry_after:g}s")
         except ChatMigrated as exc:
+            if str(exc.new_chat_id) == str(getattr(channel, "chat_id", "")):
+                # Told to move where we already are: never loop on it.
+                self.outbox.finish_failed(row.id, attempt, outcome="permanent", now=self.clock(),
+                                          error=f"{exc} (the chat we already post to)")
+                return Outcome(row.id, row.channel, "failed", str(exc))
             self.outbox.update_channel(row.channel, chat_id=str(exc.new_chat_id), now=self.clock())
             self._drop_channel(row.channel)
             self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),

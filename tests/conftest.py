@@ -80,6 +80,7 @@ unsubscribe_mailto = "unsubscribe@novastan.example"
 timezone = "Europe/Paris"
 [editions.fr.channels.telegram]
 chat_id = "@novastan_fr"
+timeout_seconds = 2
 [editions.fr.channels.newsletter]
 from_email = "newsletter@novastan.example"
 
@@ -87,7 +88,9 @@ from_email = "newsletter@novastan.example"
 timezone = "Europe/London"
 [editions.en.channels.telegram]
 chat_id = "@novastan_en"
+timeout_seconds = 2
 [editions.en.channels.twitter]
+timeout_seconds = 2
 [editions.en.channels.newsletter]
 from_email = "newsletter@novastan.example"
 """

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -149,6 +150,16 @@ def test_the_daemon_posts_a_dropped_file_within_seconds_and_stops_on_sigterm(
     assert len(texts) == len(set(texts))
 
 
+def patient_english_telegram(cfg: str) -> str:
+    """The en Telegram channel waits 20 s for an answer (the tests' default is 2 s)."""
+    path = Path(cfg)
+    text = path.read_text()
+    old = 'chat_id = "@novastan_en"\ntimeout_seconds = 2\n'
+    assert old in text
+    path.write_text(text.replace(old, 'chat_id = "@novastan_en"\ntimeout_seconds = 20\n'))
+    return cfg
+
+
 def start_daemon(cfg: str) -> subprocess.Popen:
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DISTRIBUTOR_LOG_FORMAT": "json"}
     return subprocess.Popen([sys.executable, "-m", "distributor", "--config", cfg, "run"], env=env,
@@ -169,7 +180,7 @@ def en_posts(control):
 
 def test_sigterm_lets_an_in_flight_send_finish(make_config, articles_dir, sandbox, control, tmp_path):
     only_english_breaking_news(articles_dir)
-    cfg = daemon_config(make_config, articles_dir, sandbox)
+    cfg = patient_english_telegram(daemon_config(make_config, articles_dir, sandbox))
     # Telegram takes the post at once but answers only after 4 s.
     control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 4000, "method": "sendMessage"})
     proc = start_daemon(cfg)
@@ -194,7 +205,7 @@ def test_sigterm_lets_an_in_flight_send_finish(make_config, articles_dir, sandbo
 
 def test_sigterm_parks_a_send_that_does_not_finish_in_time(make_config, articles_dir, sandbox, control, tmp_path):
     only_english_breaking_news(articles_dir)
-    cfg = daemon_config(make_config, articles_dir, sandbox)
+    cfg = patient_english_telegram(daemon_config(make_config, articles_dir, sandbox))
     control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 15000, "method": "sendMessage"})
     proc = start_daemon(cfg)
     try:

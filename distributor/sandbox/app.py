@@ -9,6 +9,7 @@
     DELETE /_sandbox/requests
     GET|POST|DELETE /_sandbox/faults     injected errors, latency, timeouts
     POST /_sandbox/telegram/updates      an incoming update (a user writes, a button press)
+    POST /_sandbox/telegram/migrate      {"chat": …}: a group becomes a supergroup (migrate_to_chat_id)
     GET|POST /_sandbox/clock             {"advance": seconds}: move the sandbox's time
     POST /_sandbox/reset                 forget messages, tweets, mail, limits, faults, log
     GET  /_sandbox/events                Event Webhook batches posted
@@ -67,6 +68,7 @@ class Sandbox:
             Route("/_sandbox/requests", self.requests, methods=["GET", "DELETE"]),
             Route("/_sandbox/faults", self.faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/telegram/updates", self.telegram_update, methods=["POST"]),
+            Route("/_sandbox/telegram/migrate", self.telegram_migrate, methods=["POST"]),
             Route("/_sandbox/clock", self.clock_route, methods=["GET", "POST"]),
             Route("/_sandbox/reset", self.reset_route, methods=["POST"]),
             Route("/_sandbox/events", self.events, methods=["GET"]),
@@ -124,6 +126,13 @@ class Sandbox:
         except (ValueError, KeyError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response({"update": update}, 201)
+
+    async def telegram_migrate(self, request: Request) -> Response:
+        try:
+            data = await request.json()
+            return json_response(self.telegram.migrate(data["chat"]), 201)
+        except (ValueError, KeyError, TypeError) as exc:
+            return json_response({"error": f'give {{"chat": "@name or id"}}: {exc}'}, 400)
 
     async def clock_route(self, request: Request) -> Response:
         if request.method == "POST":

@@ -213,6 +213,22 @@ class TelegramService:
         self.blocked: set[tuple[int, int]] = set()  # (bot id, user id): users who blocked it since
         self.callbacks: dict[str, int] = {}  # open callback query id -> bot id
         self.files: dict[str, Upload] = {}
+        self.migrated: dict[int, int] = {}  # group chat id -> the supergroup it became
+
+    def migrate(self, ref: Any) -> dict[str, Any]:
+        """Upgrade a group to a supergroup, as Telegram does: the old id then
+        answers 400 with parameters.migrate_to_chat_id (control route)."""
+        chat = self.core.accounts.chat(ref)
+        if chat is None:
+            raise ValueError(f"no chat {ref!r}")
+        accounts = self.core.accounts
+        new_id = min(min(accounts.chats), -1000000000000) - 1  # a fresh supergroup id
+        accounts.chats[new_id] = TelegramChat(id=new_id, type="supergroup", title=chat.title)
+        for bot in accounts.bots.values():
+            if chat.id in bot.admin_of:
+                bot.admin_of.add(new_id)
+        self.migrated[chat.id] = new_id
+        return {"chat_id": chat.id, "migrate_to_chat_id": new_id}
 
     def state(self, bot: TelegramBot) -> BotState:
         st = self.states.get(bot.token)
@@ -275,6 +291,9 @@ class TelegramService:
         chat = self.core.accounts.chat(ref)
         if chat is None:
             raise bad("chat not found")
+        if chat.id in self.migrated:
+            raise TgError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                          {"migrate_to_chat_id": self.migrated[chat.id]})
         if chat.type == "private":
             if (bot.id, chat.id) in self.blocked:
                 raise TgError(403, "Forbidden: bot was blocked by the user")

@@ -206,3 +206,21 @@ def test_embargo_waits_for_publish_at(sb_settings, store, clock, control, articl
     clock.now = dt.datetime(2025, 3, 20, 8, 0, 1, tzinfo=dt.timezone.utc)
     drain(sb_settings, store, clock)
     assert store.outbox.get(row.id).status == "sent"
+
+
+def test_a_migrated_chat_updates_the_stored_chat_id(sb_settings, ingested, clock, control):
+    store = ingested
+    moved = control.post("/_sandbox/telegram/migrate", json={"chat": "@novastan_de"}).json()
+    new_id = moved["migrate_to_chat_id"]
+    drain(sb_settings, store, clock)
+    de_tg = [d for d in store.deliveries() if d.channel == "de.telegram"]
+    assert {d.status for d in de_tg} == {"sent"}
+    assert store.outbox.channel("de.telegram").chat_id == str(new_id)
+    posts = [r for r in sent(control, "telegram") if r["path"].endswith(("sendMessage", "sendPhoto"))]
+    assert {r["body"]["chat_id"] for r in posts if r["body"]["chat_id"] in (str(new_id), "@novastan_de")} == {
+        str(new_id)}
+    refused = [r for r in control.get("/_sandbox/requests", params={"service": "telegram", "all": 1}).json()["requests"]
+               if not r["accepted"]]
+    assert len(refused) == 1 and "upgraded to a supergroup" in refused[0]["error"]
+    # The migration was not a failed attempt.
+    assert all(d.attempts == 0 for d in de_tg)
