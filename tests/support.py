@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import struct
+import zlib
 
 START = dt.datetime(2025, 3, 14, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -27,3 +29,12 @@ def sent(control, service: str, method: str | None = None) -> list[dict]:
     reqs = control.get("/_sandbox/requests", params={"service": service}).json()
     reqs = reqs if isinstance(reqs, list) else reqs["requests"]
     return [r for r in reqs if method is None or r["path"].endswith(method)]
+
+
+def png(width: int = 2, height: int = 1) -> bytes:
+    """A valid PNG of the given size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

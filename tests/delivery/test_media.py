@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import struct
 import threading
-import zlib
 
 import pytest
 
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
-from support import sent
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+from support import png, sent
 
 
 @pytest.fixture
