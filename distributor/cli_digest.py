@@ -34,7 +34,8 @@ def _editions(settings: Settings, edition: str | None) -> list[str]:
 @click.option("--to", "address", default=None, help="With --send: a test copy to this address only, recorded nowhere.")
 @click.option("--release", "release_id", type=int, default=None,
               help="Release a held issue (its batch of unknown outcome is sent again) and resume it.")
-@click.option("--issue", "issue_id", type=int, default=None, help="With --preview: write this stored issue instead.")
+@click.option("--issue", "issue_id", type=int, default=None,
+              help="A stored issue: with --preview, write it; with --send --to, resend it to that one address.")
 @click.option("--edition", default=None, help="Edition (language code); default: every edition with a newsletter.")
 @click.option("--since", default=None,
               help="With --preview: every newsletter article since this date (YYYY-MM-DD), sent or not.")
@@ -53,6 +54,8 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
         raise DistributorError("give one of --preview OUT, --send or --release ISSUE")
     if address and not send:
         raise DistributorError("--to goes with --send")
+    if issue_id is not None and send and not address:
+        raise DistributorError("a stored issue is resent only to one address: --issue ID --send --to ADDRESS")
     from distributor.app import sandbox_if_needed
     from distributor.logs import setup_logging
 
@@ -67,6 +70,10 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
         elif address:
             from distributor.newsletter.digest import send_test_copy
 
+            if issue_id is not None:
+                msg_id = asyncio.run(send_test_copy(settings, store, "", address, now=utcnow(), issue_id=issue_id))
+                click.echo(f"issue #{issue_id} resent to {address} (X-Message-Id {msg_id})")
+                return
             for ed in _editions(settings, edition):
                 msg_id = asyncio.run(send_test_copy(settings, store, ed, address, now=utcnow()))
                 click.echo(f"digest {ed}: test copy sent to {address} (X-Message-Id {msg_id})")

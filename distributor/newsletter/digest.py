@@ -231,18 +231,27 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
 
 
 async def send_test_copy(settings: Settings, store: Store, edition: str, address: str, *,
-                         now: dt.datetime) -> str:
-    """The edition's next issue, to one address only; nothing is recorded."""
+                         now: dt.datetime, issue_id: int | None = None) -> str:
+    """The edition's next issue (or a stored issue, resent), to one address
+    only; nothing is recorded."""
     from dataclasses import replace
 
+    from distributor.render import RenderedMessage
+
     issues = Issues(store.engine)
-    items = issues.waiting_deliveries(edition, now)
-    if not items:
-        raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
-    articles = [store.get_article(a).article for _, a in items]
-    msg = render_edition_digest(settings, edition, articles,
-                                now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date())
-    msg = replace(msg, subject=f"[Test] {msg.subject}")
+    if issue_id is not None:
+        issue = issues.get(issue_id)
+        edition = issue.edition
+        msg = RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
+                              headers=issue.headers, length=len(issue.text), limit=0, language=edition)
+    else:
+        items = issues.waiting_deliveries(edition, now)
+        if not items:
+            raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
+        articles = [store.get_article(a).article for _, a in items]
+        msg = render_edition_digest(settings, edition, articles,
+                                    now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date())
+        msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:
         return await channel.send_batch(msg, [(address, unsubscribe_token(settings, edition, address))],

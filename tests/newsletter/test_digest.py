@@ -215,6 +215,15 @@ def test_digest_commands_send_test_preview_and_archive(make_config, articles_dir
     assert stored.read_text() == Issues(load_settings_engine(cfg)).get(archive[0]["id"]).html
     nothing = invoke(cfg, "digest", "--send", "--edition", "de")
     assert "nothing" in nothing.output and len(mails(control)) == 2
+    # A stored issue, resent to one reader who lost it; the archive is unchanged.
+    resent = invoke(cfg, "digest", "--send", "--to", "reader@example.org", "--issue", str(archive[0]["id"]))
+    assert resent.exit_code == 0, resent.output
+    last = mails(control)[-1]
+    assert [p["to"][0]["email"] for p in last["personalizations"]] == ["reader@example.org"]
+    assert last["subject"] == archive[0]["subject"]
+    assert json.loads(invoke(cfg, "issues", "--json").output) == archive
+    refused = invoke(cfg, "digest", "--send", "--issue", str(archive[0]["id"]))
+    assert refused.exit_code == 2 and "--issue ID --send --to ADDRESS" in refused.output
 
 
 def test_digest_needs_exactly_one_action(make_config, articles_dir, sandbox):
