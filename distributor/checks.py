@@ -15,7 +15,7 @@ from distributor.errors import ConfigurationError
 SECRET_KEYS = {
     "telegram": ("token_env",),
     "twitter": ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env"),
-    "newsletter": ("api_key_env",),
+    "newsletter": ("api_key_env", "unsubscribe_secret_env"),
 }
 
 

@@ -176,7 +176,6 @@ class TelegramChannelConfig:
 class TwitterChannelConfig:
     mode: Literal["sandbox", "live"] = "sandbox"
     api_url: str = "https://api.twitter.com"
-    upload_url: str = "https://upload.twitter.com"
     consumer_key_env: str = ""
     consumer_secret_env: str = ""
     access_token_env: str = ""

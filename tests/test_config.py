@@ -111,3 +111,19 @@ def test_check_reports_a_config_error_without_traceback(make_config):
     code, out = check(make_config("\n[sandbox]\nprot = 1\n"))
     assert code == 1
     assert "FAIL config:" in out and "did you mean 'port'" in out and "Traceback" not in out
+
+
+def test_the_production_example_loads_and_documents_every_setting():
+    import dataclasses
+
+    from distributor import config as c
+
+    path = REPO / "config" / "production.example.toml"
+    settings = load_settings(path)
+    assert settings.editions["de"].channels.telegram.mode == "live"
+    text = path.read_text(encoding="utf-8")
+    sections = [c.DatabaseConfig, c.SandboxConfig, c.DeliveryConfig, c.RenderConfig, c.UtmConfig, c.SourceConfig,
+                c.EditionConfig, c.TelegramChannelConfig, c.TwitterChannelConfig, c.NewsletterChannelConfig]
+    missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in dataclasses.fields(cls)
+               if f.name not in ("channels", "utm") and f"\n{f.name} = " not in text]
+    assert missing == []
