@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 
@@ -37,7 +37,15 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 async def read_params(request: Request, *, max_file_bytes: int = 60 * 2**20) -> dict[str, Any]:
-    """Query string, then a form, multipart or JSON body, as one flat dict."""
+    """Query string, then a form, multipart or JSON body, as one flat dict.
+    A client that hung up before its body arrived is a BodyError, not a crash."""
+    try:
+        return await _read_params(request, max_file_bytes=max_file_bytes)
+    except ClientDisconnect:
+        raise BodyError("the client disconnected before sending its body") from None
+
+
+async def _read_params(request: Request, *, max_file_bytes: int) -> dict[str, Any]:
     params: dict[str, Any] = dict(request.query_params) if request.url.query else {}
     ctype = request.headers.get("content-type", "")
     if request.method in ("GET", "HEAD"):
