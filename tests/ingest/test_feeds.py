@@ -204,3 +204,34 @@ def test_parse_feed_rejects_a_non_feed_xml_document():
 
     with pytest.raises(SourceError, match="neither RSS nor Atom"):
         sources.parse_feed(SourceConfig(name="x", kind="feed", url="x"), b"<?xml version='1.0'?><note>hi</note>")
+
+
+def test_excerpt_only_items_fetch_the_page_where_the_source_asks(make_config, tmp_path, feed_server):
+    base, root, log = feed_server
+    feed = (FEEDS / "wordpress-de.xml").read_text(encoding="utf-8").replace(
+        "https://novastan.org/de/bild-des-tages/sowjetische-urbanitaet/", f"{base}/bild.html")
+    (root / "feed.xml").write_text(feed, encoding="utf-8")
+    (root / "bild.html").write_text(
+        "<!DOCTYPE html><html lang='de'><head><title>Sowjetische Urbanität – Novastan</title></head><body>"
+        "<nav>Startseite Kirgistan Kasachstan</nav><article class='post'><h1>Sowjetische Urbanität</h1>"
+        "<div class='entry-content'><p>Vor dem Hintergrund der Berge fällt der Blick auf einen Wohnblock.</p>"
+        "<p>Folgt uns auf <a href='https://t.me/novastan_de_example'>Telegram</a> und abonniert unseren "
+        "<a href='https://novastan.org/de/newsletter-anmeldung/'>Newsletter</a>!</p></div></article>"
+        "<footer>Impressum</footer></body></html>", encoding="utf-8")
+    (tmp_path / "articles").mkdir(exist_ok=True)
+    cfg = make_config(f'\n[[sources]]\nname = "de"\nkind = "feed"\nurl = "{base}/feed.xml"\nfetch_full_page = true\n')
+    settings, store, reports = run(cfg, "de")
+    photo = next(a for a in reports["de"].new if a.key.endswith("p=71240"))
+    assert [c.kind for c in photo.article.channels] == ["telegram", "newsletter"]
+    assert "excerpt only in the feed: full text fetched from the page" in photo.article.warnings
+    assert "Impressum" not in photo.article.body_text and "Startseite" not in photo.article.body_text
+    assert any(path == "/bild.html" for path, *_ in log)
+
+
+def test_without_fetch_full_page_the_page_is_not_fetched(make_config, tmp_path, feed_server):
+    base, root, log = feed_server
+    (root / "feed.xml").write_text((FEEDS / "wordpress-de.xml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "articles").mkdir(exist_ok=True)
+    cfg = make_config(f'\n[[sources]]\nname = "de"\nkind = "feed"\nurl = "{base}/feed.xml"\n')
+    run(cfg, "de")
+    assert [path for path, *_ in log] == ["/feed.xml"]
