@@ -48,3 +48,29 @@ class SearchableChannel(Channel, Protocol):
     recent posts), for deliveries whose outcome is unknown."""
 
     async def find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None: ...
+
+
+def wait_from_headers(headers, reset_header: str, *, default: float = 60.0,
+                      now: dt.datetime | None = None) -> float:
+    """Seconds to wait after a 429: `Retry-After` (seconds or an HTTP date)
+    when the provider sends it, else its epoch reset header; never under 1 s."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    now = now or dt.datetime.now(dt.timezone.utc)
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        try:
+            return max(1.0, float(retry_after))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(1.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    reset = headers.get(reset_header.lower())
+    if reset:
+        try:
+            return max(1.0, float(reset) - now.timestamp())
+        except ValueError:
+            pass
+    return default

@@ -8,7 +8,6 @@ filled into the List-Unsubscribe header (RFC 8058 one-click).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import socket
 import urllib.error
 from typing import Any, Sequence
@@ -16,6 +15,7 @@ from typing import Any, Sequence
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
+from distributor.channels.base import wait_from_headers
 from distributor.errors import (
     ChannelUnusable,
     OutcomeUnknown,
@@ -81,8 +81,7 @@ class NewsletterChannel:
         try:
             resp = self.client.client.mail.send.post(request_body=body)
         except http_errors.TooManyRequestsError as exc:
-            reset = (exc.headers or {}).get("X-RateLimit-Reset")
-            wait = max(1.0, float(reset) - dt.datetime.now(dt.timezone.utc).timestamp()) if reset else 60.0
+            wait = wait_from_headers(exc.headers, "X-RateLimit-Reset")
             raise RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=self.name) from None
         except (http_errors.UnauthorizedError, http_errors.ForbiddenError) as exc:
             raise ChannelUnusable(_describe(exc), channel=self.name, status_code=exc.status_code) from None

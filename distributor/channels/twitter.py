@@ -19,7 +19,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
-from distributor.channels.base import SendResult
+from distributor.channels.base import SendResult, wait_from_headers
 from distributor.errors import (
     ChannelUnusable,
     OutcomeUnknown,
@@ -157,8 +157,8 @@ class TwitterChannel:
         try:
             return fn()
         except tweepy.TooManyRequests as exc:
-            reset = exc.response.headers.get("x-rate-limit-reset") if exc.response is not None else None
-            wait = max(1.0, float(reset) - dt.datetime.now(dt.timezone.utc).timestamp()) if reset else 60.0
+            wait = wait_from_headers(exc.response.headers if exc.response is not None else None,
+                                     "x-rate-limit-reset")
             raise RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=self.name) from None
         except tweepy.Unauthorized as exc:
             raise ChannelUnusable(f"credentials rejected: {_describe(exc)}", channel=self.name,
