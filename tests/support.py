@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import struct
 import zlib
@@ -38,3 +39,17 @@ def png(width: int = 2, height: int = 1) -> bytes:
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def drain(settings, store, clock, **kw):
+    """One Dispatcher.drain on the fake clock (full backoff: rand = 1.0)."""
+    from distributor.delivery import Dispatcher
+
+    async def go():
+        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep, rand=lambda: 1.0)
+        try:
+            return await d.drain(**kw)
+        finally:
+            await d.aclose()
+
+    return asyncio.run(go())

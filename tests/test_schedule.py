@@ -174,6 +174,21 @@ def only_english_breaking_news(articles_dir) -> None:
         "channels: [telegram]\n---\n\nSomething happened in Bishkek today.\n", encoding="utf-8")
 
 
+def sigterm_once_posted(proc: subprocess.Popen, control) -> str:
+    """SIGTERM the daemon as soon as its Telegram post reached the sandbox;
+    it must exit cleanly within 10 s. Returns its log."""
+    try:
+        assert wait_for(lambda: en_posts(control), 30)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - stopped < 10 and proc.returncode == 0, err[-2000:]
+        return err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def en_posts(control):
     return [r for r in sent(control, "telegram", "sendMessage") if r["body"]["chat_id"] == "@novastan_en"]
 
@@ -183,16 +198,7 @@ def test_sigterm_lets_an_in_flight_send_finish(make_config, articles_dir, sandbo
     cfg = patient_english_telegram(daemon_config(make_config, articles_dir, sandbox))
     # Telegram takes the post at once but answers only after 4 s.
     control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 4000, "method": "sendMessage"})
-    proc = start_daemon(cfg)
-    try:
-        assert wait_for(lambda: en_posts(control), 30)
-        proc.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        _, err = proc.communicate(timeout=15)
-        assert time.monotonic() - stopped < 10 and proc.returncode == 0, err[-2000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    sigterm_once_posted(start_daemon(cfg), control)
     import sqlalchemy as sa
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'distributor.db'}")
@@ -207,17 +213,8 @@ def test_sigterm_parks_a_send_that_does_not_finish_in_time(make_config, articles
     only_english_breaking_news(articles_dir)
     cfg = patient_english_telegram(daemon_config(make_config, articles_dir, sandbox))
     control.post("/_sandbox/faults", json={"service": "telegram", "delay_ms": 15000, "method": "sendMessage"})
-    proc = start_daemon(cfg)
-    try:
-        assert wait_for(lambda: en_posts(control), 30)
-        proc.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        _, err = proc.communicate(timeout=15)
-        assert time.monotonic() - stopped < 10 and proc.returncode == 0, err[-2000:]
-        assert "stopped 1 job(s) mid-way" in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err = sigterm_once_posted(start_daemon(cfg), control)
+    assert "stopped 1 job(s) mid-way" in err
     # The next start settles it: held for an editor, not posted again.
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
     again = subprocess.run([sys.executable, "-m", "distributor", "--config", cfg, "deliver", "--once"], env=env,

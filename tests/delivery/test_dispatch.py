@@ -4,26 +4,14 @@ clock's sleep only moves time."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import pytest
 
-from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
 
-from support import sent
+from support import drain, sent
 
-
-def drain(settings, store, clock, **kw):
-    async def go():
-        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep, rand=lambda: 1.0)
-        try:
-            return await d.drain(**kw)
-        finally:
-            await d.aclose()
-
-    return asyncio.run(go())
 
 
 def fault(control, **f):

@@ -3,15 +3,13 @@ media; an image that cannot be fetched does not stop the post."""
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import threading
 
 import pytest
 
-from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
-from support import png, sent
+from support import drain, png, sent
 
 
 @pytest.fixture
@@ -47,16 +45,6 @@ def article_with_image(articles_dir, url: str) -> None:
         f"image: {url}\nchannels: [telegram, twitter]\n---\n\nIn Kirgistan wohnen wieder mehr Familien in Jurten.\n",
         encoding="utf-8")
 
-
-def drain(settings, store, clock):
-    async def go():
-        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep)
-        try:
-            return await d.drain()
-        finally:
-            await d.aclose()
-
-    return asyncio.run(go())
 
 
 def test_the_image_goes_as_photo_and_as_x_media(sb_settings, store, control, clock, articles_dir, image_server):

@@ -3,7 +3,6 @@ spacing that spreads a burst oldest first, on a fake clock."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -11,11 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from distributor.config import load_settings
-from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
 from distributor.ingest.pipeline import ingest
 from distributor.posting import in_window, next_opening, parse_window
-from support import sent
+from support import drain, sent
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -50,16 +48,6 @@ def with_channel(settings, channel: str, **changes):
     return dataclasses.replace(settings, editions={
         **settings.editions, edition: dataclasses.replace(ed, channels=dataclasses.replace(ed.channels, **{kind: ch}))})
 
-
-def drain(settings, store, clock, **kw):
-    async def go():
-        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep, rand=lambda: 1.0)
-        try:
-            return await d.drain(**kw)
-        finally:
-            await d.aclose()
-
-    return asyncio.run(go())
 
 
 NIGHT = dt.datetime(2025, 3, 14, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
