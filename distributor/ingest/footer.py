@@ -119,14 +119,17 @@ _CTA = re.compile(
     "|".join(
         (
             # de
-            r"\bfolg(?:t|e|en sie) uns\b|\bschaut?\b[^.!?]{0,40}\bvorbei\b|\bbesucht uns\b"
+            r"\bfolg(?:t|e|en sie) uns\b|(?:^|(?<=[.!?]\s)|(?<=\n))folg(?:t|e|en sie)\b[^.!?]{0,40}\b(?:auf|bei)\b"
+            r"|\bschaut?\b[^.!?]{0,40}\bvorbei\b|\bbesucht uns\b"
             r"|\bfindet ihr (?:uns )?(?:auch )?(?:auf|bei)\b|\babonn?ier(?:t|e|en)\b|\b(?:meldet|melde) (?:euch|dich)\b"
             r"|\banmelden\b|\bmelden sie sich\b|\btretet\b|\btreten sie\b|\bbleib(?:t|en sie) auf dem laufenden\b",
             # fr
             r"\bsuivez[- ]nous\b|\bretrouvez[- ]nous\b|\brejoignez[- ]nous\b|\bmerci de nous suivre\b"
+            r"|(?:^|(?<=[.!?]\s)|(?<=\n))(?:suivez|retrouvez)\b[^.!?]{0,40}\bsur\b"
             r"|\babonnez[- ]vous\b|\binscrivez[- ]vous\b|\bvous (?:y )?(?:inscrire|abonner)\b|\brecevez\b",
             # en
-            r"\bfollow us\b|\bfind us on\b|\bjoin (?:us|our)\b|\bread us on\b|\bcheck us out\b|\bsubscribe\b"
+            r"\bfollow us\b|(?:^|(?<=[.!?]\s)|(?<=\n))follow\b[^.!?]{0,40}\bon\b|\bfind us on\b|\bjoin (?:us|our)\b|\bread us on\b"
+            r"|\bcheck us out\b|\bsubscribe\b"
             r"|\bsign up\b|\bdon['’]t miss\b|\bstay (?:up to date|tuned|in touch)\b",
             # ru, uk
             r"\bподписывайтесь\b|\bподпишитесь\b|\bподписаться\b|\bчитайте нас\b|\bследите за\b"
@@ -135,6 +138,8 @@ _CTA = re.compile(
     ),
     _I,
 )
+# The imperative "Follow <outlet> on …" counts only at the start of a sentence,
+# so that "officials follow the orders posted on Telegram" stays a report.
 # The paragraph speaks to its reader: the outlet's "us/our" or the reader's "you".
 _ADDRESS = re.compile(
     r"\b(?:uns(?:ere\w*)?|euch|eure\w*|ihr|dich|nous|nos|notre|vous|votre|vos|us|our|you|your"

@@ -191,3 +191,28 @@ def test_find_footer_looks_only_at_the_last_paragraphs():
     assert find_footer([body, body, body, footer]) == [3]
     assert find_footer([footer, body, body, body]) == []
     assert find_footer([]) == []
+
+
+@pytest.mark.parametrize("footer, expected", [
+    ("Folgt Novastan auf Telegram, Facebook und Instagram, um keinen Artikel zu verpassen.",
+     ["telegram", "facebook", "instagram"]),
+    ("Suivez Novastan sur Telegram et Instagram pour plus d'Asie centrale.", ["telegram", "instagram"]),
+    ("Follow Novastan on Telegram and LinkedIn for more Central Asia.", ["telegram", "linkedin"]),
+])
+def test_a_call_to_follow_the_outlet_by_name_is_a_footer(footer, expected):
+    assert is_footer(footer)
+    assert kinds(parse_raw(text_article(footer))) == expected
+
+
+@pytest.mark.parametrize("report", [
+    "Die Behörden folgen dabei einer Vorgabe auf Telegram und WhatsApp, berichten Aktivisten.",
+    "Les manifestants suivent les consignes publiées sur Telegram et WhatsApp.",
+    "Officials follow the orders posted on Telegram and WhatsApp, activists say.",
+])
+def test_a_report_about_following_something_on_a_channel_is_not_a_footer(report):
+    assert not is_footer(report)
+
+
+def test_the_call_to_follow_may_open_a_later_sentence_of_the_paragraph():
+    assert is_footer("Danke fürs Lesen. Folgt Novastan auf Telegram, Facebook und Instagram.")
+    assert is_footer("That is all for today. Follow Novastan on Telegram and LinkedIn.")
