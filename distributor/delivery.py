@@ -215,11 +215,10 @@ class Dispatcher:
             # A surprise after the claim: the request may have gone out.
             return await self._resolve(row, attempt, message, f"unexpected {type(exc).__name__}: {exc}")
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
-        self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
-                                now=self.clock(), note=note or None)
         interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
-        self.outbox.update_channel(row.channel, consecutive_failures=0,
-                                   not_before=self.clock() + dt.timedelta(seconds=interval), now=self.clock())
+        self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
+                                now=self.clock(), note=note or None, channel=row.channel,
+                                channel_not_before=self.clock() + dt.timedelta(seconds=interval))
         return Outcome(row.id, row.channel, "sent", result.remote_id)
 
     def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError) -> Outcome:

@@ -58,6 +58,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     now = now or utcnow()
     report = SourceReport(source.name)
     state = sources.FeedState()
+    known = store.content_hashes(source.name)
     try:
         for item in _items(settings, store, source, state):
             if item.error:
@@ -65,6 +66,10 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 _notify(on_item, source.name, "error", f"{item.key}: {item.error}")
                 continue
             assert item.raw is not None
+            if known.get(item.key) == item.content_hash:
+                # The same bytes as stored: unchanged, without parsing it again.
+                report.unchanged += 1
+                continue
             try:
                 article = parse_raw(item.raw, default_language=source.language or None)
             except ParseError as exc:
@@ -72,11 +77,11 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 _notify(on_item, source.name, "error", f"{item.key}: {exc}")
                 continue
             stored, status = store.upsert_article(source=source.name, key=item.key,
-                                                  content_hash=item.content_hash, article=article, now=now)
+                                                  content_hash=item.content_hash, article=article, now=now,
+                                                  routing=route(article, settings, now=now))
             if status == "unchanged":
                 report.unchanged += 1
             else:
-                store.apply_routing(stored, route(stored.article, settings, now=now), now=now)
                 (report.new if status == "new" else report.updated).append(stored)
             _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
     except SourceError as exc:

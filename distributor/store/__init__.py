@@ -116,10 +116,13 @@ class Store:
     # ------------------------------------------------------------ articles
 
     def upsert_article(
-        self, *, source: str, key: str, content_hash: str, article: Article, now: dt.datetime | None = None
+        self, *, source: str, key: str, content_hash: str, article: Article, now: dt.datetime | None = None,
+        routing: Routing | None = None,
     ) -> tuple[StoredArticle, UpsertStatus]:
         """Store a parsed article. Same (source, key) and same hash: unchanged;
-        another hash: the next version of the same article."""
+        another hash: the next version of the same article. With `routing`, a
+        new or changed article's deliveries are planned in the same
+        transaction: an article is never stored without its plan."""
         now = now or utcnow()
         values = {
             "title": article.title,
@@ -148,8 +151,18 @@ class Store:
                     articles.update().where(articles.c.id == row.id).values(version=row.version + 1, **values)
                 )
                 status = "updated"
-            stored = conn.execute(sa.select(articles).where(articles.c.id == new_id)).one()
-        return _stored(stored), status
+            stored = _stored(conn.execute(sa.select(articles).where(articles.c.id == new_id)).one())
+            if routing is not None:
+                self._apply_routing(conn, stored, routing, now)
+        return stored, status
+
+    def content_hashes(self, source: str) -> dict[str, str]:
+        """key -> content hash of every stored article of a source (one query
+        per poll, so unchanged items are recognised without parsing them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(articles.c.source_key, articles.c.content_hash)
+                                .where(articles.c.source == source))
+            return {r.source_key: r.content_hash for r in rows}
 
     def get_article(self, article_id: int) -> StoredArticle:
         with self.engine.connect() as conn:
@@ -188,50 +201,54 @@ class Store:
         nothing. A planned delivery the footer no longer names, and not yet
         sent, is cancelled with the reason; nothing is ever deleted."""
         now = now or utcnow()
+        with self.engine.begin() as conn:
+            self._apply_routing(conn, stored, routing, now)
+        return self.deliveries(article_id=stored.id)
+
+    @staticmethod
+    def _apply_routing(conn: sa.Connection, stored: StoredArticle, routing: Routing, now: dt.datetime) -> None:
         wanted = {p.channel: p for p in routing.planned}
         skipped = {s.channel: s for s in routing.skipped}
-        with self.engine.begin() as conn:
-            existing = {
-                r.channel: r
-                for r in conn.execute(
-                    sa.select(deliveries).where(deliveries.c.article_id == stored.id, deliveries.c.seq == 0)
+        existing = {
+            r.channel: r
+            for r in conn.execute(
+                sa.select(deliveries).where(deliveries.c.article_id == stored.id, deliveries.c.seq == 0)
+            )
+        }
+        for channel, plan in {**skipped, **wanted}.items():
+            row = existing.get(channel)
+            is_skip = channel in skipped and channel not in wanted
+            status = "skipped" if is_skip else "pending"
+            reason = skipped[channel].reason if is_skip else None
+            if row is None:
+                conn.execute(
+                    _insert_ignore(conn, deliveries).values(
+                        article_id=stored.id, channel=channel, kind=plan.kind, seq=0, status=status,
+                        reason=reason, article_version=stored.version,
+                        next_attempt_at=None if is_skip else _aware(routing.not_before),
+                        created_at=now, updated_at=now,
+                    )
                 )
-            }
-            for channel, plan in {**skipped, **wanted}.items():
-                row = existing.get(channel)
-                is_skip = channel in skipped and channel not in wanted
-                status = "skipped" if is_skip else "pending"
-                reason = skipped[channel].reason if is_skip else None
-                if row is None:
-                    conn.execute(
-                        _insert_ignore(conn, deliveries).values(
-                            article_id=stored.id, channel=channel, kind=plan.kind, seq=0, status=status,
-                            reason=reason, article_version=stored.version,
-                            next_attempt_at=None if is_skip else _aware(routing.not_before),
-                            created_at=now, updated_at=now,
-                        )
+            elif row.status in ("skipped", "cancelled") and not is_skip:
+                conn.execute(
+                    deliveries.update().where(deliveries.c.id == row.id).values(
+                        status="pending", reason=None, article_version=stored.version,
+                        next_attempt_at=_aware(routing.not_before), updated_at=now,
                     )
-                elif row.status in ("skipped", "cancelled") and not is_skip:
-                    conn.execute(
-                        deliveries.update().where(deliveries.c.id == row.id).values(
-                            status="pending", reason=None, article_version=stored.version,
-                            next_attempt_at=_aware(routing.not_before), updated_at=now,
-                        )
+                )
+            elif row.status == "skipped" and is_skip and row.reason != reason:
+                conn.execute(
+                    deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
+                )
+        for channel, row in existing.items():
+            if channel not in wanted and channel not in skipped and row.status in ("pending", "skipped"):
+                conn.execute(
+                    deliveries.update().where(deliveries.c.id == row.id).values(
+                        status="cancelled",
+                        reason=f"no longer named by the article (version {stored.version})",
+                        updated_at=now,
                     )
-                elif row.status == "skipped" and is_skip and row.reason != reason:
-                    conn.execute(
-                        deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
-                    )
-            for channel, row in existing.items():
-                if channel not in wanted and channel not in skipped and row.status in ("pending", "skipped"):
-                    conn.execute(
-                        deliveries.update().where(deliveries.c.id == row.id).values(
-                            status="cancelled",
-                            reason=f"no longer named by the article (version {stored.version})",
-                            updated_at=now,
-                        )
-                    )
-        return self.deliveries(article_id=stored.id)
+                )
 
     def deliveries(self, *, article_id: int | None = None, status: str | None = None) -> list[DeliveryRow]:
         q = sa.select(deliveries).order_by(deliveries.c.article_id, deliveries.c.id)

@@ -149,7 +149,10 @@ class Outbox:
             ).inserted_primary_key[0]
 
     def finish_sent(self, delivery_id: int, attempt_id: int, *, remote_id: str | None,
-                    article_version: int, now: dt.datetime, note: str | None = None) -> None:
+                    article_version: int, now: dt.datetime, note: str | None = None,
+                    channel: str | None = None, channel_not_before: dt.datetime | None = None) -> None:
+        """Record the success; with `channel`, in the same transaction, reset
+        its failure count and set when it may post next (its pacing)."""
         with self.engine.begin() as conn:
             conn.execute(
                 deliveries.update().where(deliveries.c.id == delivery_id).values(
@@ -158,6 +161,8 @@ class Outbox:
                 )
             )
             self._close_attempt(conn, attempt_id, "sent", now, remote_id=remote_id)
+            if channel is not None:
+                self._update_channel(conn, channel, now=now, consecutive_failures=0, not_before=channel_not_before)
 
     def finish_retry(self, delivery_id: int, attempt_id: int, *, outcome: str, error: str,
                      next_attempt_at: dt.datetime, count_failure: bool, now: dt.datetime) -> None:
@@ -306,13 +311,15 @@ class Outbox:
             return [ChannelState(**{k: v for k, v in r._mapping.items() if k != "updated_at"}) for r in rows]
 
     def update_channel(self, channel: str, *, now: dt.datetime, **values) -> None:
+        with self.engine.begin() as conn:
+            self._update_channel(conn, channel, now=now, **values)
+
+    @staticmethod
+    def _update_channel(conn: sa.Connection, channel: str, *, now: dt.datetime, **values) -> None:
         from distributor.store import _insert_ignore
 
-        with self.engine.begin() as conn:
-            conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
-            conn.execute(
-                channel_state.update().where(channel_state.c.channel == channel).values(updated_at=now, **values)
-            )
+        conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
+        conn.execute(channel_state.update().where(channel_state.c.channel == channel).values(updated_at=now, **values))
 
     def add_failure(self, channel: str, *, now: dt.datetime) -> int:
         """One more consecutive failure on the channel; returns the new count."""

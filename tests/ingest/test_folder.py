@@ -81,3 +81,18 @@ def test_unknown_source_name_is_a_clear_error(make_config, articles_dir):
     result = invoke(make_config(articles=articles_dir), "ingest", "--source", "nope")
     assert result.exit_code == 2
     assert "no source named 'nope'" in result.output and "known: articles" in result.output
+
+
+def test_unchanged_files_are_not_parsed_again(make_config, articles_dir, monkeypatch):
+    from distributor.ingest import parse
+
+    cfg = make_config(articles=articles_dir)
+    invoke(cfg, "ingest")
+    calls = []
+    real = parse.parse_raw
+    monkeypatch.setattr(parse, "parse_raw", lambda raw, **kw: calls.append(raw.key) or real(raw, **kw))
+    (articles_dir / "de-kasachstan-china-ukraine.txt").write_text(
+        (articles_dir / "de-kasachstan-china-ukraine.txt").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    report = json.loads(invoke(cfg, "ingest", "--json").output)[0]
+    assert calls == ["de-kasachstan-china-ukraine.txt"]  # only the edited file
+    assert len(report["updated"]) == 1 and report["unchanged"] == len(list(articles_dir.iterdir())) - 1
