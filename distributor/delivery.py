@@ -20,6 +20,7 @@ The clock and the sleep are injected, so tests move time instead of waiting.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -176,7 +177,7 @@ class Dispatcher:
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
-            result = await channel.send(message, silent=silent)
+            result = await self._send(channel, message, stored, silent=silent)
         except RateLimited as exc:
             until = self.clock() + dt.timedelta(seconds=exc.retry_after)
             self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
@@ -220,6 +221,18 @@ class Dispatcher:
                                 now=self.clock(), note=note or None, channel=row.channel,
                                 channel_not_before=self.clock() + dt.timedelta(seconds=interval))
         return Outcome(row.id, row.channel, "sent", result.remote_id)
+
+    async def _send(self, channel, message: RenderedMessage, stored, *, silent: bool):
+        """Send; a Telegram photo that Telegram refused (nothing was posted)
+        goes out as a text post instead, with a note for the editors."""
+        from distributor.channels.telegram import PhotoRefused
+
+        try:
+            return await channel.send(message, silent=silent)
+        except PhotoRefused as exc:
+            text = render_article(self.settings, stored.article.replace(image=None), RENDER_CHANNEL["telegram"])
+            result = await channel.send(text, silent=silent)
+            return dataclasses.replace(result, note=f"posted without the photo, which Telegram refused: {exc}")
 
     def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError) -> Outcome:
         failures = row.attempts + 1

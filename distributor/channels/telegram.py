@@ -6,6 +6,7 @@ when the article has an image; corrections edit the text or the caption.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ from distributor.render import RenderedMessage
 # Errors about the chat or the bot, not about one message: the channel pauses.
 _CHANNEL_WIDE = ("chat not found", "bot was kicked", "bot is not a member", "not enough rights",
                  "need administrator rights", "have no rights")
+# Telegram could not use the photo (it fetches URLs itself): nothing was posted.
+_PHOTO_REFUSED = re.compile(r"wrong file identifier|http url|failed to get|web page content|photo_invalid"
+                            r"|image_process_failed|wrong type of the web page", re.I)
+
+
+class PhotoRefused(PermanentDeliveryError):
+    """Telegram refused the article's photo (unreachable URL, not an image):
+    the post may go out as text instead."""
+
+
 # httpx errors raised before the request left: safe to retry.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -58,8 +69,14 @@ class TelegramChannel:
         common = dict(chat_id=self.chat_id, parse_mode=message.parse_mode or "HTML",
                       disable_notification=self.disable_notification or silent)
         if message.photo:
-            sent = await self._call(self.bot.send_photo(photo=_photo(message.photo), caption=message.text,
-                                                        **common))
+            try:
+                sent = await self._call(self.bot.send_photo(photo=_photo(message.photo), caption=message.text,
+                                                            **common))
+            except PermanentDeliveryError as exc:
+                if isinstance(exc, ChannelUnusable) or not _PHOTO_REFUSED.search(str(exc)):
+                    raise
+                raise PhotoRefused(str(exc).removeprefix(f"{self.name}: "), channel=self.name,
+                                   status_code=400) from None
         else:
             sent = await self._call(self.bot.send_message(text=message.text, **common,
                                                           link_preview_options=_preview(message)))

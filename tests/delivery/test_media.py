@@ -70,3 +70,28 @@ def test_an_image_that_cannot_be_fetched_does_not_stop_the_tweet(sb_settings, st
     assert "media" not in tweet["body"]
     x = [d for d in store.deliveries() if d.kind == "twitter"][0]
     assert x.status == "sent" and x.reason.startswith("posted without the image: image ") and "404" in x.reason
+
+
+def test_a_photo_telegram_refuses_goes_out_as_a_text_post(sb_settings, store, control, clock, articles_dir):
+    article_with_image(articles_dir, "https://novastan.org/de/wp-content/uploads/gone.jpg")
+    ingest(sb_settings, store, now=clock())
+    control.post("/_sandbox/faults", json={"service": "telegram", "status": 400, "method": "sendPhoto",
+                                           "description": "Bad Request: wrong file identifier/HTTP URL specified"})
+    drain(sb_settings, store, clock)
+    tg = [d for d in store.deliveries() if d.kind == "telegram"][0]
+    assert tg.status == "sent"
+    assert tg.reason.startswith("posted without the photo, which Telegram refused: de.telegram: Wrong file identifier")
+    (text,) = [r for r in sent(control, "telegram", "sendMessage")]
+    assert "Die Jurte kehrt zurück" in text["body"]["text"]
+    assert sent(control, "telegram", "sendPhoto") == []
+
+
+def test_other_photo_errors_still_fail(sb_settings, store, control, clock, articles_dir, image_server):
+    article_with_image(articles_dir, f"{image_server}/yurt.png")
+    ingest(sb_settings, store, now=clock())
+    control.post("/_sandbox/faults", json={"service": "telegram", "status": 400, "method": "sendPhoto",
+                                           "description": "Bad Request: message caption is too long"})
+    drain(sb_settings, store, clock)
+    tg = [d for d in store.deliveries() if d.kind == "telegram"][0]
+    assert tg.status == "failed" and "caption is too long" in tg.last_error.lower()
+    assert sent(control, "telegram", "sendMessage") == []
