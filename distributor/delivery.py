@@ -133,13 +133,15 @@ class Dispatcher:
         its channel's wait, whichever is later."""
         now = self.clock()
         best = None
+        states = {c.channel: c for c in self.outbox.channels()}  # one query, not one per delivery
         for d in self.store.deliveries(status="pending"):
             if d.kind not in SOCIAL_KINDS:
                 continue
-            state = self.outbox.channel(d.channel)
-            if state.paused:
+            state = states.get(d.channel)
+            if state is not None and state.paused:
                 continue
-            t = max(d.next_attempt_at or now, state.not_before or now)
+            not_before = state.not_before if state is not None else None
+            t = max(d.next_attempt_at or now, not_before or now)
             best = t if best is None or t < best else best
         return best
 
