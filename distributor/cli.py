@@ -120,7 +120,7 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
             echo_json([
                 {"source": r.source, "ok": r.ok, "error": r.error, "not_modified": r.not_modified,
                  "new": [a.id for a in r.new], "updated": [a.id for a in r.updated],
-                 "unchanged": r.unchanged, "item_errors": r.item_errors}
+                 "unchanged": r.unchanged, "removed": r.removed, "item_errors": r.item_errors}
                 for r in reports
             ])
         else:

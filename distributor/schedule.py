@@ -98,7 +98,7 @@ async def poll_source(rt: Runtime, source_name: str) -> None:
 
     source = rt.settings.source(source_name)
     report = await asyncio.to_thread(ingest_source, rt.settings, rt.store, source)
-    if report.new or report.updated:
+    if report.new or report.updated or report.removed:
         log.info("source %s: %s", source_name, report.summary())
         _wake_delivery()
     if report.error or report.item_errors:

@@ -25,6 +25,8 @@ class SourceReport:
     item_errors: list[str] = field(default_factory=list)
     error: str | None = None  # the whole source failed
     not_modified: bool = False
+    # Folder files gone since the last poll whose unsent deliveries were cancelled.
+    removed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -36,6 +38,8 @@ class SourceReport:
         if self.not_modified:
             return "not modified since the last poll"
         parts = [f"{len(self.new)} new", f"{len(self.updated)} updated", f"{self.unchanged} unchanged"]
+        if self.removed:
+            parts.append(f"{len(self.removed)} removed")
         if self.item_errors:
             parts.append(f"{len(self.item_errors)} errors")
         return ", ".join(parts)
@@ -59,8 +63,10 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     report = SourceReport(source.name)
     state = sources.FeedState()
     known = store.content_hashes(source.name)
+    seen: set[str] = set()
     try:
         for item in _items(settings, store, source, state):
+            seen.add(item.key)
             if item.error:
                 report.item_errors.append(f"{item.key}: {item.error}")
                 _notify(on_item, source.name, "error", f"{item.key}: {item.error}")
@@ -84,6 +90,15 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
             else:
                 (report.new if status == "new" else report.updated).append(stored)
             _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
+        if source.kind == "folder":
+            # A file an editor removed is a retraction: what was not sent yet is
+            # cancelled. (A feed item that scrolls out of the feed is not.)
+            for key in sorted(set(known) - seen):
+                cancelled = store.retract(source.name, key, now=now,
+                                          reason="its file was removed from the folder before it went out")
+                if cancelled:
+                    report.removed.append(key)
+                    _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
     except SourceError as exc:
         report.error = str(exc)
     report.not_modified = state.not_modified

@@ -164,6 +164,24 @@ class Store:
                                 .where(articles.c.source == source))
             return {r.source_key: r.content_hash for r in rows}
 
+    def retract(self, source: str, key: str, *, now: dt.datetime, reason: str) -> int:
+        """Cancel an article's deliveries that have not gone out (pending, held,
+        failed); returns how many. Its stored hash is cleared, so the article
+        is planned again if it comes back."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(articles.c.id).where(articles.c.source == source,
+                                                              articles.c.source_key == key)).first()
+            if row is None:
+                return 0
+            cancelled = conn.execute(
+                deliveries.update()
+                .where(deliveries.c.article_id == row.id, deliveries.c.status.in_(("pending", "held", "failed")))
+                .values(status="cancelled", reason=reason, updated_at=now)
+            ).rowcount
+            if cancelled:
+                conn.execute(articles.update().where(articles.c.id == row.id).values(content_hash="", updated_at=now))
+            return cancelled
+
     def get_article(self, article_id: int) -> StoredArticle:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).first()

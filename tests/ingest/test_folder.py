@@ -96,3 +96,26 @@ def test_unchanged_files_are_not_parsed_again(make_config, articles_dir, monkeyp
     report = json.loads(invoke(cfg, "ingest", "--json").output)[0]
     assert calls == ["de-kasachstan-china-ukraine.txt"]  # only the edited file
     assert len(report["updated"]) == 1 and report["unchanged"] == len(list(articles_dir.iterdir())) - 1
+
+
+def test_a_removed_file_cancels_what_has_not_gone_out_and_comes_back_if_restored(make_config, articles_dir):
+    cfg = make_config(articles=articles_dir)
+    invoke(cfg, "ingest")
+    seed = articles_dir / "de-kasachstan-china-ukraine.txt"
+    text = seed.read_bytes()
+    seed.unlink()
+    result = invoke(cfg, "ingest", "--json")
+    report = json.loads(result.output)[0]
+    assert report["removed"] == ["de-kasachstan-china-ukraine.txt"]
+    gone = articles_json(cfg)["de-kasachstan-china-ukraine.txt"]
+    assert gone["planned"] == []
+    assert {c["reason"] for c in gone["cancelled"] if c["channel"] in ("de.telegram", "de.twitter")} == {
+        "its file was removed from the folder before it went out"}
+    # Reported once, not at every poll.
+    assert json.loads(invoke(cfg, "ingest", "--json").output)[0]["removed"] == []
+    # The editor puts it back: it is planned again.
+    seed.write_bytes(text)
+    back = json.loads(invoke(cfg, "ingest", "--json").output)[0]
+    assert back["updated"] == [gone["id"]]
+    again = articles_json(cfg)["de-kasachstan-china-ukraine.txt"]
+    assert {p["channel"] for p in again["planned"]} == {"de.telegram", "de.twitter", "de.newsletter"}
