@@ -1,10 +1,12 @@
 """The Telegram Bot API emulator: /telegram/bot<TOKEN>/<method>.
 
-python-telegram-bot works against it with
-`Bot(token, base_url="http://HOST:PORT/telegram/bot")`. Answers use the Bot
-API envelope (`{"ok": true, "result": …}` or `{"ok": false, "error_code",
-"description", "parameters"}`) with the real descriptions, so PTB raises the
-same exceptions as in production (reference §A.2–A.3).
+The service core lives here: routing, the Bot API envelope and call log,
+target-chat and flood checks, sending, editing and deleting messages and
+photos, group migration. python-telegram-bot works against it with
+`Bot(token, base_url="http://HOST:PORT/telegram/bot")` and raises the same
+exceptions as in production (reference §A.2–A.3). Parameter readers and
+errors are in `telegram_params`, the incoming side (getUpdates, webhooks,
+`inject`) in `telegram_updates`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,178 +23,31 @@ from starlette.responses import Response
 
 from distributor.sandbox.accounts import TelegramBot, TelegramChat, mask
 from distributor.sandbox.core import SandboxCore
-from distributor.sandbox.faults import Fault
 from distributor.sandbox.http import BodyError, Upload, image_info, json_response, loggable, read_params
 from distributor.sandbox.ratelimit import SlidingWindow
-from distributor.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
+from distributor.sandbox.telegram_params import (
+    BotState,
+    TgError,
+    _bool,
+    _int,
+    _obj,
+    _reply_markup,
+    bad,
+    error_body,
+    fault_response,
+    message_caption,
+    message_text,
+)
+from distributor.sandbox.telegram_updates import TelegramUpdates
 
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
 MAX_PHOTO_BYTES = 10 * 2**20
-MAX_LONG_POLL = 50  # seconds; Telegram caps long polling too
-WEBHOOK_PORTS = (443, 80, 88, 8443)
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 POSTING = frozenset({"sendmessage", "sendphoto", "editmessagetext", "editmessagecaption"})
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
-FAULT_DESCRIPTIONS = {
-    400: "Bad Request: chat not found",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
-class TgError(Exception):
-    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.status, self.description, self.parameters = status, description, parameters
-
-
-def bad(description: str) -> TgError:
-    return TgError(400, f"Bad Request: {description}")
-
-
-def error_body(status: int, description: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return body
-
-
-def fault_response(fault: Fault) -> Response:
-    status = fault.status or 500
-    params = None
-    if fault.retry_after is not None:
-        params = {"retry_after": fault.retry_after}
-    if status == 429:
-        description = f"Too Many Requests: retry after {fault.retry_after}"
-    else:
-        description = FAULT_DESCRIPTIONS.get(status, "Internal Server Error")
-    return json_response(error_body(status, fault.description or description, params), status)
-
-
-@dataclass
-class BotState:
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    next_update_id: int = 1
-    confirmed: int = 0  # every update_id below this is gone
-    webhook: dict[str, Any] | None = None
-    allowed_updates: list[str] | None = None
-    arrived: asyncio.Event | None = None
-    poll_generation: int = 0
-
-
-# ------------------------------------------------------------------ params
-
-
-def _int(params: dict[str, Any], name: str, *, default: int | None = None) -> int | None:
-    v = params.get(name)
-    if v is None or v == "":
-        return default
-    if isinstance(v, bool):
-        raise bad(f"{name} is invalid")
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        raise bad(f"invalid {name} specified") from None
-
-
-def _bool(params: dict[str, Any], name: str) -> bool:
-    v = params.get(name)
-    if isinstance(v, bool):
-        return v
-    return str(v).lower() in ("true", "1") if v is not None else False
-
-
-def _obj(params: dict[str, Any], name: str, what: str) -> Any:
-    v = params.get(name)
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except ValueError:
-            raise bad(f"can't parse {what} JSON object") from None
-    return v
-
-
-def _reply_markup(params: dict[str, Any]) -> dict[str, Any] | None:
-    markup = _obj(params, "reply_markup", "reply keyboard markup")
-    if markup is None:
-        return None
-    if not isinstance(markup, dict):
-        raise bad("can't parse reply keyboard markup JSON object")
-    rows = markup.get("inline_keyboard")
-    if rows is not None:
-        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise bad("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
-        for row in rows:
-            for button in row:
-                if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                    raise bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
-                data = button.get("callback_data")
-                if data is not None and not 1 <= len(str(data).encode()) <= 64:
-                    raise bad("BUTTON_DATA_INVALID")
-                if not any(k in button for k in ("url", "callback_data", "switch_inline_query", "login_url",
-                                                 "web_app", "pay", "copy_text", "callback_game",
-                                                 "switch_inline_query_current_chat",
-                                                 "switch_inline_query_chosen_chat")):
-                    raise bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
-    return markup
-
-
-def parse_text(text: str, params: dict[str, Any], *, prefix: str = "") -> ParsedText:
-    """Apply parse_mode / entities to a text or caption (prefix "caption_")."""
-    mode = params.get("parse_mode") or ""
-    explicit = _obj(params, f"{prefix}entities", "entities")
-    try:
-        if mode:
-            if mode.lower() == "html":
-                return parse_html(text)
-            if mode.lower() in ("markdownv2", "markdown"):
-                from distributor.sandbox.telegram_markdown import parse_markdown_v2
-
-                return parse_markdown_v2(text) if mode.lower() == "markdownv2" else parse_markdown_v2(text, legacy=True)
-            raise bad("unsupported parse_mode")
-        if explicit is not None:
-            return entities_from_json(explicit, text)
-        return plain(text)
-    except EntityParseError as exc:
-        raise bad(f"can't parse entities: {exc}") from None
-
-
-def message_text(params: dict[str, Any]) -> ParsedText:
-    """The `text` of sendMessage / editMessageText, parsed and checked (1..4096)."""
-    text = params.get("text")
-    if not isinstance(text, str) or not text:
-        raise bad("message text is empty")
-    parsed = parse_text(text, params)
-    if parsed.length == 0:
-        raise bad("message text is empty")
-    if parsed.length > MAX_TEXT:
-        raise bad("message is too long")
-    return parsed
-
-
-def message_caption(params: dict[str, Any]) -> ParsedText:
-    """The optional `caption` of sendPhoto / editMessageCaption, parsed and checked (..1024)."""
-    caption = params.get("caption") or ""
-    parsed = parse_text(caption, params, prefix="caption_") if caption else ParsedText("")
-    if parsed.length > MAX_CAPTION:
-        raise bad("message caption is too long")
-    return parsed
-
-
-# ------------------------------------------------------------------ service
-
-
-class TelegramService:
+class TelegramService(TelegramUpdates):
     name = "telegram"
 
     def __init__(self, core: SandboxCore):
@@ -229,12 +82,6 @@ class TelegramService:
                 bot.admin_of.add(new_id)
         self.migrated[chat.id] = new_id
         return {"chat_id": chat.id, "migrate_to_chat_id": new_id}
-
-    def state(self, bot: TelegramBot) -> BotState:
-        st = self.states.get(bot.token)
-        if st is None:
-            st = self.states[bot.token] = BotState()
-        return st
 
     # -------------------------------------------------------------- HTTP
 
@@ -470,175 +317,3 @@ class TelegramService:
             raise bad("message can't be deleted")
         del self.messages[key]
         return True, ""
-
-    async def m_answercallbackquery(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
-        qid = str(params.get("callback_query_id") or "")
-        if self.callbacks.get(qid) != bot.id:
-            raise bad("query is too old and response timeout expired or query ID is invalid")
-        text = params.get("text") or ""
-        if len(text) > 200:
-            raise bad("MESSAGE_TOO_LONG")
-        del self.callbacks[qid]
-        return True, ""
-
-    async def m_setwebhook(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
-        url = str(params.get("url") or "")
-        st = self.state(bot)
-        if not url:
-            st.webhook = None
-            return True, "Webhook was deleted"
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise bad("bad webhook: An HTTPS URL must be provided for webhook")
-        if (parts.port or 443) not in WEBHOOK_PORTS:
-            raise bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
-        secret = params.get("secret_token")
-        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
-            raise bad("secret token contains unallowed characters")
-        max_conn = _int(params, "max_connections", default=40)
-        if not 1 <= max_conn <= 100:
-            raise bad("bad webhook: max_connections must be between 1 and 100")
-        allowed = _obj(params, "allowed_updates", "allowed updates")
-        if _bool(params, "drop_pending_updates"):
-            self._drop(st)
-        was = st.webhook
-        st.webhook = {"url": url, "has_custom_certificate": isinstance(params.get("certificate"), Upload),
-                      "max_connections": max_conn, "secret_token": secret}
-        if allowed is not None:
-            st.webhook["allowed_updates"] = st.allowed_updates = list(allowed)
-        if st.arrived is not None:  # a waiting getUpdates ends with 409
-            st.poll_generation += 1
-            st.arrived.set()
-        return True, "Webhook is already set" if was and was["url"] == url else "Webhook was set"
-
-    async def m_deletewebhook(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
-        st = self.state(bot)
-        if _bool(params, "drop_pending_updates"):
-            self._drop(st)
-        was, st.webhook = st.webhook, None
-        return True, "Webhook was deleted" if was else "Webhook is already deleted"
-
-    async def m_getwebhookinfo(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
-        st = self.state(bot)
-        pending = len(st.updates)
-        if st.webhook is None:
-            return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}, ""
-        info = {k: v for k, v in st.webhook.items() if k != "secret_token"}
-        return {**info, "pending_update_count": pending}, ""
-
-    @staticmethod
-    def _drop(st: BotState) -> None:
-        if st.updates:
-            st.confirmed = st.updates[-1]["update_id"] + 1
-        st.updates.clear()
-
-    async def m_getupdates(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
-        st = self.state(bot)
-        if st.webhook is not None:
-            raise TgError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                               "use deleteWebhook to delete the webhook first")
-        offset = _int(params, "offset", default=0)
-        limit = min(max(_int(params, "limit", default=100), 1), 100)
-        timeout = max(0, min(_int(params, "timeout", default=0), MAX_LONG_POLL))
-        allowed = _obj(params, "allowed_updates", "allowed updates")
-        if allowed is not None:
-            st.allowed_updates = list(allowed) or None
-        if offset > 0:
-            st.updates = [u for u in st.updates if u["update_id"] >= offset]
-        elif offset < 0:
-            st.updates = st.updates[offset:]
-        st.poll_generation += 1
-        generation = st.poll_generation
-        if st.arrived is not None:
-            st.arrived.set()  # wakes an older poller, which then ends with 409
-        if not st.updates and timeout:
-            st.arrived = asyncio.Event()
-            try:
-                await asyncio.wait_for(st.arrived.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-            if st.poll_generation != generation:
-                if st.webhook is not None:
-                    raise TgError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                       "use deleteWebhook to delete the webhook first")
-                raise TgError(409, "Conflict: terminated by other getUpdates request; "
-                                   "make sure that only one bot instance is running")
-        return st.updates[:limit], ""
-
-    # -------------------------------------------------------------- control
-
-    def inject(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Deliver an incoming update to a bot (a user writes, a button is pressed).
-
-        `{"bot": token | @username | id, "text": …, "from": {id, first_name, username}}`,
-        `{"bot": …, "callback_data": …, "message_id": …, "chat_id": …}`,
-        `{"bot": …, "blocked": true | false, "from": {…}}` (the user blocks / unblocks the bot), or
-        `{"bot": …, "update": {…any Update fields…}}`. Returns the Update.
-        """
-        bot = self._bot_named(data.get("bot"))
-        user = {"id": 424242, "is_bot": False, "first_name": "Sandbox", "username": "sandbox_user",
-                "language_code": "en", **(data.get("from") or {})}
-        now = int(self.core.clock.now())
-        if "update" in data:
-            update = dict(data["update"])
-        elif "callback_data" in data:
-            chat = self.core.accounts.chat(data.get("chat_id", user["id"]))
-            msg = self.messages.get((chat.id, int(data["message_id"]))) if chat and "message_id" in data else None
-            if msg is None:
-                raise ValueError("callback_data needs chat_id and the message_id of a message the bot sent")
-            qid = str(abs(hash((bot.id, now, msg["message_id"], len(self.callbacks)))))
-            self.callbacks[qid] = bot.id
-            update = {"callback_query": {"id": qid, "from": user, "message": msg,
-                                         "chat_instance": str(chat.id), "data": str(data["callback_data"])}}
-        elif "blocked" in data:
-            chat = self._private_chat(user)
-            key = (bot.id, chat.id)
-            old, new = ("member", "kicked") if data["blocked"] else ("kicked", "member")
-            if data["blocked"]:
-                self.blocked.add(key)
-            else:
-                self.blocked.discard(key)
-                self.started.add(key)
-            update = {"my_chat_member": {"chat": chat.to_json(), "from": user, "date": now,
-                                         "old_chat_member": {"status": old, "user": bot.to_user()},
-                                         "new_chat_member": {"status": new, "user": bot.to_user(),
-                                                             **({"until_date": 0} if data["blocked"] else {})}}}
-        elif "text" in data:
-            chat = self._private_chat(user)
-            self.started.add((bot.id, chat.id))
-            self.blocked.discard((bot.id, chat.id))
-            mid = self.next_message_id.get(chat.id, 0) + 1
-            self.next_message_id[chat.id] = mid
-            message = {"message_id": mid, "date": now, "chat": chat.to_json(), "from": user, "text": data["text"]}
-            if str(data["text"]).startswith("/"):
-                cmd = str(data["text"]).split()[0]
-                message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(cmd)}]
-            self.messages[(chat.id, mid)] = message
-            update = {"message": message}
-        else:
-            raise ValueError("give text, callback_data or update")
-        st = self.state(bot)
-        kind = next((k for k in update if k != "update_id"), "message")
-        if st.allowed_updates and kind not in st.allowed_updates:
-            return {"update_id": None, "dropped": f"{kind} is not in allowed_updates"}
-        update = {"update_id": st.next_update_id, **{k: v for k, v in update.items() if k != "update_id"}}
-        st.next_update_id += 1
-        st.updates.append(update)
-        if st.arrived is not None:
-            st.arrived.set()
-        return update
-
-    def _private_chat(self, user: dict[str, Any]) -> TelegramChat:
-        chat = self.core.accounts.add_chat(str(user["id"]))
-        chat.type, chat.first_name, chat.title = "private", user["first_name"], ""
-        chat.username = user.get("username", "")
-        return chat
-
-    def _bot_named(self, ref: Any) -> TelegramBot:
-        bots = self.core.accounts.bots
-        if ref is None and len(bots) == 1:
-            return next(iter(bots.values()))
-        for bot in bots.values():
-            if str(ref) in (bot.token, str(bot.id), bot.username, "@" + bot.username):
-                return bot
-        raise ValueError(f"no sandbox bot {ref!r}: give its token, id or @username")
