@@ -42,7 +42,6 @@ from distributor.sandbox.telegram_updates import TelegramUpdates
 
 MAX_PHOTO_BYTES = 10 * 2**20
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
-POSTING = frozenset({"sendmessage", "sendphoto", "editmessagetext", "editmessagecaption"})
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 
