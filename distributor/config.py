@@ -29,7 +29,6 @@ from distributor.posting import parse_window
 
 DEFAULT_CONFIG = Path("config/distributor.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LANGUAGE_CODES = ("de", "fr", "en", "ru")
 
 
 # ---------------------------------------------------------------- sections

@@ -50,7 +50,6 @@ from distributor.store import DeliveryRow, Store, utcnow
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
-RENDER_CHANNEL = {"telegram": "telegram", "twitter": "twitter"}
 
 Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -121,34 +120,17 @@ class Dispatcher:
                     if outcome.status != "waiting":  # its channel got busy meanwhile: next round
                         report.outcomes.append(outcome)
                 continue
-            wake = self._next_wake()
+            wake = self.outbox.next_due_at(self.clock(), kinds=SOCIAL_KINDS)
             if wake is None or wake > deadline:
                 break
             await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
         report.waiting = sum(1 for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS)
         return report
 
-    def _next_wake(self) -> dt.datetime | None:
-        """When something pending may become sendable: a delivery's own time or
-        its channel's wait, whichever is later."""
-        now = self.clock()
-        best = None
-        states = {c.channel: c for c in self.outbox.channels()}  # one query, not one per delivery
-        for d in self.store.deliveries(status="pending"):
-            if d.kind not in SOCIAL_KINDS:
-                continue
-            state = states.get(d.channel)
-            if state is not None and state.paused:
-                continue
-            not_before = state.not_before if state is not None else None
-            t = max(d.next_attempt_at or now, not_before or now)
-            best = t if best is None or t < best else best
-        return best
-
     # ------------------------------------------------------------ one delivery
 
     async def deliver(self, delivery_id: int) -> Outcome:
-        row = self._row(delivery_id)
+        row = self.outbox.get(delivery_id)
         now = self.clock()
         state = self.outbox.channel(row.channel)
         if state.paused:
@@ -156,7 +138,7 @@ class Dispatcher:
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
         cfg = channel_config(self.settings, row.channel)
-        window = parse_window(getattr(cfg, "posting_window", ""))
+        window = parse_window(cfg.posting_window)
         silent = False
         if window is not None:
             tz = ZoneInfo(self.settings.editions[row.edition].timezone)
@@ -170,7 +152,7 @@ class Dispatcher:
                     return Outcome(row.id, row.channel, "deferred", f"outside {cfg.posting_window}; at {opening}")
         stored = self.store.get_article(row.article_id)
         try:
-            message = render_article(self.settings, stored.article, RENDER_CHANNEL[row.kind])
+            message = render_article(self.settings, stored.article, row.kind)
         except (RenderError, ConfigurationError) as exc:
             self.outbox.finish_failed(row.id, None, outcome="permanent", error=f"render: {exc}", now=now)
             return Outcome(row.id, row.channel, "failed", f"render: {exc}")
@@ -232,7 +214,7 @@ class Dispatcher:
         try:
             return await channel.send(message, silent=silent)
         except PhotoRefused as exc:
-            text = render_article(self.settings, stored.article.replace(image=None), RENDER_CHANNEL["telegram"])
+            text = render_article(self.settings, stored.article.replace(image=None), "telegram")
             result = await channel.send(text, silent=silent)
             return dataclasses.replace(result, note=f"posted without the photo, which Telegram refused: {exc}")
 
@@ -285,7 +267,7 @@ class Dispatcher:
         out = []
         lease = dt.timedelta(seconds=self.settings.delivery.sending_lease_seconds)
         for delivery_id in self.outbox.sending():
-            row = self._row(delivery_id)
+            row = self.outbox.get(delivery_id)
             if row.claimed_by == self.worker:
                 continue
             if not (_claimer_gone(row.claimed_by) or (row.claimed_at and self.clock() - row.claimed_at > lease)):
@@ -316,7 +298,7 @@ class Dispatcher:
                 out.append(Outcome(row.id, row.channel, "not_edited", note))
                 continue
             try:
-                message = render_article(self.settings, stored.article, RENDER_CHANNEL[row.kind])
+                message = render_article(self.settings, stored.article, row.kind)
                 await self._channel(row.channel).edit(row.remote_id, message)
             except (DeliveryError, RenderError) as exc:
                 note = f"article changed (version {version}); editing the post failed: {exc}"
@@ -349,9 +331,6 @@ class Dispatcher:
         limit = self.settings.delivery.pause_after_failures
         if failures >= limit:
             self._pause(channel, f"{failures} failures in a row, the last: {error}")
-
-    def _row(self, delivery_id: int) -> DeliveryRow:
-        return self.outbox.get(delivery_id)
 
     async def aclose(self) -> None:
         for channel in self._channels.values():

@@ -33,8 +33,6 @@ CHANNEL_KINDS = (
     "rss",
 )
 
-# The kinds distributor can deliver to itself.
-DELIVERABLE_KINDS = ("telegram", "twitter", "newsletter")
 
 
 @dataclass(frozen=True)

@@ -38,17 +38,6 @@ def _find_builtin() -> Path:
 
 BUILTIN_DIR = _find_builtin()
 
-# The templates the code renders; check_templates() tries each of them.
-ENTRY_TEMPLATES = (
-    "telegram/article.html.j2",
-    "twitter/article.txt.j2",
-    "email/digest.html.j2",
-    "email/digest.txt.j2",
-    "email/confirm.html.j2",
-    "email/confirm.txt.j2",
-)
-
-
 def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith((".html.j2", ".html"))  # type: ignore[union-attr]
 

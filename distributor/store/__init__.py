@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Store", "StoredArticle", "DeliveryRow", "SourcePoll", "utcnow"]
 
-# Delivery states. A delivery in `sending` at start-up had an unknown outcome.
-STATES = ("pending", "sending", "sent", "failed", "held", "skipped", "cancelled")
-OPEN_STATES = ("pending", "held", "failed")
 
 
 def utcnow() -> dt.datetime:

@@ -71,13 +71,23 @@ class Outbox:
         with self.engine.connect() as conn:
             return [r.id for r in conn.execute(q)]
 
-    def next_due_at(self, *, kinds: tuple[str, ...]) -> dt.datetime | None:
-        """When the next pending delivery of these kinds becomes due (None: none)."""
-        q = sa.select(sa.func.min(sa.func.coalesce(deliveries.c.next_attempt_at, deliveries.c.created_at))).where(
-            deliveries.c.status == "pending", deliveries.c.kind.in_(kinds)
-        )
+    def next_due_at(self, now: dt.datetime, *, kinds: tuple[str, ...]) -> dt.datetime | None:
+        """When a pending delivery of these kinds may go next: its own time or
+        its channel's wait, whichever is later; paused channels never (None:
+        nothing pending)."""
+        states = {c.channel: c for c in self.channels()}
+        q = sa.select(deliveries.c.channel, deliveries.c.next_attempt_at).where(
+            deliveries.c.status == "pending", deliveries.c.kind.in_(kinds))
+        best = None
         with self.engine.connect() as conn:
-            return conn.execute(q).scalar()
+            for channel, next_attempt_at in conn.execute(q):
+                state = states.get(channel)
+                if state is not None and state.paused:
+                    continue
+                not_before = state.not_before if state is not None else None
+                t = max(next_attempt_at or now, not_before or now)
+                best = t if best is None or t < best else best
+        return best
 
     def get(self, delivery_id: int):
         from distributor.store import DeliveryRow
