@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import struct
 import zlib
@@ -53,3 +54,12 @@ def drain(settings, store, clock, **kw):
             await d.aclose()
 
     return asyncio.run(go())
+
+
+def with_channel(settings, channel: str, **changes):
+    """The settings with one channel's config changed ("de.telegram", …)."""
+    edition, kind = channel.split(".")
+    ed = settings.editions[edition]
+    ch = dataclasses.replace(getattr(ed.channels, kind), **changes)
+    return dataclasses.replace(settings, editions={
+        **settings.editions, edition: dataclasses.replace(ed, channels=dataclasses.replace(ed.channels, **{kind: ch}))})

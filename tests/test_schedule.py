@@ -5,7 +5,6 @@ stopping cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import os
 import signal
@@ -22,7 +21,7 @@ from distributor import schedule
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.issues import Issues
-from support import sent
+from support import sent, with_channel
 
 UTC = dt.timezone.utc
 
@@ -67,10 +66,7 @@ def test_jobs_persist_and_a_run_missed_while_down_is_kept(settings, store):
     assert restarted["digest:de"] == missed
     assert set(restarted) == set(first)
     # …and a changed config reschedules the job.
-    ed = settings.editions["de"]
-    nl = dataclasses.replace(ed.channels.newsletter, digest_day="mon", digest_time="07:30")
-    changed = dataclasses.replace(settings, editions={**settings.editions, "de": dataclasses.replace(
-        ed, channels=dataclasses.replace(ed.channels, newsletter=nl))})
+    changed = with_channel(settings, "de.newsletter", digest_day="mon", digest_time="07:30")
     moved = stored_jobs(changed, store)["digest:de"]
     assert moved.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %H:%M") == "Mon 07:30"
 

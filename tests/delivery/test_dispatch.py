@@ -10,7 +10,7 @@ import pytest
 
 from distributor.ingest.pipeline import ingest
 
-from support import drain, sent
+from support import drain, sent, with_channel
 
 
 
@@ -112,12 +112,7 @@ def test_a_channel_pauses_itself_after_repeated_failures(sb_settings, ingested, 
 def test_bad_credentials_pause_the_channel_without_a_retry_storm(sb_settings, ingested, clock, control, monkeypatch):
     store = ingested
     monkeypatch.setenv("DE_TG_TOKEN", "123456:WRONGWRONGWRONGWRONGWRONGWRONGWRONG")
-    import dataclasses
-
-    de = sb_settings.editions["de"]
-    tg = dataclasses.replace(de.channels.telegram, token_env="DE_TG_TOKEN")
-    settings = dataclasses.replace(sb_settings, editions={
-        **sb_settings.editions, "de": dataclasses.replace(de, channels=dataclasses.replace(de.channels, telegram=tg))})
+    settings = with_channel(sb_settings, "de.telegram", token_env="DE_TG_TOKEN")
     drain(settings, store, clock)
     state = store.outbox.channel("de.telegram")
     assert state.paused and "token was rejected" in state.paused_reason

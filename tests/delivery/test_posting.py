@@ -3,7 +3,6 @@ spacing that spreads a burst oldest first, on a fake clock."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ from distributor.config import load_settings
 from distributor.errors import ConfigurationError
 from distributor.ingest.pipeline import ingest
 from distributor.posting import in_window, next_opening, parse_window
-from support import drain, sent
+from support import drain, sent, with_channel
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -39,14 +38,6 @@ def test_a_bad_window_in_the_config_is_a_clear_error(make_config):
                        .replace("[editions.en.channels.telegram]", "[editions.ru.channels.telegram]"))
     with pytest.raises(ConfigurationError, match=r"\[editions.ru.channels.telegram\] posting window '7-22'"):
         load_settings(path)
-
-
-def with_channel(settings, channel: str, **changes):
-    edition, kind = channel.split(".")
-    ed = settings.editions[edition]
-    ch = dataclasses.replace(getattr(ed.channels, kind), **changes)
-    return dataclasses.replace(settings, editions={
-        **settings.editions, edition: dataclasses.replace(ed, channels=dataclasses.replace(ed.channels, **{kind: ch}))})
 
 
 

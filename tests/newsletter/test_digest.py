@@ -5,7 +5,6 @@ twice, holding on an unknown outcome, and the editors' commands."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 
@@ -17,16 +16,13 @@ from distributor.errors import DistributorError
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
 from distributor.newsletter.issues import Issues
-from support import sent
+from support import sent, with_channel
 
 UTC = dt.timezone.utc
 
 
 def with_recipients(settings, edition: str, recipients: list[str], **changes):
-    ed = settings.editions[edition]
-    nl = dataclasses.replace(ed.channels.newsletter, recipients=tuple(recipients), **changes)
-    return dataclasses.replace(settings, editions={
-        **settings.editions, edition: dataclasses.replace(ed, channels=dataclasses.replace(ed.channels, newsletter=nl))})
+    return with_channel(settings, f"{edition}.newsletter", recipients=tuple(recipients), **changes)
 
 
 def mails(control) -> list[dict]:
