@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 from distributor.config import Settings
 from distributor.delivery import Dispatcher, DrainReport
 from distributor.ingest.pipeline import SourceReport, ingest
-from distributor.newsletter.digest import DigestResult, due_slot, next_slot, run_digest
-from distributor.newsletter.issues import Issues
+from distributor.newsletter.digest import DigestResult, next_slot, run_due_digest
 from distributor.store import Store, utcnow
 
 
@@ -67,15 +66,12 @@ async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
     report = CycleReport()
     report.sources = ingest(settings, store, now=dispatcher.clock())
     report.delivery = await dispatcher.drain(max_wait=max_wait)
-    issues = Issues(store.engine)
     for edition, cfg in settings.editions.items():
         if cfg.channels.newsletter is None:
             continue
-        slot = due_slot(settings, store, edition, dispatcher.clock())
-        if slot is None and not issues.unfinished(edition):
-            continue
-        report.digests.append(await run_digest(settings, store, edition, clock=dispatcher.clock, slot=slot,
-                                               sleep=dispatcher.sleep))
+        result = await run_due_digest(settings, store, edition, clock=dispatcher.clock, sleep=dispatcher.sleep)
+        if result is not None:
+            report.digests.append(result)
     return report
 
 

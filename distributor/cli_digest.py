@@ -78,10 +78,10 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
                 msg_id = asyncio.run(send_test_copy(settings, store, ed, address, now=utcnow()))
                 click.echo(f"digest {ed}: test copy sent to {address} (X-Message-Id {msg_id})")
         else:
+            from distributor.newsletter.digest import run_digest
+
             failed = False
             for ed in _editions(settings, edition):
-                from distributor.newsletter.digest import run_digest
-
                 result = asyncio.run(run_digest(settings, store, ed, clock=utcnow, resume_failed=True))
                 ref = f" issue #{result.issue.id}" if result.issue else ""
                 click.echo(f"digest {ed}:{ref} {result.status} {result.detail}")

@@ -114,18 +114,14 @@ async def deliver_due(rt: Runtime) -> None:
 
 @_tracked
 async def send_digest(rt: Runtime, edition: str) -> None:
-    from distributor.newsletter.digest import due_slot, run_digest
+    from distributor.newsletter.digest import run_due_digest
 
-    now = rt.dispatcher.clock()
-    slot = due_slot(rt.settings, rt.store, edition, now)
-    from distributor.newsletter.issues import Issues
-
-    if slot is None and not Issues(rt.store.engine).unfinished(edition):
-        log.info("digest %s: nothing due at %s", edition, now.isoformat(timespec="seconds"))
-        return
-    result = await run_digest(rt.settings, rt.store, edition, clock=rt.dispatcher.clock, slot=slot,
-                              sleep=rt.sleep, stop=rt.stopping.is_set)
-    log.info("digest %s: %s %s", edition, result.status, result.detail)
+    result = await run_due_digest(rt.settings, rt.store, edition, clock=rt.dispatcher.clock, sleep=rt.sleep,
+                                  stop=rt.stopping.is_set)
+    if result is None:
+        log.info("digest %s: nothing due at %s", edition, rt.dispatcher.clock().isoformat(timespec="seconds"))
+    else:
+        log.info("digest %s: %s %s", edition, result.status, result.detail)
 
 
 @_tracked

@@ -230,6 +230,17 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
 
 
+async def run_due_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
+                         sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False
+                         ) -> DigestResult | None:
+    """What the schedule does for an edition: send the issue of a slot that is
+    due, or resume an interrupted one; None when neither (nothing due)."""
+    slot = due_slot(settings, store, edition, clock())
+    if slot is None and not Issues(store.engine).unfinished(edition):
+        return None
+    return await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
+
+
 async def send_test_copy(settings: Settings, store: Store, edition: str, address: str, *,
                          now: dt.datetime, issue_id: int | None = None) -> str:
     """The edition's next issue (or a stored issue, resent), to one address
