@@ -110,6 +110,9 @@ def send(ctx: click.Context, ref: str, kind: str, force: bool) -> None:
                 raise DistributorError(f"no {kind} channel configured for {edition}")
             now = utcnow()
             outbox = store.outbox
+            if outbox.channel(channel).paused:  # refuse before changing anything
+                raise DistributorError(f"{channel} is paused ({outbox.channel(channel).paused_reason}); "
+                                       f"`distributor resume {channel}` first")
             delivery_id = outbox.ensure(stored.id, channel=channel, kind=kind, article_version=stored.version,
                                         now=now)
             row = outbox.get(delivery_id)
@@ -128,9 +131,6 @@ def send(ctx: click.Context, ref: str, kind: str, force: bool) -> None:
                                   to="pending", now=now, reason="sent by hand by an editor",
                                   reset_attempts=row.status == "failed")
             state = outbox.channel(channel)
-            if state.paused:
-                raise DistributorError(f"{channel} is paused ({state.paused_reason}); "
-                                       f"`distributor resume {channel}` first")
             if state.not_before and state.not_before > utcnow():
                 # The channel's pacing or a flood wait: wait it out rather than risk a 429.
                 wait = (state.not_before - utcnow()).total_seconds()

@@ -109,3 +109,19 @@ def test_outbox_json_shows_every_state_and_the_attempt_log(make_config, articles
     assert json.loads(sent_one["attempt_log"][0]["payload"])["text"]
     text = invoke(cfg, "outbox", "--status", "skipped").output
     assert "no facebook channel configured for de" in text
+
+
+def test_send_to_a_paused_channel_is_refused_and_changes_nothing(make_config, articles_dir, sandbox):
+    from distributor.config import load_settings
+    from distributor.store import Store, utcnow
+
+    cfg = config(make_config, articles_dir, sandbox)
+    invoke(cfg, "ingest")
+    aid = seed_id(cfg)
+    tg = outbox(cfg)[(aid, "de.telegram", 0)]["id"]
+    assert invoke(cfg, "hold", str(tg)).exit_code == 0
+    with Store.open(load_settings(cfg)) as store:
+        store.outbox.update_channel("de.telegram", paused=True, paused_reason="bad token", now=utcnow())
+    result = invoke(cfg, "send", str(aid), "--channel", "telegram")
+    assert result.exit_code == 2 and "de.telegram is paused (bad token)" in result.output
+    assert outbox(cfg)[(aid, "de.telegram", 0)]["status"] == "held"
