@@ -29,7 +29,7 @@ from distributor.errors import (
     TransientDeliveryError,
 )
 from distributor.newsletter.issues import Issue, Issues
-from distributor.render import render_edition_digest
+from distributor.render import RenderedMessage, render_edition_digest
 from distributor.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,17 +123,20 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
                          batch_size=nl.batch_size, items=items, now=now)
 
 
+def issue_message(issue: Issue) -> RenderedMessage:
+    """The stored issue's email, as the newsletter channel sends it."""
+    return RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
+                           headers=issue.headers, length=len(issue.text), limit=0, language=issue.edition)
+
+
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
                      sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False,
                      channel=None) -> DigestResult:
     """Send (or resume) an issue batch by batch."""
-    from distributor.render import RenderedMessage
-
     issues = Issues(store.engine)
     own_channel = channel is None
     channel = channel or build_channel(settings, f"{issue.edition}.newsletter")
-    message = RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
-                              headers=issue.headers, length=len(issue.text), limit=0, language=issue.edition)
+    message = issue_message(issue)
     try:
         done = issues.batches(issue.id)
         unknown = [b for b in done.values() if b.status == "sending"]
@@ -247,14 +250,11 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
     only; nothing is recorded."""
     from dataclasses import replace
 
-    from distributor.render import RenderedMessage
-
     issues = Issues(store.engine)
     if issue_id is not None:
         issue = issues.get(issue_id)
         edition = issue.edition
-        msg = RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
-                              headers=issue.headers, length=len(issue.text), limit=0, language=edition)
+        msg = issue_message(issue)
     else:
         items = issues.waiting_deliveries(edition, now)
         if not items:
