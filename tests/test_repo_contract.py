@@ -27,6 +27,20 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert readme_commands()[1] in ci.splitlines()
 
 
+def test_the_readme_test_command_provides_what_the_suite_needs():
+    """A new user's machine has neither Debian's Chromium nor a started PostgreSQL: the
+    README's test command sees to both through scripts/test-services, before pytest runs."""
+    cmd = readme_commands()[1]
+    assert "scripts/test-services" in cmd
+    assert cmd.index("scripts/test-services") < cmd.index("pytest")
+    script = REPO / "scripts" / "test-services"
+    assert script.stat().st_mode & 0o111, "scripts/test-services must be executable"
+    text = script.read_text(encoding="utf-8")
+    assert "apt-get install" in text and "chromium" in text  # Debian's package, no browser download
+    assert "playwright install" not in text
+    assert "pg_ctlcluster" in text and "pg_isready -h 127.0.0.1 -p 5432" in text
+
+
 def test_commands_named_in_readme_and_dockerfile_exist():
     names = set(cli.commands)
     for cmd in readme_commands():
