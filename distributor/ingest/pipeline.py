@@ -27,6 +27,10 @@ class SourceReport:
     not_modified: bool = False
     # Folder files gone since the last poll whose unsent deliveries were cancelled.
     removed: list[str] = field(default_factory=list)
+    # Folder articles found under another path: (article, the path it had).
+    moved: list[tuple[StoredArticle, str]] = field(default_factory=list)
+    # Not errors, but an editor should look (a second file of the same article).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -38,8 +42,12 @@ class SourceReport:
         if self.not_modified:
             return "not modified since the last poll"
         parts = [f"{len(self.new)} new", f"{len(self.updated)} updated", f"{self.unchanged} unchanged"]
+        if self.moved:
+            parts.append(f"{len(self.moved)} moved")
         if self.removed:
             parts.append(f"{len(self.removed)} removed")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warnings")
         if self.item_errors:
             parts.append(f"{len(self.item_errors)} errors")
         return ", ".join(parts)
@@ -64,6 +72,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     state = sources.FeedState()
     known = store.content_hashes(source.name)
     seen: set[str] = set()
+    unknown_paths: list[sources.Item] = []
     try:
         for item in _items(settings, store, source, state):
             seen.add(item.key)
@@ -72,6 +81,11 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 _notify(on_item, source.name, "error", f"{item.key}: {item.error}")
                 continue
             assert item.raw is not None
+            if source.kind == "folder" and item.key not in known:
+                # Maybe a stored article under another path: decided once every
+                # live path is known, and before any retraction.
+                unknown_paths.append(item)
+                continue
             if known.get(item.key) == item.content_hash:
                 # The same bytes as stored: unchanged, without parsing it again.
                 report.unchanged += 1
@@ -91,9 +105,10 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 (report.new if status == "new" else report.updated).append(stored)
             _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
         if source.kind == "folder":
+            moved_from = _ingest_new_paths(settings, store, source, unknown_paths, seen, report, now, on_item)
             # A file an editor removed is a retraction: what was not sent yet is
             # cancelled. (A feed item that scrolls out of the feed is not.)
-            for key in sorted(set(known) - seen):
+            for key in sorted(set(known) - seen - moved_from):
                 cancelled = store.retract(source.name, key, now=now,
                                           reason="its file was removed from the folder before it went out")
                 if cancelled:
@@ -105,6 +120,49 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     store.record_poll(source.name, ok=report.ok, summary=report.summary(), error=report.error,
                       etag=state.etag, last_modified=state.last_modified, now=now)
     return report
+
+
+def _ingest_new_paths(settings: Settings, store: Store, source: SourceConfig, items: list[sources.Item],
+                      live: set[str], report: SourceReport, now: dt.datetime, on_item) -> set[str]:
+    """Files at paths the store does not know: a stored article moved (its old
+    path gone, now or earlier), a second file of a live article (a warning,
+    nothing created), or a new article. Returns the paths articles moved from."""
+    from distributor.ingest.identity import FolderIdentities
+    from distributor.ingest.parse import parse_raw
+    from distributor.store import ArticleIdentity, own_id
+
+    index = FolderIdentities(store.identities(source.name)) if items else None
+    moved_from: set[str] = set()
+    for item in items:
+        assert item.raw is not None and index is not None
+        try:
+            article = parse_raw(item.raw, default_language=source.language or None)
+        except ParseError as exc:
+            report.item_errors.append(f"{item.key}: {exc}")
+            _notify(on_item, source.name, "error", f"{item.key}: {exc}")
+            continue
+        match = index.match(own_id=own_id(article, item.key), url=article.url,
+                            content_hash=item.content_hash, live=live)
+        if match and not match.moved:
+            warning = (f"{item.key} and {match.article.key} are one article (#{match.article.id}, "
+                       f"the same {match.by}): {item.key} is not posted again; remove one of them")
+            report.warnings.append(warning)
+            _notify(on_item, source.name, "duplicate", warning)
+            continue
+        stored, status = store.upsert_article(source=source.name, key=item.key, content_hash=item.content_hash,
+                                              article=article, now=now, routing=route(article, settings, now=now),
+                                              same_as=match.article.id if match else None)
+        index.record(ArticleIdentity(stored.id, stored.key, stored.content_hash, own_id(article, stored.key),
+                                     stored.article.url, removed=False))
+        if match:
+            moved_from.add(match.article.key)
+            report.moved.append((stored, match.article.key))
+            _notify(on_item, source.name, "moved", f"#{stored.id} {stored.article.title}: "
+                                                   f"moved from {match.article.key} to {item.key}")
+        if status in ("new", "updated"):
+            (report.new if status == "new" else report.updated).append(stored)
+            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
+    return moved_from
 
 
 def _items(settings: Settings, store: Store, source: SourceConfig,
