@@ -40,10 +40,11 @@ class FolderIdentities:
             self._index[facet].add(row.id)
 
     def match(self, *, own_id: str | None, url: str | None, content_hash: str,
-              live: set[str]) -> Match | None:
+              live: set[str] | None) -> Match | None:
         """The stored article this item is, strongest evidence first: its own
         id, then its url (unless both name different ids), then identical
-        bytes. Among several, one whose file is gone (not in `live`) first."""
+        bytes. Among several, one whose file is gone (not in `live`) first;
+        with `live` None (not known yet), any, and `moved` means nothing."""
         tiers = [("id", own_id, f"front-matter id {own_id!r}"), ("url", _url(url), f"url {url}"),
                  ("hash", content_hash, "text")]
         for facet, value, by in tiers:
@@ -53,7 +54,7 @@ class FolderIdentities:
                      if (facet, value) in _facets(r.identity, r.url, r.content_hash)  # still current
                      and not (own_id and r.identity and r.identity != own_id)]
             if found:
-                gone = [r for r in found if r.key not in live]
+                gone = [r for r in found if live is None or r.key not in live]
                 return Match(gone[0], by, moved=True) if gone else Match(found[0], by, moved=False)
         return None
 

@@ -12,8 +12,10 @@ from typing import Callable, Iterator
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest import sources
+from distributor.ingest.identity import FolderIdentities, Match
+from distributor.model import Article
 from distributor.routing import route
-from distributor.store import Store, StoredArticle, utcnow
+from distributor.store import ArticleIdentity, Store, StoredArticle, own_id, utcnow
 
 
 @dataclass
@@ -72,7 +74,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     state = sources.FeedState()
     known = store.content_hashes(source.name)
     seen: set[str] = set()
-    unknown_paths: list[sources.Item] = []
+    new_paths = _NewPaths(settings, store, source, report, now, on_item)
     try:
         for item in _items(settings, store, source, state):
             seen.add(item.key)
@@ -82,9 +84,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 continue
             assert item.raw is not None
             if source.kind == "folder" and item.key not in known:
-                # Maybe a stored article under another path: decided once every
-                # live path is known, and before any retraction.
-                unknown_paths.append(item)
+                new_paths.add(item)  # maybe a stored article under another path
                 continue
             if known.get(item.key) == item.content_hash:
                 # The same bytes as stored: unchanged, without parsing it again.
@@ -103,9 +103,11 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
             else:
                 (report.new if status == "new" else report.updated).append(stored)
+                new_paths.record(stored)
             _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
         if source.kind == "folder":
-            moved_from = _ingest_new_paths(settings, store, source, unknown_paths, seen, report, now, on_item)
+            # Moves first: a file gone from A and found at B is not a retraction.
+            moved_from = new_paths.finish(live=seen)
             # A file an editor removed is a retraction: what was not sent yet is
             # cancelled. (A feed item that scrolls out of the feed is not.)
             for key in sorted(set(known) - seen - moved_from):
@@ -122,47 +124,76 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     return report
 
 
-def _ingest_new_paths(settings: Settings, store: Store, source: SourceConfig, items: list[sources.Item],
-                      live: set[str], report: SourceReport, now: dt.datetime, on_item) -> set[str]:
-    """Files at paths the store does not know: a stored article moved (its old
-    path gone, now or earlier), a second file of a live article (a warning,
-    nothing created), or a new article. Returns the paths articles moved from."""
-    from distributor.ingest.identity import FolderIdentities
-    from distributor.ingest.parse import parse_raw
-    from distributor.store import ArticleIdentity, own_id
+class _NewPaths:
+    """Folder files at paths the store does not know: a new article, a stored
+    one moved (its file gone, in this poll or earlier), or a second file of
+    a live article (a warning; nothing is created). A file that shares an id,
+    url or bytes with a stored article waits until every live path is known;
+    any other is a new article at once (so a first ingest holds no texts)."""
 
-    index = FolderIdentities(store.identities(source.name)) if items else None
-    moved_from: set[str] = set()
-    for item in items:
-        assert item.raw is not None and index is not None
+    def __init__(self, settings: Settings, store: Store, source: SourceConfig, report: SourceReport,
+                 now: dt.datetime, on_item) -> None:
+        self.settings, self.store, self.source, self.report, self.now = settings, store, source, report, now
+        self.on_item = on_item
+        self.index: FolderIdentities | None = None  # read at the first unknown path
+        self.waiting: list[tuple[sources.Item, Article]] = []
+
+    def add(self, item: sources.Item) -> None:
+        from distributor.ingest.parse import parse_raw
+
+        assert item.raw is not None
         try:
-            article = parse_raw(item.raw, default_language=source.language or None)
+            article = parse_raw(item.raw, default_language=self.source.language or None)
         except ParseError as exc:
-            report.item_errors.append(f"{item.key}: {exc}")
-            _notify(on_item, source.name, "error", f"{item.key}: {exc}")
-            continue
-        match = index.match(own_id=own_id(article, item.key), url=article.url,
-                            content_hash=item.content_hash, live=live)
-        if match and not match.moved:
-            warning = (f"{item.key} and {match.article.key} are one article (#{match.article.id}, "
-                       f"the same {match.by}): {item.key} is not posted again; remove one of them")
-            report.warnings.append(warning)
-            _notify(on_item, source.name, "duplicate", warning)
-            continue
-        stored, status = store.upsert_article(source=source.name, key=item.key, content_hash=item.content_hash,
-                                              article=article, now=now, routing=route(article, settings, now=now),
-                                              same_as=match.article.id if match else None)
-        index.record(ArticleIdentity(stored.id, stored.key, stored.content_hash, own_id(article, stored.key),
-                                     stored.article.url, removed=False))
+            self.report.item_errors.append(f"{item.key}: {exc}")
+            _notify(self.on_item, self.source.name, "error", f"{item.key}: {exc}")
+            return
+        if self.index is None:
+            self.index = FolderIdentities(self.store.identities(self.source.name))
+        if self._match(item, article, live=None) is None:
+            self._store(item, article, None)
+        else:
+            self.waiting.append((item, article))
+
+    def record(self, stored: StoredArticle) -> None:
+        """An article stored or changed by path in this poll."""
+        if self.index is not None:
+            self.index.record(ArticleIdentity(stored.id, stored.key, stored.content_hash,
+                                              own_id(stored.article, stored.key), stored.article.url, False))
+
+    def finish(self, live: set[str]) -> set[str]:
+        """Decide the waiting files; returns the paths articles moved from."""
+        moved_from: set[str] = set()
+        for item, article in self.waiting:
+            match = self._match(item, article, live=live)
+            if match and not match.moved:
+                warning = (f"{item.key} and {match.article.key} are one article (#{match.article.id}, "
+                           f"the same {match.by}): {item.key} is not posted again; remove one of them")
+                self.report.warnings.append(warning)
+                _notify(self.on_item, self.source.name, "duplicate", warning)
+                continue
+            if match:
+                moved_from.add(match.article.key)
+            self._store(item, article, match)
+        return moved_from
+
+    def _match(self, item: sources.Item, article: Article, live: set[str] | None) -> Match | None:
+        assert self.index is not None
+        return self.index.match(own_id=own_id(article, item.key), url=article.url,
+                                content_hash=item.content_hash, live=live)
+
+    def _store(self, item: sources.Item, article: Article, match: Match | None) -> None:
+        stored, status = self.store.upsert_article(
+            source=self.source.name, key=item.key, content_hash=item.content_hash, article=article, now=self.now,
+            routing=route(article, self.settings, now=self.now), same_as=match.article.id if match else None)
+        self.record(stored)
         if match:
-            moved_from.add(match.article.key)
-            report.moved.append((stored, match.article.key))
-            _notify(on_item, source.name, "moved", f"#{stored.id} {stored.article.title}: "
-                                                   f"moved from {match.article.key} to {item.key}")
+            self.report.moved.append((stored, match.article.key))
+            _notify(self.on_item, self.source.name, "moved",
+                    f"#{stored.id} {stored.article.title}: moved from {match.article.key} to {item.key}")
         if status in ("new", "updated"):
-            (report.new if status == "new" else report.updated).append(stored)
-            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
-    return moved_from
+            (self.report.new if status == "new" else self.report.updated).append(stored)
+            _notify(self.on_item, self.source.name, status, f"#{stored.id} {stored.article.title}")
 
 
 def _items(settings: Settings, store: Store, source: SourceConfig,

@@ -206,3 +206,30 @@ def test_a_feed_item_whose_link_changed_but_guid_did_not_is_the_same_article(
         assert len(store.list_articles()) == len(first.new)
         drain(settings, store, clock)
         assert posts(control) == before
+
+
+def test_ingest_prints_the_move_and_the_duplicate_and_exits_0(make_config, articles_dir):
+    import json
+
+    from click.testing import CliRunner
+
+    from distributor.cli import cli
+
+    cfg = make_config(articles=articles_dir)
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--config", str(cfg), "ingest", *args])
+
+    assert run().exit_code == 0
+    (articles_dir / SEED).rename(articles_dir / "umbenannt.txt")
+    shutil.copy(articles_dir / "umbenannt.txt", articles_dir / "zweite-kopie.txt")
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert f"moved from {SEED} to umbenannt.txt" in result.output
+    assert "1 moved" in result.output and "1 warnings" in result.output
+    assert "warning: zweite-kopie.txt and umbenannt.txt are one article" in result.output
+    shutil.move(articles_dir / "umbenannt.txt", articles_dir / SEED)
+    (report,) = json.loads(run("--json").output)
+    assert [(m["from"], m["to"]) for m in report["moved"]] == [("umbenannt.txt", SEED)]
+    assert report["warnings"] == [f"zweite-kopie.txt and {SEED} are one article (#{report['moved'][0]['id']}, "
+                                  f"the same text): zweite-kopie.txt is not posted again; remove one of them"]
