@@ -120,12 +120,16 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
             echo_json([
                 {"source": r.source, "ok": r.ok, "error": r.error, "not_modified": r.not_modified,
                  "new": [a.id for a in r.new], "updated": [a.id for a in r.updated],
-                 "unchanged": r.unchanged, "removed": r.removed, "item_errors": r.item_errors}
+                 "unchanged": r.unchanged, "removed": r.removed,
+                 "moved": [{"id": a.id, "from": old, "to": a.key} for a, old in r.moved],
+                 "warnings": r.warnings, "item_errors": r.item_errors}
                 for r in reports
             ])
         else:
             for r in reports:
                 click.echo(f"{r.source}: {r.summary()}")
+                for w in r.warnings:
+                    click.echo(f"  warning: {w}", err=True)
                 for e in r.item_errors:
                     click.echo(f"  error: {e}", err=True)
                 if r.error:

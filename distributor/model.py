@@ -87,7 +87,8 @@ class Article:
     publish_at: dt.datetime | None = None
     # Front matter `channels:` overrides the footer for routing when given.
     channels_override: tuple[str, ...] | None = None
-    # The feed's guid or the file's path: the article's identity in its source.
+    # The article's identity in its source: the feed's guid, the file's front
+    # matter `id`, or else its path.
     guid: str | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -98,9 +98,13 @@ async def poll_source(rt: Runtime, source_name: str) -> None:
 
     source = rt.settings.source(source_name)
     report = await asyncio.to_thread(ingest_source, rt.settings, rt.store, source)
-    if report.new or report.updated or report.removed:
+    if report.new or report.updated or report.removed or report.moved:
         log.info("source %s: %s", source_name, report.summary())
         _wake_delivery()
+    for article, old_key in report.moved:
+        log.info("source %s: article #%s moved from %s to %s", source_name, article.id, old_key, article.key)
+    for warning in report.warnings:
+        log.warning("source %s: %s", source_name, warning)
     if report.error or report.item_errors:
         log.warning("source %s: %s", source_name, report.error or "; ".join(report.item_errors))
 

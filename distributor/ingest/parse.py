@@ -165,7 +165,8 @@ def _parse(raw: RawArticle, default_language: str | None) -> Article:
         published=raw.published or _datetime(meta.get("published") or meta.get("date"), "published"),
         publish_at=_datetime(meta.get("publish_at"), "publish_at"),
         channels_override=override,
-        guid=raw.key,
+        # Front matter `id`: the article's own identity, whatever its path.
+        guid=_text(meta.get("id")) or raw.key,
     )
 
 

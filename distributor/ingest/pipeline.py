@@ -12,8 +12,10 @@ from typing import Callable, Iterator
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest import sources
+from distributor.ingest.identity import FolderIdentities, Match
+from distributor.model import Article
 from distributor.routing import route
-from distributor.store import Store, StoredArticle, utcnow
+from distributor.store import ArticleIdentity, Store, StoredArticle, own_id, utcnow
 
 
 @dataclass
@@ -27,6 +29,10 @@ class SourceReport:
     not_modified: bool = False
     # Folder files gone since the last poll whose unsent deliveries were cancelled.
     removed: list[str] = field(default_factory=list)
+    # Folder articles found under another path: (article, the path it had).
+    moved: list[tuple[StoredArticle, str]] = field(default_factory=list)
+    # Not errors, but an editor should look (a second file of the same article).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -38,8 +44,12 @@ class SourceReport:
         if self.not_modified:
             return "not modified since the last poll"
         parts = [f"{len(self.new)} new", f"{len(self.updated)} updated", f"{self.unchanged} unchanged"]
+        if self.moved:
+            parts.append(f"{len(self.moved)} moved")
         if self.removed:
             parts.append(f"{len(self.removed)} removed")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warnings")
         if self.item_errors:
             parts.append(f"{len(self.item_errors)} errors")
         return ", ".join(parts)
@@ -64,6 +74,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     state = sources.FeedState()
     known = store.content_hashes(source.name)
     seen: set[str] = set()
+    new_paths = _NewPaths(settings, store, source, report, now, on_item)
     try:
         for item in _items(settings, store, source, state):
             seen.add(item.key)
@@ -72,6 +83,9 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 _notify(on_item, source.name, "error", f"{item.key}: {item.error}")
                 continue
             assert item.raw is not None
+            if source.kind == "folder" and item.key not in known:
+                new_paths.add(item)  # maybe a stored article under another path
+                continue
             if known.get(item.key) == item.content_hash:
                 # The same bytes as stored: unchanged, without parsing it again.
                 report.unchanged += 1
@@ -89,11 +103,14 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
             else:
                 (report.new if status == "new" else report.updated).append(stored)
+                new_paths.record(stored)
             _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
         if source.kind == "folder":
+            # Moves first: a file gone from A and found at B is not a retraction.
+            moved_from = new_paths.finish(live=seen)
             # A file an editor removed is a retraction: what was not sent yet is
             # cancelled. (A feed item that scrolls out of the feed is not.)
-            for key in sorted(set(known) - seen):
+            for key in sorted(set(known) - seen - moved_from):
                 cancelled = store.retract(source.name, key, now=now,
                                           reason="its file was removed from the folder before it went out")
                 if cancelled:
@@ -105,6 +122,78 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
     store.record_poll(source.name, ok=report.ok, summary=report.summary(), error=report.error,
                       etag=state.etag, last_modified=state.last_modified, now=now)
     return report
+
+
+class _NewPaths:
+    """Folder files at paths the store does not know: a new article, a stored
+    one moved (its file gone, in this poll or earlier), or a second file of
+    a live article (a warning; nothing is created). A file that shares an id,
+    url or bytes with a stored article waits until every live path is known;
+    any other is a new article at once (so a first ingest holds no texts)."""
+
+    def __init__(self, settings: Settings, store: Store, source: SourceConfig, report: SourceReport,
+                 now: dt.datetime, on_item) -> None:
+        self.settings, self.store, self.source, self.report, self.now = settings, store, source, report, now
+        self.on_item = on_item
+        self.index: FolderIdentities | None = None  # read at the first unknown path
+        self.waiting: list[tuple[sources.Item, Article]] = []
+
+    def add(self, item: sources.Item) -> None:
+        from distributor.ingest.parse import parse_raw
+
+        assert item.raw is not None
+        try:
+            article = parse_raw(item.raw, default_language=self.source.language or None)
+        except ParseError as exc:
+            self.report.item_errors.append(f"{item.key}: {exc}")
+            _notify(self.on_item, self.source.name, "error", f"{item.key}: {exc}")
+            return
+        if self.index is None:
+            self.index = FolderIdentities(self.store.identities(self.source.name))
+        if self._match(item, article, live=None) is None:
+            self._store(item, article, None)
+        else:
+            self.waiting.append((item, article))
+
+    def record(self, stored: StoredArticle) -> None:
+        """An article stored or changed by path in this poll."""
+        if self.index is not None:
+            self.index.record(ArticleIdentity(stored.id, stored.key, stored.content_hash,
+                                              own_id(stored.article, stored.key), stored.article.url, False))
+
+    def finish(self, live: set[str]) -> set[str]:
+        """Decide the waiting files; returns the paths articles moved from."""
+        moved_from: set[str] = set()
+        for item, article in self.waiting:
+            match = self._match(item, article, live=live)
+            if match and not match.moved:
+                warning = (f"{item.key} and {match.article.key} are one article (#{match.article.id}, "
+                           f"the same {match.by}): {item.key} is not posted again; remove one of them")
+                self.report.warnings.append(warning)
+                _notify(self.on_item, self.source.name, "duplicate", warning)
+                continue
+            if match:
+                moved_from.add(match.article.key)
+            self._store(item, article, match)
+        return moved_from
+
+    def _match(self, item: sources.Item, article: Article, live: set[str] | None) -> Match | None:
+        assert self.index is not None
+        return self.index.match(own_id=own_id(article, item.key), url=article.url,
+                                content_hash=item.content_hash, live=live)
+
+    def _store(self, item: sources.Item, article: Article, match: Match | None) -> None:
+        stored, status = self.store.upsert_article(
+            source=self.source.name, key=item.key, content_hash=item.content_hash, article=article, now=self.now,
+            routing=route(article, self.settings, now=self.now), same_as=match.article.id if match else None)
+        self.record(stored)
+        if match:
+            self.report.moved.append((stored, match.article.key))
+            _notify(self.on_item, self.source.name, "moved",
+                    f"#{stored.id} {stored.article.title}: moved from {match.article.key} to {item.key}")
+        if status in ("new", "updated"):
+            (self.report.new if status == "new" else self.report.updated).append(stored)
+            _notify(self.on_item, self.source.name, status, f"#{stored.id} {stored.article.title}")
 
 
 def _items(settings: Settings, store: Store, source: SourceConfig,

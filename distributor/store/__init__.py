@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from distributor.config import Settings
     from distributor.routing import Routing
 
-__all__ = ["Store", "StoredArticle", "DeliveryRow", "SourcePoll", "utcnow"]
+__all__ = ["Store", "StoredArticle", "ArticleIdentity", "DeliveryRow", "SourcePoll", "utcnow"]
 
 
 
@@ -77,7 +77,20 @@ class SourcePoll:
     last_modified: str | None
 
 
-UpsertStatus = Literal["new", "updated", "unchanged"]
+UpsertStatus = Literal["new", "updated", "unchanged", "moved"]
+
+
+@dataclass(frozen=True)
+class ArticleIdentity:
+    """A stored article as ingest recognises it: its key, content hash, own
+    id (front matter `id`), url, and whether its file was removed."""
+
+    id: int
+    key: str
+    content_hash: str
+    identity: str | None
+    url: str | None
+    removed: bool
 
 
 class Store:
@@ -114,12 +127,17 @@ class Store:
 
     def upsert_article(
         self, *, source: str, key: str, content_hash: str, article: Article, now: dt.datetime | None = None,
-        routing: Routing | None = None,
+        routing: Routing | None = None, same_as: int | None = None,
     ) -> tuple[StoredArticle, UpsertStatus]:
         """Store a parsed article. Same (source, key) and same hash: unchanged;
-        another hash: the next version of the same article. With `routing`, a
-        new or changed article's deliveries are planned in the same
-        transaction: an article is never stored without its plan."""
+        another hash: the next version of the same article. `same_as` is the
+        stored article this item was recognised as under another key (by its
+        id, url or content: ingest/identity.py); it moves to `key`, "moved"
+        when nothing else changed. An article whose file had been removed
+        comes back "updated": what was cancelled is planned again, what was
+        sent stays sent. With `routing`, a new or changed article's deliveries
+        are planned in the same transaction: an article is never stored
+        without its plan."""
         now = now or utcnow()
         values = {
             "title": article.title,
@@ -129,45 +147,62 @@ class Store:
             "publish_at": _aware(article.publish_at),
             "data": json.dumps(article.to_json(), ensure_ascii=False),
             "content_hash": content_hash,
+            "identity": own_id(article, key),
+            "removed_at": None,
             "updated_at": now,
         }
         with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(articles).where(articles.c.source == source, articles.c.source_key == key)
-            ).first()
+            where = (articles.c.id == same_as if same_as is not None else articles.c.source_key == key)
+            row = conn.execute(sa.select(articles).where(articles.c.source == source, where)).first()
+            if row is None and same_as is not None:
+                raise DistributorError(f"no article #{same_as} in source {source!r} to move to {key}")
             if row is None:
                 new_id = conn.execute(
                     articles.insert().values(source=source, source_key=key, version=1, ingested_at=now, **values)
                 ).inserted_primary_key[0]
                 status: UpsertStatus = "new"
-            elif row.content_hash == content_hash:
-                return _stored(row), "unchanged"
             else:
+                changed = row.content_hash != content_hash
+                if not changed and row.source_key == key and row.removed_at is None:
+                    return _stored(row), "unchanged"
                 new_id = row.id
                 conn.execute(
-                    articles.update().where(articles.c.id == row.id).values(version=row.version + 1, **values)
+                    articles.update().where(articles.c.id == row.id)
+                    .values(source_key=key, version=row.version + changed, **values)
                 )
-                status = "updated"
+                status = "updated" if changed or row.removed_at is not None else "moved"
             stored = _stored(conn.execute(sa.select(articles).where(articles.c.id == new_id)).one())
-            if routing is not None:
+            if routing is not None and status != "moved":
                 self._apply_routing(conn, stored, routing, now)
         return stored, status
 
     def content_hashes(self, source: str) -> dict[str, str]:
         """key -> content hash of every stored article of a source (one query
-        per poll, so unchanged items are recognised without parsing them)."""
+        per poll, so unchanged items are recognised without parsing them).
+        A removed article's is "": its file, back, is read again."""
+        live_hash = sa.case((articles.c.removed_at.is_(None), articles.c.content_hash), else_="")
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(articles.c.source_key, articles.c.content_hash)
+            rows = conn.execute(sa.select(articles.c.source_key, live_hash.label("content_hash"))
                                 .where(articles.c.source == source))
             return {r.source_key: r.content_hash for r in rows}
 
+    def identities(self, source: str) -> list[ArticleIdentity]:
+        """What recognises each stored article of a source under another key."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(articles.c.id, articles.c.source_key, articles.c.content_hash,
+                                          articles.c.identity, articles.c.url, articles.c.removed_at)
+                                .where(articles.c.source == source).order_by(articles.c.id))
+            return [ArticleIdentity(r.id, r.source_key, r.content_hash, r.identity, r.url, r.removed_at is not None)
+                    for r in rows]
+
     def retract(self, source: str, key: str, *, now: dt.datetime, reason: str) -> int:
         """Cancel an article's deliveries that have not gone out (pending, held,
-        failed); returns how many. Its stored hash is cleared, so the article
-        is planned again if it comes back."""
+        failed); returns how many. The article is marked removed (its hash is
+        kept, to recognise it under another name), so it is planned again if
+        it comes back."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(articles.c.id).where(articles.c.source == source,
-                                                              articles.c.source_key == key)).first()
+            row = conn.execute(sa.select(articles.c.id, articles.c.removed_at)
+                               .where(articles.c.source == source, articles.c.source_key == key)).first()
             if row is None:
                 return 0
             cancelled = conn.execute(
@@ -175,8 +210,8 @@ class Store:
                 .where(deliveries.c.article_id == row.id, deliveries.c.status.in_(("pending", "held", "failed")))
                 .values(status="cancelled", reason=reason, updated_at=now)
             ).rowcount
-            if cancelled:
-                conn.execute(articles.update().where(articles.c.id == row.id).values(content_hash="", updated_at=now))
+            if row.removed_at is None:
+                conn.execute(articles.update().where(articles.c.id == row.id).values(removed_at=now, updated_at=now))
             return cancelled
 
     def get_article(self, article_id: int) -> StoredArticle:
@@ -297,6 +332,11 @@ class Store:
     def last_polls(self) -> list[SourcePoll]:
         with self.engine.connect() as conn:
             return [SourcePoll(**r._mapping) for r in conn.execute(sa.select(source_polls).order_by("source"))]
+
+
+def own_id(article: Article, key: str) -> str | None:
+    """The article's own id (front matter `id`), when it names one besides its key."""
+    return article.guid if article.guid and article.guid != key else None
 
 
 def _stored(row: sa.Row) -> StoredArticle:

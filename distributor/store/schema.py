@@ -45,6 +45,13 @@ articles = sa.Table(
     sa.Column("source_key", sa.String(2000), nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("content_hash", sa.String(64), nullable=False),
+    # The article's own id when it names one (front matter `id`), so it stays
+    # the same article under another path; the url column serves the same way.
+    sa.Column("identity", sa.String(2000)),
+    # When its file was removed from the folder (a retraction); cleared when
+    # the article comes back, at its path or another. Its content hash is kept
+    # so that a file reappearing under another name is recognised.
+    sa.Column("removed_at", UTCDateTime),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("url", sa.Text),
