@@ -5,9 +5,9 @@ The secrets are the values of the environment variables the settings name
 unsubscribe secrets) and the database URL's password (from the file or
 DISTRIBUTOR_DATABASE_URL). They are looked up when a text is scrubbed, not
 when the settings are registered, so a variable exported later is still
-known. Three shapes are scrubbed even when their value is not registered:
-python-telegram-bot's "The token `…` was rejected", a `bot<TOKEN>` URL path
-and an `Authorization: Bearer …` value.
+known. A few shapes are scrubbed even when their value is not registered:
+python-telegram-bot's "The token `…` was rejected", a `bot<TOKEN>` URL path,
+an `Authorization: Bearer …` value and the keys in an OAuth 1.0a header.
 
 `scrub(text)` is the mechanism; it is applied at three doors, wired once:
 
@@ -41,13 +41,16 @@ MIN_SECRET_LENGTH = 6
 DATABASE_URL_ENV = "DISTRIBUTOR_DATABASE_URL"
 
 # Secrets in a recognisable shape, scrubbed whether registered or not; the
-# markers let a text without any of them skip the regular expression.
+# markers let a text without any of them skip the regular expression. The
+# shapes are narrow on purpose: the store scrubs article text too, and an
+# article about "bearer bonds" must come out as it went in.
 _SHAPES = (
-    r"(?<=The token `)[^`\s]+(?=`)",                 # python-telegram-bot's InvalidToken message
+    r"(?<=The token `)[^`\s]+(?=` was rejected)",    # python-telegram-bot's InvalidToken message
     r"(?<=/bot)\d{3,}:[A-Za-z0-9_-]{20,}",           # a Bot API URL: /bot<TOKEN>/method
-    r"(?<=Bearer )[A-Za-z0-9._~+/=-]{%d,}" % MIN_SECRET_LENGTH,  # an Authorization header
+    r"(?<=Bearer )(?=[^\s'\"]*\d)[A-Za-z0-9._~+/=-]{16,}",  # an Authorization header's token
+    r'(?<=oauth_consumer_key=")[^"]+|(?<=oauth_token=")[^"]+',   # X's OAuth 1.0a header
 )
-_MARKERS = ("The token `", "/bot", "Bearer ")
+_MARKERS = ("The token `", "/bot", "Bearer ", 'oauth_consumer_key="', 'oauth_token="')
 
 _env_names: set[str] = set()
 _database_urls: set[str] = set()

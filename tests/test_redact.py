@@ -52,7 +52,11 @@ def test_known_shapes_are_scrubbed_even_when_unregistered():
         f"The token `{REDACTED}` was rejected by the server."
     assert scrub(f"POST https://api.telegram.org/bot{stranger}/sendMessage") == \
         f"POST https://api.telegram.org/bot{REDACTED}/sendMessage"
-    assert scrub("{'Authorization': 'Bearer SG.unregistered.key-value'}") == f"{{'Authorization': 'Bearer {REDACTED}'}}"
+    assert scrub("{'Authorization': 'Bearer SG.unregistered9.key-value-0123'}") == f"{{'Authorization': 'Bearer {REDACTED}'}}"
+    prose = "The token `abc` was a bearer instrument: Bearer certificates, Bearer bonds."
+    assert scrub(prose) == prose
+    assert scrub('OAuth oauth_consumer_key="ck123456", oauth_nonce="n1", oauth_token="at123456"') == \
+        f'OAuth oauth_consumer_key="{REDACTED}", oauth_nonce="n1", oauth_token="{REDACTED}"'
 
 
 def test_the_database_password_is_a_secret(monkeypatch):
