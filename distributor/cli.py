@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import click
 
+from distributor import redact
 from distributor.config import Settings, load_settings
 from distributor.errors import ConfigurationError, DistributorError
 
@@ -42,6 +43,8 @@ def settings_of(ctx: click.Context) -> Settings:
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
         obj["settings"] = load_settings(obj.get("config_path"))
+        # From here on, no configured secret is printed, logged or stored.
+        redact.install(obj["settings"])
     return obj["settings"]
 
 

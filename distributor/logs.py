@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 
+from distributor.redact import protect_logging
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -18,8 +20,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text first: the redacting filter has scrubbed it already.
+            data["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
 
 
@@ -35,3 +38,6 @@ def setup_logging(*, json_format: bool | None = None, level: str | None = None) 
     # The libraries' own chatter stays at warnings.
     for noisy in ("httpx", "apscheduler", "telegram", "uvicorn", "urllib3", "tweepy", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Whatever the logger and level (python_http_client logs SendGrid's
+    # Authorization header at DEBUG), no secret reaches the handler's output.
+    protect_logging()

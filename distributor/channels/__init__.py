@@ -24,6 +24,8 @@ def channel_config(settings: Settings, channel: str):
 
 # Where each service lives inside `distributor sandbox`.
 SANDBOX_PATHS = {"telegram": "telegram", "twitter": "x", "newsletter": "sendgrid"}
+# The image the sandbox serves in place of a remote one (sandbox/app.py).
+SANDBOX_PLACEHOLDER = "/_sandbox/placeholder.png"
 
 
 def api_base(settings: Settings, channel: str) -> str:
@@ -37,6 +39,8 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
     cfg = channel_config(settings, channel)
     edition, _, kind = channel.partition(".")
     base = api_base(settings, channel)
+    # Sandbox mode is sealed: remote article images are replaced, never fetched.
+    placeholder = settings.sandbox.base_url + SANDBOX_PLACEHOLDER if cfg.mode == "sandbox" else None
 
     def secret(field: str, env: str) -> str:
         return channel_secret(settings, edition, kind, field, env)
@@ -45,7 +49,8 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
         from distributor.channels.telegram import TelegramChannel
 
         return TelegramChannel(channel, token=secret("token", cfg.token_env), chat_id=chat_id or cfg.chat_id,
-                               api_url=base, disable_notification=silent, timeout=cfg.timeout_seconds)
+                               api_url=base, disable_notification=silent, timeout=cfg.timeout_seconds,
+                               placeholder_image=placeholder)
     if kind == "twitter":
         from distributor.channels.twitter import TwitterChannel
 
@@ -57,6 +62,7 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
             access_token_secret=secret("access_token_secret", cfg.access_token_secret_env),
             api_url=base,
             timeout=cfg.timeout_seconds,
+            placeholder_image=placeholder,
         )
     if kind == "newsletter":
         from distributor.channels.newsletter import NewsletterChannel

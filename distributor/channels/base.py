@@ -9,8 +9,10 @@ ChannelUnusable (pause the channel) or PermanentDeliveryError (fail it).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from distributor.render import RenderedMessage
 
@@ -48,6 +50,27 @@ class SearchableChannel(Channel, Protocol):
     recent posts), for deliveries whose outcome is unknown."""
 
     async def find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None: ...
+
+
+def is_local_url(url: str) -> bool:
+    """An http(s) URL on this machine (127.0.0.1, ::1, localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sealed_photo(photo: str | None, placeholder: str | None) -> str | None:
+    """The photo a channel may send. In sandbox mode (a placeholder given) a
+    remote image is swapped for the sandbox's placeholder: neither this
+    process nor the sandbox reaches anything beyond 127.0.0.1. A local file
+    or a loopback URL goes as it is."""
+    if photo and placeholder and "://" in photo and not is_local_url(photo):
+        return placeholder
+    return photo
 
 
 def wait_from_headers(headers, reset_header: str, *, default: float = 60.0,

@@ -15,7 +15,7 @@ import telegram
 from telegram import error as tg_error
 from telegram.request import HTTPXRequest
 
-from distributor.channels.base import SendResult
+from distributor.channels.base import SendResult, sealed_photo
 from distributor.errors import (
     ChannelUnusable,
     ChatMigrated,
@@ -48,8 +48,10 @@ class TelegramChannel:
 
     def __init__(self, name: str, *, token: str, chat_id: str, api_url: str,
                  disable_notification: bool = False, timeout: float = 20.0,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, placeholder_image: str | None = None):
         self.name = name
+        # Sandbox mode: sent instead of a remote image (channels.base.sealed_photo).
+        self.placeholder_image = placeholder_image
         self.chat_id: str | int = _chat(chat_id)
         self.disable_notification = disable_notification
         kwargs: dict[str, Any] = {"transport": transport} if transport else {}
@@ -68,9 +70,10 @@ class TelegramChannel:
         await self._ensure_ready()
         common = dict(chat_id=self.chat_id, parse_mode=message.parse_mode or "HTML",
                       disable_notification=self.disable_notification or silent)
-        if message.photo:
+        photo = sealed_photo(message.photo, self.placeholder_image)
+        if photo:
             try:
-                sent = await self._call(self.bot.send_photo(photo=_photo(message.photo), caption=message.text,
+                sent = await self._call(self.bot.send_photo(photo=_photo(photo), caption=message.text,
                                                             **common))
             except PermanentDeliveryError as exc:
                 if isinstance(exc, ChannelUnusable) or not _PHOTO_REFUSED.search(str(exc)):

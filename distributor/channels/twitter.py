@@ -19,7 +19,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
-from distributor.channels.base import SendResult, wait_from_headers
+from distributor.channels.base import SendResult, sealed_photo, wait_from_headers
 from distributor.errors import (
     ChannelUnusable,
     OutcomeUnknown,
@@ -71,9 +71,12 @@ class TwitterChannel:
     kind = "twitter"
 
     def __init__(self, name: str, *, consumer_key: str, consumer_secret: str, access_token: str,
-                 access_token_secret: str, api_url: str = API_HOST, timeout: float = 20.0):
+                 access_token_secret: str, api_url: str = API_HOST, timeout: float = 20.0,
+                 placeholder_image: str | None = None):
         self.name = name
         self.timeout = timeout
+        # Sandbox mode: uploaded instead of a remote image, which is never fetched.
+        self.placeholder_image = placeholder_image
         self.client = tweepy.Client(consumer_key=consumer_key, consumer_secret=consumer_secret,
                                     access_token=access_token, access_token_secret=access_token_secret)
         self.media_session = requests.Session()
@@ -94,9 +97,10 @@ class TwitterChannel:
     def _send(self, message: RenderedMessage) -> SendResult:
         note = None
         media_ids = None
-        if message.photo:
+        photo = sealed_photo(message.photo, self.placeholder_image)
+        if photo:
             try:
-                media_ids = [self._upload(message.photo)]
+                media_ids = [self._upload(photo)]
             except (httpx.HTTPError, requests.RequestException, ValueError, OSError) as exc:
                 note = f"posted without the image: {exc}"
         parts = message.parts or (message.text,)

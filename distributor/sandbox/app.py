@@ -14,6 +14,7 @@
     POST /_sandbox/reset                 forget messages, tweets, mail, limits, faults, log
     GET  /_sandbox/events                Event Webhook batches posted
     GET  /_sandbox/ping                  a trivial endpoint (benchmark baseline)
+    GET  /_sandbox/placeholder.png       the image sandbox channels send instead of a remote one
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Sandbox:
             Route("/_sandbox/reset", self.reset_route, methods=["POST"]),
             Route("/_sandbox/events", self.events, methods=["GET"]),
             Route("/_sandbox/files/{file_id}", self.file, methods=["GET"]),
+            Route("/_sandbox/placeholder.png", self.placeholder, methods=["GET"]),
         ]
 
     # ------------------------------------------------------------------ control
@@ -159,6 +161,11 @@ class Sandbox:
 
         info = image_info(upload.data)
         return Response(upload.data, media_type=info[0] if info else "application/octet-stream")
+
+    async def placeholder(self, request: Request) -> Response:
+        from distributor.sandbox.http import placeholder_png
+
+        return Response(placeholder_png(), media_type="image/png")
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -80,6 +83,17 @@ async def _read_params(request: Request, *, max_file_bytes: int) -> dict[str, An
 def loggable(params: dict[str, Any]) -> dict[str, Any]:
     """Params for the request log: uploads described, not stored."""
     return {k: (v.describe() if isinstance(v, Upload) else v) for k, v in params.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def placeholder_png(width: int = 640, height: int = 360) -> bytes:
+    """A plain grey PNG: what the sandbox shows and serves instead of a remote
+    image, which it never fetches (GET /_sandbox/placeholder.png)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = (b"\x00" + b"\xc8\xc8\xc8" * width) * height
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
 
 
 def image_info(data: bytes) -> tuple[str, int, int] | None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from distributor.channels.base import is_local_url
 from distributor.sandbox.accounts import TelegramBot, TelegramChat, mask
 from distributor.sandbox.core import SandboxCore
 from distributor.sandbox.http import BodyError, Upload, image_info, json_response, loggable, read_params
@@ -249,9 +250,12 @@ class TelegramService(TelegramUpdates):
             return self._sizes(ref, info[1], info[2], len(f.data))
         parts = urlsplit(ref)
         if parts.scheme in ("http", "https") and parts.netloc:
-            # Telegram would download it; the sandbox reaches nothing outside 127.0.0.1.
+            # Telegram would download it; the sandbox reaches nothing outside 127.0.0.1,
+            # and its page shows a remote picture as the placeholder, so that
+            # the browser looking at the page does not fetch it either.
             file_id = "AgAC" + base64.urlsafe_b64encode(hashlib.sha256(ref.encode()).digest()).decode().rstrip("=")
-            return self._sizes(file_id, 1280, 720, 0, url=ref)
+            shown = ref if is_local_url(ref) else "/_sandbox/placeholder.png"
+            return self._sizes(file_id, 1280, 720, 0, url=shown)
         raise bad("wrong file identifier/HTTP URL specified")
 
     @staticmethod

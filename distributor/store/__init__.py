@@ -102,6 +102,9 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
+        from distributor import redact
+
+        redact.register(settings)  # the secrets the store must never write
         return cls.open_url(settings.database_url)
 
     @classmethod

@@ -11,11 +11,29 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from distributor.errors import ConfigurationError
+from distributor.redact import scrub_parameters
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str) -> sa.Engine:
+    """An engine that never stores a configured secret (see _scrubbed)."""
+    return _scrubbed(_engine(url))
+
+
+def _scrubbed(engine: sa.Engine) -> sa.Engine:
+    """Every string the store writes (an error, a reason, a pause note, a
+    payload) passes one scrub here, below every call site: a provider's
+    message quoting a token is stored with the token redacted."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _no_secrets(conn, cursor, statement, parameters, context, executemany):  # pragma: no cover - trivial
+        return statement, scrub_parameters(parameters)
+
+    return engine
+
+
+def _engine(url: str) -> sa.Engine:
     """An engine with the pragmas SQLite needs for a multi-process outbox."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

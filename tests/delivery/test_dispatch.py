@@ -112,7 +112,9 @@ def test_a_channel_pauses_itself_after_repeated_failures(sb_settings, ingested, 
 def test_bad_credentials_pause_the_channel_without_a_retry_storm(sb_settings, ingested, clock, control, monkeypatch):
     store = ingested
     monkeypatch.setenv("DE_TG_TOKEN", "123456:WRONGWRONGWRONGWRONGWRONGWRONGWRONG")
-    settings = with_channel(sb_settings, "de.telegram", token_env="DE_TG_TOKEN")
+    # A live channel pointed at the sandbox (sandbox mode would ignore the variable).
+    settings = with_channel(sb_settings, "de.telegram", token_env="DE_TG_TOKEN", mode="live",
+                            api_url=f"{sb_settings.sandbox.base_url}/telegram")
     drain(settings, store, clock)
     state = store.outbox.channel("de.telegram")
     assert state.paused and "token was rejected" in state.paused_reason
