@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -138,6 +139,19 @@ class Article:
             ),
             guid=data.get("guid"),
         )
+
+    @property
+    def label(self) -> str:
+        """What lists show editors: the title, or for an untitled article the
+        start of its lede (never used as a headline)."""
+        if self.title:
+            return self.title
+        text = " ".join(self.lede.split())
+        first = re.match(r"(.+?[.!?…])(?:\s|$)", text)
+        text = first.group(1) if first else text
+        if len(text) > 80:
+            text = text[:79].rsplit(" ", 1)[0] + "…"
+        return f"(untitled) {text}" if text else "(untitled)"
 
     def replace(self, **changes: Any) -> Article:
         return dataclasses.replace(self, **changes)

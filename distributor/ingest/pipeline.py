@@ -77,7 +77,8 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
                 continue
             try:
-                article = parse_raw(item.raw, default_language=source.language or None)
+                article = parse_raw(item.raw, default_language=source.language or None,
+                                    url_template=source.url_template or None)
             except ParseError as exc:
                 report.item_errors.append(f"{item.key}: {exc}")
                 _notify(on_item, source.name, "error", f"{item.key}: {exc}")
@@ -89,7 +90,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
             else:
                 (report.new if status == "new" else report.updated).append(stored)
-            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
+            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.label}")
         if source.kind == "folder":
             # A file an editor removed is a retraction: what was not sent yet is
             # cancelled. (A feed item that scrolls out of the feed is not.)
