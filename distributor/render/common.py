@@ -27,7 +27,7 @@ def article_fields(article: Article, link: str | None) -> dict[str, Any]:
         "role": clean(author.role) if author and author.role else "",
         "translator": clean(article.translator),
         "tags": [t for t in (clean(x) for x in article.tags) if t],
-        "image": article.image if is_web_url(article.image) else "",
+        "image": article.image if is_web_url(article.image) and not link_problem(article.image) else "",
         "published": article.published,
         "language": article.language,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from distributor import telegram_html
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
+from distributor.links import link_problem, shown
 from distributor.model import Article
 from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
@@ -45,7 +46,8 @@ def render_telegram(
     link, ctx, warnings = post_fields(article, "telegram", utm)
     photo = ctx["image"] or None
     if article.image and not photo:
-        warnings.append(f"image {article.image!r} is not an http(s) URL: sent as a text message")
+        why = link_problem(article.image) or "it is not an http(s) URL"
+        warnings.append(f"image {shown(article.image)!r} not used: {why}; sent as a text message")
     ctx["is_caption"] = photo is not None
     limit = TelegramLimits.caption if photo else TelegramLimits.text
 

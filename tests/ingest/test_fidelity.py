@@ -168,3 +168,12 @@ def test_only_noredirect_leaves_the_query():
     a = text_article("Kasachstan unterstützt den Plan. Mehr nicht.\n\n" + FOOTER,
                      url="https://novastan.org/de/x/?noredirect=de-DE")
     assert a.url == "https://novastan.org/de/x/"
+
+
+def test_an_image_url_with_credentials_is_not_sent_nor_repeated():
+    a = Article(title="Titel", lede="Kasachstan unterstützt den Plan.", language="de",
+                url="https://novastan.org/de/x/", image="https://redaktion:geheim@novastan.example/a.jpg")
+    tg = render_telegram(a, templates=TEMPLATES, utm=UTM)
+    assert tg.photo is None and "geheim" not in tg.text
+    [warning] = [w for w in tg.warnings if w.startswith("image ")]
+    assert "credentials" in warning and "geheim" not in warning
