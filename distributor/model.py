@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import regex
+
 # Canonical, lowercase channel kinds a footer may name.
 CHANNEL_KINDS = (
     "newsletter",
@@ -150,7 +152,13 @@ class Article:
         first = re.match(r"(.+?[.!?…])(?:\s|$)", text)
         text = first.group(1) if first else text
         if len(text) > 80:
-            text = text[:79].rsplit(" ", 1)[0] + "…"
+            end = 0
+            for m in regex.finditer(r"\X", text):  # whole grapheme clusters only
+                if m.end() > 79:
+                    break
+                end = m.end()
+            head = text[:end]
+            text = (head.rsplit(" ", 1)[0] if " " in head else head) + "…"
         return f"(untitled) {text}" if text else "(untitled)"
 
     def replace(self, **changes: Any) -> Article:

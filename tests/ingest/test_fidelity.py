@@ -177,3 +177,9 @@ def test_an_image_url_with_credentials_is_not_sent_nor_repeated():
     assert tg.photo is None and "geheim" not in tg.text
     [warning] = [w for w in tg.warnings if w.startswith("image ")]
     assert "credentials" in warning and "geheim" not in warning
+
+
+def test_the_label_of_an_untitled_article_never_splits_a_cluster():
+    hangul = "\u1112\u1161\u11ab"  # one decomposed syllable
+    label = Article(title="", lede=hangul * 60, language="ko").label
+    assert label.endswith(hangul + "…") and label.count("\u1112") == label.count("\u11ab")
