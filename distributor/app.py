@@ -77,7 +77,7 @@ async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
 
 def where_it_went(store: Store, settings: Settings | None = None) -> list[str]:
     """A summary of the outbox, channel by channel, for people."""
-    titles = {a.id: a.article.title for a in store.list_articles()}
+    titles = {a.id: a.article.label for a in store.list_articles()}
     by_channel: dict[str, dict[str, list[str]]] = {}
     for d in store.deliveries():
         by_channel.setdefault(d.channel, {}).setdefault(d.status, []).append(titles.get(d.article_id, "?"))

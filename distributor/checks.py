@@ -100,3 +100,46 @@ def _check_templates(settings: Settings, problems: list[str], notes: list[str]) 
     problems.extend(found)
     if not found:
         notes.append("templates compile")
+
+
+def article_warnings(settings: Settings) -> list[str]:
+    """Stored articles with deliveries still to go out that lack a link or a
+    title: not configuration problems (check still passes), but editors should
+    know before they go out. Empty when the database cannot be read (the
+    database check reports that)."""
+    import sqlalchemy as sa
+
+    from distributor.store import Store, group_by_article
+    from distributor.store.db import create_engine
+
+    try:
+        engine = create_engine(settings.database_url)
+    except ConfigurationError:
+        return []  # reported by _check_database
+    try:
+        if not sa.inspect(engine).has_table("articles"):
+            return []  # nothing ingested yet (and check creates no schema)
+        store = Store(engine)
+        stored = store.list_articles()
+        by_article = group_by_article(store.deliveries())
+    except Exception:  # noqa: BLE001 - a database problem is reported by _check_database
+        return []
+    finally:
+        engine.dispose()
+    out = []
+    for s in stored:
+        waiting = sorted({d.channel for d in by_article.get(s.id, []) if d.status in _NOT_OUT_YET})
+        if not waiting:
+            continue
+        a = s.article
+        where = f"article #{s.id} {a.label!r} ({s.source}: {s.key}), for {', '.join(waiting)}"
+        if not a.url:
+            out.append(f"{where}: will go out without a link")
+        if not a.title:
+            out.append(f"{where}: has no title; its posts lead with the lede")
+    return out
+
+
+# Delivery states in which the message has not gone out yet.
+_NOT_OUT_YET = ("pending", "held", "failed")
+

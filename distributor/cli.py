@@ -82,7 +82,7 @@ def parse(path: Path, as_json: bool, language: str | None) -> None:
     if as_json:
         echo_json(article.to_json())
         return
-    click.echo(f"title:      {article.title}")
+    click.echo(f"title:      {article.title or '(none: the posts lead with the lede)'}")
     click.echo(f"language:   {article.language}")
     click.echo(f"url:        {article.url or '-'}")
     if article.author:
@@ -158,8 +158,9 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
     for s in stored:
         dels = by_article.get(s.id, [])
         rows.append({
-            "id": s.id, "title": s.article.title, "language": s.article.language, "source": s.source,
-            "key": s.key, "version": s.version, "url": s.article.url,
+            "id": s.id, "title": s.article.title, "label": s.article.label, "language": s.article.language,
+            "source": s.source, "key": s.key, "version": s.version, "url": s.article.url,
+            "untitled": not s.article.title, "without_link": not s.article.url,
             "channels_named": list(s.article.named_kinds),
             "planned": [{"id": d.id, "channel": d.channel, "status": d.status, "seq": d.seq}
                         for d in dels if d.status not in ("skipped", "cancelled")],
@@ -174,7 +175,8 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
         click.echo("no articles stored yet; run `distributor ingest`")
         return
     for r in rows:
-        click.echo(f"#{r['id']} [{r['language']}] {r['title']}  ({r['source']}: {r['key']}, v{r['version']})")
+        click.echo(f"#{r['id']} [{r['language']}] {r['label']}  ({r['source']}: {r['key']}, v{r['version']})")
+        click.echo(f"    link:    {r['url'] or 'NONE: its posts go out without a link'}")
         click.echo(f"    named:   {', '.join(r['channels_named']) or 'nothing (no footer)'}")
         planned = ", ".join(f"{p['channel']} ({p['status']})" for p in r["planned"]) or "-"
         click.echo(f"    planned: {planned}")
@@ -190,7 +192,7 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate the config, sources, templates and credentials; exit 1 on any problem."""
-    from distributor.checks import run_checks
+    from distributor.checks import article_warnings, run_checks
 
     try:
         settings = settings_of(ctx)
@@ -200,6 +202,8 @@ def check(ctx: click.Context) -> None:
     problems, notes = run_checks(settings)
     for n in notes:
         click.echo(f"ok   {n}")
+    for w in article_warnings(settings):
+        click.echo(f"WARN {w}")
     for p in problems:
         click.echo(f"FAIL {p}")
     if problems:
@@ -233,6 +237,12 @@ def _load_article(settings: Settings, ref: str):
     if path.is_file():
         from distributor.ingest.parse import parse_file
 
+        # A file inside a folder source is read as ingest reads it (its
+        # language default and url_template).
+        for source in settings.sources:
+            if source.kind == "folder" and path.resolve().is_relative_to(settings.resolve(source.path)):
+                return parse_file(path, default_language=source.language or None,
+                                  url_template=source.url_template or None)
         return parse_file(path)
     if not ref.isdigit():
         raise DistributorError(f"{ref!r} is neither an article file nor a stored article id")

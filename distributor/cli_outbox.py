@@ -166,7 +166,7 @@ def outbox(ctx: click.Context, as_json: bool, status: str | None, article_id: in
     settings = settings_of(ctx)
     with Store.open(settings) as store:
         rows = store.deliveries(article_id=article_id, status=status)
-        titles = {a.id: a.article.title for a in store.list_articles()}
+        titles = {a.id: a.article.label for a in store.list_articles()}
         channels = store.outbox.channels()
         items = []
         for d in rows:

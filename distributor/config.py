@@ -26,6 +26,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from distributor.errors import ConfigurationError
+from distributor.links import link_problem
 from distributor.posting import parse_window
 
 DEFAULT_CONFIG = Path("config/distributor.toml")
@@ -142,6 +143,10 @@ class SourceConfig:
     timeout_seconds: float = 20.0
     # feed: refuse bodies larger than this (a broken or hostile server).
     max_bytes: int = 20_000_000
+    # folder: the link of an article whose file names none, e.g.
+    # "https://novastan.org/de/{slug}/"; {slug} is the front matter's `slug`
+    # or the file name without its extension ("" = no link from the folder).
+    url_template: str = ""
 
 
 @dataclass(frozen=True)
@@ -417,6 +422,20 @@ def _coerce(tp: Any, value: Any, *, where: str, file: Path) -> Any:
     raise TypeError(f"unsupported config type {tp!r}")  # a bug here, not in the file
 
 
+def _validate_url_template(s: SourceConfig, file: Path) -> None:
+    where = f"{file}: source {s.name!r}: url_template {s.url_template!r}"
+    if s.kind != "folder":
+        raise ConfigurationError(f"{where}: only a folder source has one (a feed's items carry their links)")
+    if "{slug}" not in s.url_template:
+        raise ConfigurationError(f"{where} has no {{slug}} slot: every article would get the same link")
+    leftover = s.url_template.replace("{slug}", "")
+    if "{" in leftover or "}" in leftover:
+        raise ConfigurationError(f"{where}: the only slot is {{slug}}")
+    problem = link_problem(s.url_template.replace("{slug}", "slug"))
+    if problem:
+        raise ConfigurationError(f"{where} is not a link: {problem}")
+
+
 def _validate(settings: Settings) -> None:
     file = settings.path
     names = [s.name for s in settings.sources]
@@ -427,6 +446,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigurationError(f"{file}: source {s.name!r} (folder) needs path")
         if s.kind == "feed" and not s.url:
             raise ConfigurationError(f"{file}: source {s.name!r} (feed) needs url")
+        if s.url_template:
+            _validate_url_template(s, file)
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             raise ConfigurationError(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
     for code, edition in settings.editions.items():

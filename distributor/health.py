@@ -116,7 +116,7 @@ def _deliveries(store: Store, problems: list[str]) -> dict[str, Any]:
     for d in stuck[:RECENT_LIMIT]:
         if d.article_id not in titles:
             try:
-                titles[d.article_id] = store.get_article(d.article_id).article.title
+                titles[d.article_id] = store.get_article(d.article_id).article.label
             except Exception:  # noqa: BLE001 - a status report must not fail on one row
                 titles[d.article_id] = None
         attention.append({

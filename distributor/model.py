@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import regex
 
 # Canonical, lowercase channel kinds a footer may name.
 CHANNEL_KINDS = (
@@ -139,6 +142,25 @@ class Article:
             ),
             guid=data.get("guid"),
         )
+
+    @property
+    def label(self) -> str:
+        """What lists show editors: the title, or for an untitled article the
+        start of its lede (never used as a headline)."""
+        if self.title:
+            return self.title
+        text = " ".join(self.lede.split())
+        first = re.match(r"(.+?[.!?…])(?:\s|$)", text)
+        text = first.group(1) if first else text
+        if len(text) > 80:
+            end = 0
+            for m in regex.finditer(r"\X", text):  # whole grapheme clusters only
+                if m.end() > 79:
+                    break
+                end = m.end()
+            head = text[:end]
+            text = (head.rsplit(" ", 1)[0] if " " in head else head) + "…"
+        return f"(untitled) {text}" if text else "(untitled)"
 
     def replace(self, **changes: Any) -> Article:
         return dataclasses.replace(self, **changes)

@@ -28,20 +28,28 @@ _CROSS_LINK = re.compile(
     _I | re.DOTALL,
 )
 
+# Roles in both genders: Redakteur/Redakteurin, rédacteur/rédactrice,
+# correspondant/correspondante, корреспондент/корреспондентка (English and
+# "journaliste" have one form).
 _ROLE_WORDS = (
-    r"(?:chef|co-?|stellvertretende[rn]? )?redakteur(?:in)?|chefredakteur(?:in)?|korrespondent(?:in)?"
-    r"|autor(?:in)?|praktikant(?:in)?|journalist(?:in)?|reporter(?:in)?|volontär(?:in)?|übersetzer(?:in)?"
-    r"|rédact(?:eur|rice)(?: en chef)?|correspondant(?:e)?|contribut(?:eur|rice)|stagiaire|traduct(?:eur|rice)"
-    r"|(?:chief |deputy |managing )?editor|correspondent|contributor|translator|intern|freelance \w+"
-    r"|корреспондент\w*|журналист\w*|редактор\w*|автор\w*"
+    r"(?:(?:freie|leitende|stellvertretende)[rn]? )?"
+    r"(?:(?:chef|co-?)?redakteur(?:in)?|korrespondent(?:in)?|autor(?:in)?|journalist(?:in)?)"
+    r"|praktikant(?:in)?|reporter(?:in)?|volontär(?:in)?|übersetzer(?:in)?"
+    r"|rédact(?:eur|rice)(?: en chef)?|correspondant(?:e)?|journaliste|reporter|contribut(?:eur|rice)"
+    r"|envoyée? spéciale?|pigiste|stagiaire|traduct(?:eur|rice)"
+    r"|(?:[\w.-]+['’]s )?(?:(?:chief |deputy |managing |contributing |senior )?editor(?:-in-chief)?"
+    r"|correspondent|journalist|reporter|(?:staff )?writer|contributor|translator|intern|freelance \w+)"
+    r"|корреспондент\w*|журналист\w*|редактор\w*|обозревател\w*|автор\w*"
 )
+# "Par …", "Von …", "By …", "Автор: …" may lead any author line.
+_BY = r"(?:(?:von|by|par)\s+|(?:автор|текст)\s*[:：]\s*)?"
 # A personal name: one to five capitalised words, with the usual particles.
 # Case-sensitive inside the otherwise case-insensitive patterns: "Von der
 # Regierung" must not read as a byline.
 _CAPITALISED = r"[A-ZÀ-ÖØ-ÞА-ЯЁІЇЄ][\w’'.-]+"
 _NAME = rf"(?-i:{_CAPITALISED} (?:(?:{_CAPITALISED}|von|van|de|du|der|la|le|al|ibn|bin) ){{0,3}}{_CAPITALISED})"
 _AUTHOR_COMMA = re.compile(
-    rf"^(?P<name>{_NAME}),\s*(?P<role>(?:{_ROLE_WORDS})\b[^\n]{{0,80}}?)\.?$", _I
+    rf"^{_BY}(?P<name>{_NAME})\s*(?:,|\s[–—-])\s*(?P<role>(?:{_ROLE_WORDS})\b[^\n]{{0,80}}?)\.?$", _I
 )
 _AUTHOR_TWO_LINES = re.compile(rf"^(?P<name>{_NAME})\n(?P<role>(?:{_ROLE_WORDS})\b[^\n]{{0,80}}?)\.?$", _I)
 _AUTHOR_BYLINE = re.compile(rf"^(?:von|by|par|автор\s*[:：]|текст\s*[:：])\s*(?P<name>{_NAME})\.?$", _I)

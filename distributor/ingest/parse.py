@@ -17,13 +17,14 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from distributor.errors import ParseError
 from distributor.ingest import markers
 from distributor.ingest.footer import channels_in, find_footer, normalise_kind
 from distributor.ingest.formats import Document, Para, read_html, read_markdown, read_text
 from distributor.ingest.language import detect_language
+from distributor.links import drop_query_parameter, link_problem, refused
 from distributor.model import Article, Author, Block, ChannelRef, RawArticle, Related
 
 FORMATS_BY_SUFFIX = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -32,23 +33,28 @@ FALLBACK_LANGUAGE = "en"
 
 _MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.I)
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-_SENTENCE = re.compile(r"^(.+?[.!?…])(?:\s|$)")
+# Invisible noise, taken out of the whole article: zero-width space, word
+# joiner and a BOM in mid-text (pasted or concatenated files). Kept, because
+# they are text: ZWNJ and ZWJ (Persian "می‌خواهم", the family emoji 👨‍👩‍👧‍👦,
+# Indic half forms), bidi marks, variation selectors, and the soft hyphen
+# (U+00AD: an author's hyphenation point, invisible unless a line breaks there,
+# which mail clients honour).
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")
 _HEADING_END = tuple(".:;,!…\"“”»«'’)")
-_NAME_SPLIT = re.compile(r"[\s_.+-]+")
-_HASH_OR_NUMBER = re.compile(r"^(?:\d+|(?=[0-9a-f]*\d)[0-9a-f]{8,})$", re.I)
 _LANGUAGE_NAMES = {
     "german": "de", "deutsch": "de", "french": "fr", "français": "fr", "francais": "fr",
     "english": "en", "englisch": "en", "russian": "ru", "русский": "ru", "ukrainian": "uk",
 }
 _LANGUAGE_CODE = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.I)
-_KNOWN_PREFIXES = frozenset("de fr en ru uk es it".split())
+NO_TITLE = "no title: the posts and the digest lead with the lede (give the article a title to head them)"
+NO_LINK = ("no URL: the posts go out without a link (set url in the front matter, "
+           "or url_template on the folder source)")
 
 
 # ---------------------------------------------------------------- reading
 
 
-def parse_file(path: Path, *, default_language: str | None = None) -> Article:
+def parse_file(path: Path, *, default_language: str | None = None, url_template: str | None = None) -> Article:
     """Parse one article file (.txt, .md/.markdown, .html/.htm)."""
     path = Path(path)
     fmt = FORMATS_BY_SUFFIX.get(path.suffix.lower())
@@ -61,7 +67,7 @@ def parse_file(path: Path, *, default_language: str | None = None) -> Article:
         raise ParseError(f"{path}: cannot read: {exc.strerror or exc}") from None
     content, warnings = decode(data, str(path), html=fmt == "html")
     raw = RawArticle(key=str(path), content=content, format=fmt, name=path.name, warnings=tuple(warnings))
-    return parse_raw(raw, default_language=default_language)
+    return parse_raw(raw, default_language=default_language, url_template=url_template)
 
 
 def decode(data: bytes, where: str, *, html: bool = False) -> tuple[str, list[str]]:
@@ -104,16 +110,21 @@ def _decode_fallback(data: bytes, html: bool) -> tuple[str, list[str]]:
 # ---------------------------------------------------------------- parsing
 
 
-def parse_raw(raw: RawArticle, *, default_language: str | None = None) -> Article:
-    """Structure one article from any source; warnings of the source are kept."""
+def parse_raw(raw: RawArticle, *, default_language: str | None = None,
+              url_template: str | None = None) -> Article:
+    """Structure one article from any source; warnings of the source are kept.
+
+    `url_template` (a folder source's, e.g. "https://novastan.org/de/{slug}/")
+    gives the link of an article that names none: {slug} is the front matter's
+    `slug` or the file name without its extension."""
     try:
-        return _parse(raw, default_language)
+        return _parse(raw, default_language, url_template)
     except ParseError as exc:
         message = str(exc)
         raise ParseError(message if message.startswith(raw.key) else f"{raw.key}: {message}") from None
 
 
-def _parse(raw: RawArticle, default_language: str | None) -> Article:
+def _parse(raw: RawArticle, default_language: str | None, url_template: str | None) -> Article:
     reader = _READERS.get(raw.format)
     if reader is None:
         raise ParseError(f"unknown format {raw.format!r}")
@@ -123,7 +134,7 @@ def _parse(raw: RawArticle, default_language: str | None) -> Article:
     meta = doc.meta
 
     title = raw.title or _text(meta.get("title"))
-    url = _normalise_url(raw.url or _text(meta.get("url")))
+    url = _article_url(raw.url or _text(meta.get("url")), meta, raw.name, url_template, warnings)
     paras = _prepare(doc, title, url)
     if not paras:
         raise ParseError("no article text")
@@ -141,7 +152,10 @@ def _parse(raw: RawArticle, default_language: str | None) -> Article:
 
     lede = next((b.text for b in blocks if b.kind == "paragraph"), "")
     if not title:
-        title = _derive_title(raw.name, lede, warnings)
+        # Never a file name turned into words ("Kasachstan china ukraine"):
+        # an untitled article leads with its lede.
+        title = ""
+        warnings.append(NO_TITLE)
 
     article_text = "\n".join([title, *(b.text for b in blocks)])
     language = _language(raw.language or _text(meta.get("language") or meta.get("lang")), article_text,
@@ -269,22 +283,6 @@ def _merge_channels(footer: list[Para]) -> tuple[ChannelRef, ...]:
 # ------------------------------------------------------------ metadata
 
 
-def _derive_title(name: str, lede: str, warnings: list[str]) -> str:
-    tokens = [t for t in _NAME_SPLIT.split(Path(name).stem) if t and not _HASH_OR_NUMBER.match(t)]
-    if len(tokens) > 1 and tokens[0].lower() in _KNOWN_PREFIXES:
-        tokens = tokens[1:]  # "de-kasachstan-china-ukraine": the edition, not a word of the title
-    if any(any(ch.isalpha() for ch in t) for t in tokens):
-        words = " ".join(tokens)
-        warnings.append("no title: derived from the file name")
-        return words[0].upper() + words[1:]
-    m = _SENTENCE.match(lede)
-    title = (m.group(1) if m else lede).rstrip(".")
-    if len(title) > 100:
-        title = title[:99].rsplit(" ", 1)[0] + "…"
-    warnings.append("no title: derived from the lede" if title else "no title: none could be derived")
-    return title or "(untitled)"
-
-
 def _language(said: str | None, text: str, default: str | None, warnings: list[str]) -> str:
     if said:
         code = _language_code(said)
@@ -370,13 +368,25 @@ def _datetime(value: Any, key: str) -> dt.datetime | None:
     return result if result.tzinfo else result.replace(tzinfo=dt.timezone.utc)
 
 
-def _normalise_url(url: str | None) -> str | None:
-    """Drop WordPress's language-switch parameter (?noredirect=de-DE)."""
+def _article_url(url: str | None, meta: dict[str, Any], name: str, template: str | None,
+                 warnings: list[str]) -> str | None:
+    """The article's link: its own, else the source's url_template filled in;
+    None, with a warning, when there is none or it may not be a link."""
+    if url:
+        url = url.strip()
+    elif template:
+        slug = _text(meta.get("slug")) or Path(name).stem
+        url = template.replace("{slug}", quote(slug.strip("/"), safe="/-._~"))
     if not url:
+        warnings.append(NO_LINK)
         return None
-    parts = urlsplit(url.strip())
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "noredirect"]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    problem = link_problem(url)
+    if problem:
+        warnings.append(refused(url, problem))
+        return None
+    # WordPress's language-switch parameter (?noredirect=de-DE) goes; the rest
+    # of the query stays byte for byte.
+    return drop_query_parameter(url, "noredirect")
 
 
 def _text(value: Any) -> str | None:

@@ -91,7 +91,8 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
                 continue
             try:
-                article = parse_raw(item.raw, default_language=source.language or None)
+                article = parse_raw(item.raw, default_language=source.language or None,
+                                    url_template=source.url_template or None)
             except ParseError as exc:
                 report.item_errors.append(f"{item.key}: {exc}")
                 _notify(on_item, source.name, "error", f"{item.key}: {exc}")
@@ -104,7 +105,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
             else:
                 (report.new if status == "new" else report.updated).append(stored)
                 new_paths.record(stored)
-            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
+            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.label}")
         if source.kind == "folder":
             # Moves first: a file gone from A and found at B is not a retraction.
             moved_from = new_paths.finish(live=seen)

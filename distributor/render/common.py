@@ -7,6 +7,7 @@ import re
 from typing import Any, Callable, Sequence
 
 from distributor.errors import RenderError
+from distributor.links import link_problem, refused
 from distributor.model import Article
 from distributor.render import i18n
 from distributor.config import UtmConfig
@@ -26,7 +27,7 @@ def article_fields(article: Article, link: str | None) -> dict[str, Any]:
         "role": clean(author.role) if author and author.role else "",
         "translator": clean(article.translator),
         "tags": [t for t in (clean(x) for x in article.tags) if t],
-        "image": article.image if is_web_url(article.image) else "",
+        "image": article.image if is_web_url(article.image) and not link_problem(article.image) else "",
         "published": article.published,
         "language": article.language,
     }
@@ -36,10 +37,22 @@ def post_fields(article: Article, channel: str, utm: UtmConfig) -> tuple[str | N
     """What a social post starts from: the article's link tagged for `channel`,
     its template fields, and the warnings so far (language, no URL)."""
     warnings = language_warnings(article.language)
-    link = tag_link(article.url, channel, utm)
+    link = article_link(article, channel, utm, warnings)
     if not article.url:
         warnings.append("the article has no URL: the post carries no link")
     return link, article_fields(article, link), warnings
+
+
+def article_link(article: Article, channel: str, utm: UtmConfig, warnings: list[str]) -> str | None:
+    """The article's link tagged for `channel`; None (and a warning) when the
+    stored URL may not be a link (javascript:, spaces, credentials)."""
+    if not article.url:
+        return None
+    problem = link_problem(article.url)
+    if problem:
+        warnings.append(refused(article.url, problem))
+        return None
+    return tag_link(article.url, channel, utm)
 
 
 def language_warnings(language: str) -> list[str]:

@@ -20,11 +20,10 @@ from distributor.config import NewsletterChannelConfig, UtmConfig
 from distributor.errors import RenderError
 from distributor.model import Article
 from distributor.render import i18n
-from distributor.render.common import article_fields, language_warnings, tidy_lines
+from distributor.render.common import article_fields, article_link, language_warnings, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import TOKEN_SLOT, RenderedMessage
 from distributor.render.textlimits import clean, fit
-from distributor.render.utm import tag_link
 
 
 class EmailLimits:
@@ -105,16 +104,18 @@ def render_digest(
     name = clean(name) or "Newsletter"
     entries = []
     for a in articles:
-        f = article_fields(a, tag_link(a.url, "email", utm))
+        f = article_fields(a, article_link(a, "email", utm, warnings))
         f["title"] = _short(f["title"], EmailLimits.title_chars)
         f["lede"] = _short(f["lede"], EmailLimits.lede_chars)
-        f["image_alt"] = t["image_alt"].format(title=f["title"])
+        # An untitled article leads with its lede; lists and alt text name it by it.
+        name_of = f["title"] or _short(clean(a.lede), 80)
+        f["image_alt"] = t["image_alt"].format(title=name_of)
         if not a.url:
-            warnings.append(f"{f['title'][:60]!r} has no URL: the digest cannot link it")
+            warnings.append(f"{name_of[:60]!r} has no URL: the digest cannot link it")
         entries.append(f)
     subject = _short(t["digest_subject"].format(name=name, date=i18n.format_date(issue_date, language)),
                      EmailLimits.subject_chars)
-    preheader = _short(t["digest_preheader"].format(count=len(entries), first=entries[0]["title"]),
+    preheader = _short(t["digest_preheader"].format(count=len(entries), first=entries[0]["title"] or entries[0]["lede"]),
                        EmailLimits.preheader_chars)
     headers, header_warnings = unsubscribe_headers(newsletter)
     warnings += header_warnings

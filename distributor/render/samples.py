@@ -59,6 +59,11 @@ def try_render_all(settings: Settings, templates: Templates, language: str) -> l
         lambda: render_telegram(article, templates=templates, utm=utm),
         lambda: render_telegram(article.replace(image="https://novastan.example/a.jpg"), templates=templates, utm=utm),
         lambda: render_tweet(article, templates=templates, utm=utm),
+        # An untitled article (the seed has none) leads with its lede.
+        lambda: render_telegram(article.replace(title=""), templates=templates, utm=utm),
+        lambda: render_tweet(article.replace(title=""), templates=templates, utm=utm),
+        lambda: render_digest([article.replace(title="")], templates=templates, language=language, name="Novastan",
+                              issue_date=ISSUE_DATE, utm=utm),
         lambda: render_digest([article], templates=templates, language=language, name="Novastan",
                               issue_date=ISSUE_DATE, utm=utm),
         lambda: render_confirm(templates=templates, language=language, name="Novastan",

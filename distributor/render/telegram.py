@@ -10,6 +10,7 @@ from __future__ import annotations
 from distributor import telegram_html
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
+from distributor.links import link_problem, shown
 from distributor.model import Article
 from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
@@ -45,19 +46,26 @@ def render_telegram(
     link, ctx, warnings = post_fields(article, "telegram", utm)
     photo = ctx["image"] or None
     if article.image and not photo:
-        warnings.append(f"image {article.image!r} is not an http(s) URL: sent as a text message")
+        why = link_problem(article.image) or "it is not an http(s) URL"
+        warnings.append(f"image {shown(article.image)!r} not used: {why}; sent as a text message")
     ctx["is_caption"] = photo is not None
     limit = TelegramLimits.caption if photo else TelegramLimits.text
 
     def render(c: dict) -> str:
         return tidy_lines(templates.render(lang, TEMPLATE, **c))
 
-    def check(html: str) -> None:
+    def check(html: str, c: dict | None = None) -> None:
         problems = telegram_html.problems(html)
-        if problems:
-            # Data is always escaped, so only the template can cause this.
-            raise ConfigurationError(
-                f"{TEMPLATE} ({lang}) produces HTML Telegram refuses: " + "; ".join(problems[:5]))
+        if not problems:
+            return
+        found = "; ".join(problems[:5])
+        fields = _data_at_fault(render, c if c is not None else ctx)
+        if fields:
+            # The template is sound with ordinary data: the article's own text
+            # (shown unescaped by an outlet template, say) is what breaks it.
+            raise RenderError(f"the article's data ({', '.join(fields)}) gives HTML Telegram refuses: {found} "
+                              f"(the data's fault: {TEMPLATE} ({lang}) renders ordinary text fine)")
+        raise ConfigurationError(f"{TEMPLATE} ({lang}) produces HTML Telegram refuses: {found}")
 
     def measure(html: str) -> int:
         try:
@@ -66,8 +74,8 @@ def render_telegram(
             check(html)
             raise
 
-    html, ctx, truncated, _ = shrink_to_fit(render, measure, limit, ctx, TelegramLimits.shrink_order)
-    check(html)
+    html, final, truncated, _ = shrink_to_fit(render, measure, limit, ctx, TelegramLimits.shrink_order)
+    check(html, final)
     length = telegram_length(html)
     if length == 0 and not photo:
         raise RenderError("nothing to post: the article has no title, lede or link")
@@ -98,6 +106,31 @@ def render_telegram(
         photo=photo,
         link_preview=link_preview,
     )
+
+
+# Ordinary stand-ins for the article's data, to tell a template's fault from the data's.
+_NEUTRAL_URL = "https://example.org/article/"
+
+
+def _neutral(value):
+    if isinstance(value, str):
+        return (_NEUTRAL_URL if value.startswith(("http://", "https://")) else "Text") if value else ""
+    if isinstance(value, list):
+        return ["Text"] if value else []
+    return value
+
+
+def _data_at_fault(render, ctx: dict) -> list[str]:
+    """The fields whose own value makes the HTML refused; [] when the template
+    is refused with ordinary stand-ins too (then it is the template's fault)."""
+    data = [k for k, v in ctx.items() if isinstance(v, (str, list)) and v]
+    neutral = {**ctx, **{k: _neutral(ctx[k]) for k in data}}
+    try:
+        if telegram_html.problems(render(neutral)):
+            return []
+    except ConfigurationError:
+        return []
+    return [k for k in data if telegram_html.problems(render({**neutral, k: ctx[k]}))] or data
 
 
 def _hrefs(html: str) -> list[str]:

@@ -5,14 +5,19 @@ templates escape), so a cut can never land inside a tag or an entity. A cut
 lands at a sentence or word boundary; only a single word longer than the
 whole budget is cut inside, and then never inside a URL, a hashtag or a
 mention (those are dropped whole) nor inside a grapheme cluster.
+
+Grapheme clusters are Unicode's extended grapheme clusters (UAX #29), as the
+`regex` module's \\X finds them: ZWJ emoji sequences, flags, decomposed Hangul
+syllables and Indic conjuncts are each one cluster, and no cut lands inside one.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Callable
+
+import regex
 
 from distributor.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
 
@@ -72,12 +77,14 @@ def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
         if token[0].isspace() or (url_aware and _URL_HINT.search(token)):
             cost += min(X_URL_WEIGHT, _clusters(token, X_URL_WEIGHT)) if not token[0].isspace() else len(token)
             if cost > limit:
-                return text[: m.end()], m.end() < len(text)
+                end = boundary_at_or_before(text, m.end())
+                return text[:end], end < len(text)
             continue
         need = limit - cost + 1  # clusters of this token that push us over
         end = _cluster_end(token, need)
         if end is not None:
-            return text[: m.start() + end], True
+            # A cluster may start before the token (a mark after a space).
+            return text[: boundary_at_or_before(text, m.start() + end)], True
         cost += _clusters(token, need)
     return text, False
 
@@ -85,22 +92,20 @@ def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
 def _clusters(s: str, cap: int) -> int:
     """Grapheme clusters in s, counting no further than cap."""
     n = 0
-    for i in range(len(s)):
-        if _is_grapheme_boundary(s, i) or i == 0:
-            n += 1
-            if n >= cap:
-                return n
+    for _ in _CLUSTER.finditer(s):
+        n += 1
+        if n >= cap:
+            break
     return n
 
 
 def _cluster_end(s: str, k: int) -> int | None:
     """The index just past the k-th cluster of s, or None if s has fewer."""
     n = 0
-    for i in range(1, len(s) + 1):
-        if i == len(s) or _is_grapheme_boundary(s, i):
-            n += 1
-            if n == k:
-                return i
+    for m in _CLUSTER.finditer(s):
+        n += 1
+        if n == k:
+            return m.end()
     return None
 
 
@@ -126,25 +131,34 @@ def fit(text: str, fits: Callable[[str], bool], *, ellipsis: str = ELLIPSIS) -> 
     if not fits(""):
         return Cut("", 0, bool(text))
 
+    bounds = cluster_boundaries(text)
+
+    def whole(head: str) -> str:
+        """head, shortened to end on a cluster boundary of text."""
+        end = len(head)
+        while end not in bounds:
+            end -= 1
+        return head[:end]
+
     def candidate(end: int) -> str:
-        head = text[:end].rstrip()
+        head = whole(text[:end].rstrip())
         if not head:
             return ""
         last = head.split()[-1] if head.split() else head
         if last[0] in "#@＃" or _URLISH.search(last):
             return head + " " + ellipsis  # keep a tag or link whole and unglued
-        return head.rstrip(",;:–—-") + ellipsis
+        return whole(head.rstrip(",;:–—-")) + ellipsis
 
-    word_ends = sorted({m.start() for m in _WORD_END.finditer(text) if 0 < m.start() < len(text)})
+    word_ends = sorted({m.start() for m in _WORD_END.finditer(text) if 0 < m.start() < len(text)} & bounds)
     best = _largest(word_ends, lambda e: fits(candidate(e)))
     if best is not None:
         # Prefer the end of a sentence when it does not throw too much away.
-        sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text[:best + 1])]
+        sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text[:best + 1]) if m.end() in bounds]
         for end in reversed(sentence_ends):
             if end < best * SENTENCE_MIN_SHARE:
                 break
             if end <= best:
-                sentence = text[:end].rstrip()
+                sentence = whole(text[:end].rstrip())
                 cand = sentence + " " + ellipsis
                 if fits(cand):
                     return Cut(cand, end, True)
@@ -154,11 +168,12 @@ def fit(text: str, fits: Callable[[str], bool], *, ellipsis: str = ELLIPSIS) -> 
     first = text.split()[0] if text.split() else text
     if first[0] in "#@" or _URLISH.search(first):
         return Cut("", 0, True)  # never show half a link or half a tag
-    ends = [e for e in range(1, len(first)) if _is_grapheme_boundary(first, e)]
+    start = text.index(first)
+    ends = sorted(e - start for e in bounds if start < e < start + len(first))
     best = _largest(ends, lambda e: fits(first[:e] + ellipsis))
     if best is None:
         return Cut("", 0, True)
-    return Cut(first[:best] + ellipsis, best, True)
+    return Cut(first[:best] + ellipsis, start + best, True)
 
 
 def _largest(sorted_ends: list[int], ok: Callable[[int], bool]) -> int | None:
@@ -174,37 +189,21 @@ def _largest(sorted_ends: list[int], ok: Callable[[int], bool]) -> int | None:
     return found
 
 
-_ZWJ = "\u200d"
+_CLUSTER = regex.compile(r"\X")
 
 
-def _extends(ch: str) -> bool:
-    """A character that belongs to the grapheme cluster before it."""
-    cp = ord(ch)
-    return (
-        unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or ch == _ZWJ
-        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
-        or 0x1F3FB <= cp <= 0x1F3FF  # skin-tone modifiers
-        or 0xE0020 <= cp <= 0xE007F  # emoji tag sequences (subdivision flags)
-    )
+def cluster_boundaries(s: str) -> set[int]:
+    """Every index of s where a cut splits no grapheme cluster (0 and len(s) too)."""
+    return {0, *(m.end() for m in _CLUSTER.finditer(s))}
 
 
-def _is_regional(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
-def _is_grapheme_boundary(s: str, i: int) -> bool:
-    """Good enough for cutting: no split of combining marks, ZWJ sequences,
-    modifiers, tag sequences or flag pairs."""
-    if i <= 0 or i >= len(s):
-        return True
-    if _extends(s[i]) or s[i - 1] == _ZWJ:
-        return False
-    if _is_regional(s[i]) and _is_regional(s[i - 1]):
-        run = 0
-        j = i - 1
-        while j >= 0 and _is_regional(s[j]):
-            run += 1
-            j -= 1
-        return run % 2 == 0
-    return True
+def boundary_at_or_before(s: str, i: int) -> int:
+    """The last cluster boundary of s at or before index i."""
+    if i >= len(s):
+        return len(s)
+    last = 0
+    for m in _CLUSTER.finditer(s):
+        if m.end() > i:
+            break
+        last = m.end()
+    return last

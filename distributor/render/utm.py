@@ -6,9 +6,10 @@ only http(s) links are touched; the fragment stays at the end.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from distributor.config import UtmConfig
+from distributor.links import append_query
 
 # utm_source per channel: the place the click comes from.
 SOURCES = {"telegram": "telegram", "twitter": "twitter", "email": "newsletter"}
@@ -34,6 +35,6 @@ def tag_link(url: str | None, channel: str, utm: UtmConfig, *, content: str | No
     extra = urlencode([(k, v) for k, v in wanted if v and k not in present])
     if not extra:
         return url
-    # Append rather than re-encode: the link's own query stays byte for byte.
-    joined = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit(parts._replace(query=joined))
+    # Append to the string rather than re-assemble the URL: the link's own
+    # query (and scheme, and an empty "?") stays byte for byte.
+    return append_query(url, extra)

@@ -10,7 +10,7 @@ import pytest
 
 from distributor.errors import ParseError
 from distributor.ingest.language import detect_language
-from distributor.ingest.parse import parse_file, parse_raw
+from distributor.ingest.parse import NO_TITLE, parse_file, parse_raw
 from distributor.model import Author, ChannelRef, RawArticle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "articles"
@@ -182,12 +182,12 @@ def test_feed_item_with_wordpress_footer_in_content_encoded():
     assert a.body_text.count("\n\n") == 1
 
 
-def test_html_without_a_title_falls_back_to_the_file_name(tmp_path):
+def test_html_without_a_title_is_untitled_not_named_after_the_file(tmp_path):
     path = tmp_path / "en-almaty-metro.html"
     path.write_text("<p>Almaty's metro opened two new stations on Friday, and the city plans more for next year.</p>")
     a = parse_file(path)
-    assert a.title == "Almaty metro"
-    assert "no title: derived from the file name" in a.warnings
+    assert a.title == ""
+    assert NO_TITLE in a.warnings
     assert a.language == "en"
 
 
@@ -202,7 +202,7 @@ def test_text_title_line_only_when_it_is_clear(tmp_path):
     untitled.write_text("Ein erster Satz mit Punkt.\n\n" + GERMAN, encoding="utf-8")
     a = parse_file(untitled)
     assert a.lede == "Ein erster Satz mit Punkt."
-    assert a.title == "Y" and "no title: derived from the file name" in a.warnings
+    assert a.title == "" and NO_TITLE in a.warnings
 
 
 def test_hard_wrapped_text_is_joined_into_paragraphs(tmp_path):

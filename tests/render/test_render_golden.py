@@ -108,3 +108,15 @@ def test_hostile_golden(templates):
                         issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
     check_golden("hostile/digest.html", msg.html)
     check_golden("hostile/digest.txt", msg.text)
+
+
+def test_untitled_golden(templates):
+    """The seed has no title: every variant leads with its lede (a digest of
+    one untitled and one titled article shows both shapes)."""
+    article = sample_article("de").replace(title="")
+    check_golden("untitled/telegram.html", render_telegram(article, templates=templates, utm=UTM).text + "\n")
+    check_golden("untitled/twitter.txt", render_tweet(article, templates=templates, utm=UTM).text + "\n")
+    msg = render_digest([article, sample_article("de")], templates=templates, language="de", name="Novastan",
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+    check_golden("untitled/digest.html", msg.html)
+    check_golden("untitled/digest.txt", msg.text)
