@@ -67,7 +67,6 @@ def ingest(settings: Settings, store: Store, *, source_name: str | None = None,
 def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                   now: dt.datetime | None = None,
                   on_item: Callable[[str, str, str], None] | None = None) -> SourceReport:
-    from distributor.ingest.parse import parse_raw
 
     now = now or utcnow()
     report = SourceReport(source.name)
@@ -91,8 +90,7 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 report.unchanged += 1
                 continue
             try:
-                article = parse_raw(item.raw, default_language=source.language or None,
-                                    url_template=source.url_template or None)
+                article = parse_item(source, item.raw)
             except ParseError as exc:
                 report.item_errors.append(f"{item.key}: {exc}")
                 _notify(on_item, source.name, "error", f"{item.key}: {exc}")
@@ -140,11 +138,9 @@ class _NewPaths:
         self.waiting: list[tuple[sources.Item, Article]] = []
 
     def add(self, item: sources.Item) -> None:
-        from distributor.ingest.parse import parse_raw
-
         assert item.raw is not None
         try:
-            article = parse_raw(item.raw, default_language=self.source.language or None)
+            article = parse_item(self.source, item.raw)
         except ParseError as exc:
             self.report.item_errors.append(f"{item.key}: {exc}")
             _notify(self.on_item, self.source.name, "error", f"{item.key}: {exc}")
@@ -191,10 +187,10 @@ class _NewPaths:
         if match:
             self.report.moved.append((stored, match.article.key))
             _notify(self.on_item, self.source.name, "moved",
-                    f"#{stored.id} {stored.article.title}: moved from {match.article.key} to {item.key}")
+                    f"#{stored.id} {stored.article.label}: moved from {match.article.key} to {item.key}")
         if status in ("new", "updated"):
             (self.report.new if status == "new" else self.report.updated).append(stored)
-            _notify(self.on_item, self.source.name, status, f"#{stored.id} {stored.article.title}")
+            _notify(self.on_item, self.source.name, status, f"#{stored.id} {stored.article.label}")
 
 
 def _items(settings: Settings, store: Store, source: SourceConfig,
@@ -212,6 +208,14 @@ def _items(settings: Settings, store: Store, source: SourceConfig,
     yield from sources.feed_items(
         source, parsed, page_fetcher=lambda url: sources.fetch_page_article_html(url, source)
     )
+
+
+def parse_item(source: SourceConfig, raw) -> Article:
+    """An item of a source parsed with the source's defaults (language, url_template):
+    the one call every path through ingest makes."""
+    from distributor.ingest.parse import parse_raw  # BeautifulSoup & co. only when something is parsed
+
+    return parse_raw(raw, default_language=source.language or None, url_template=source.url_template or None)
 
 
 def _notify(cb, source: str, status: str, what: str) -> None:
