@@ -128,6 +128,31 @@ async def send_digest(rt: Runtime, edition: str) -> None:
 async def housekeeping(rt: Runtime) -> None:
     for o in await rt.dispatcher.recover():
         log.warning("delivery %s %s: %s %s", o.delivery_id, o.channel, o.status, o.detail)
+    wake_interrupted_digests(rt.settings, rt.store, rt.dispatcher.clock())
+
+
+def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime) -> list[str]:
+    """Bring forward the digest job of each edition with an interrupted issue
+    (the process stopped or was killed mid-issue, or its channel was paused
+    and is resumed): its next run resumes the issue now, not at next week's
+    slot. Returns the editions woken."""
+    from distributor.newsletter.issues import Issues
+
+    scheduler = _SCHEDULER
+    if scheduler is None:
+        return []
+    woken = []
+    for code, edition in settings.editions.items():
+        if edition.channels.newsletter is None or store.outbox.channel(f"{code}.newsletter").paused:
+            continue
+        if not Issues(store.engine).unfinished(code):
+            continue
+        job = scheduler.get_job(f"digest:{code}")
+        if job is not None and (job.next_run_time is None or job.next_run_time > now):
+            job.modify(next_run_time=now)
+            log.info("digest %s: an interrupted issue resumes now", code)
+            woken.append(code)
+    return woken
 
 
 def _wake_delivery() -> None:

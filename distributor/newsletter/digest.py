@@ -239,8 +239,15 @@ async def run_due_digest(settings: Settings, store: Store, edition: str, *, cloc
     """What the schedule does for an edition: send the issue of a slot that is
     due, or resume an interrupted one; None when neither (nothing due)."""
     slot = due_slot(settings, store, edition, clock())
-    if slot is None and not Issues(store.engine).unfinished(edition):
-        return None
+    if not Issues(store.engine).unfinished(edition):
+        if slot is None:
+            return None
+        return await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
+    resumed = await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
+    if resumed.status != "sent" or slot is None or due_slot(settings, store, edition, clock()) is None:
+        return resumed
+    # The interrupted issue is out; the slot that is due now gets its own.
+    log.info("digest %s: resumed issue #%s %s", edition, resumed.issue.id if resumed.issue else "?", resumed.status)
     return await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
 
 
