@@ -182,13 +182,22 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
 @cli.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config, sources, templates and credentials; exit 1 on any problem."""
+    """Validate the config, sources, templates and credentials; exit 1 on any problem.
+
+    Every problem in the config file is reported at once (unknown keys, wrong
+    types, values out of their range, unknown time zones), each naming the
+    file, the [section], the key and what is allowed."""
     from distributor.checks import run_checks
+
+    from distributor.config import ConfigErrors
 
     try:
         settings = settings_of(ctx)
     except ConfigurationError as exc:
-        click.echo(f"FAIL config: {exc}")
+        problems = exc.problems if isinstance(exc, ConfigErrors) else [str(exc)]
+        for p in problems:
+            click.echo(f"FAIL config: {p}")
+        click.echo(f"{len(problems)} problem(s) found")
         sys.exit(1)
     problems, notes = run_checks(settings)
     for n in notes:
