@@ -37,6 +37,22 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# What "needs an editor" means for a command's exit status (README, "Exit codes"):
+# a delivery that failed or was held, or that waits for a paused channel.
+NEEDS_EDITOR = ("failed", "held", "paused")
+
+
+def drain_needs_editor(report) -> bool:
+    """True when a drain (its deliveries and the interrupted sends it settled)
+    left a delivery failed, held or waiting for a paused channel."""
+    return any(o.status in NEEDS_EDITOR for o in report.outcomes + report.recovered)
+
+
+def sources_need_editor(reports) -> bool:
+    """True when a source, or an item of one, could not be read."""
+    return any(r.error or r.item_errors for r in reports)
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The loaded settings (read once, on first use by a command)."""
     obj = ctx.ensure_object(dict)
@@ -103,7 +119,8 @@ def parse(path: Path, as_json: bool, language: str | None) -> None:
 def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
     """Poll sources once: store new and changed articles and plan their deliveries.
 
-    Exits 1 when a source or an item failed (the others are still ingested).
+    Exit status: 0 when every source was read; 1 when a source or an item
+    could not be read (the others are still ingested); 2 on a config error.
     """
     from distributor.ingest.pipeline import ingest as run_ingest
     from distributor.store import Store
@@ -130,7 +147,7 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
                     click.echo(f"  error: {e}", err=True)
                 if r.error:
                     click.echo(f"  error: {r.error}", err=True)
-    if any(r.error or r.item_errors for r in reports):
+    if sources_need_editor(reports):
         sys.exit(1)
 
 
