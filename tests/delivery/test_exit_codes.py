@@ -85,3 +85,12 @@ def test_help_documents_the_exit_status(command):
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "Exit status" in text and "1 when" in text
+
+
+def test_the_readme_states_what_exit_codes_mean():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    for part in ("`0`", "`1`", "`2`", "deliver --once", "run --once", "ingest", "status"):
+        assert part in section, part
