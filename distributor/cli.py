@@ -20,7 +20,8 @@ from distributor.errors import ConfigurationError, DistributorError
 
 
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
+    for line in message.splitlines() or [""]:  # several config problems: one line each
+        click.echo(f"error: {line}", err=True)
     sys.exit(code)
 
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel, channel_config
 from distributor.config import Settings
-from distributor.policy import RetryPolicy, backoff_seconds  # noqa: F401  (backoff_seconds: re-exported)
+from distributor.policy import RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.errors import (
     ChannelUnusable,

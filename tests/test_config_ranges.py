@@ -137,3 +137,10 @@ def test_another_command_prints_every_config_problem_and_exits_2(make_config):
 def test_the_shipped_configs_are_within_range():
     load_settings(REPO / "config" / "distributor.toml")
     load_settings(REPO / "config" / "production.example.toml")
+
+
+def test_each_config_problem_is_its_own_error_line(make_config):
+    path = make_config('\n[sandbox]\nport = 99999\n\n[delivery]\nmax_attempts = -1\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "articles"])
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"error: {path}: ") for line in lines), lines
