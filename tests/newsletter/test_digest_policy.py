@@ -186,8 +186,13 @@ def test_the_scheduled_job_resumes_an_interrupted_issue_at_its_next_run(sb_setti
                                                 stop=lambda: len(mails(control)) >= 1)
             assert first.status == "stopped"
             sched.get_job("digest:de").modify(next_run_time=dt.datetime(2025, 3, 21, 8, 0, tzinfo=UTC))
-            # The daemon (re)starts: its housekeeping brings the digest job forward…
             clock.now += dt.timedelta(minutes=3)
+            # Not while that edition's digest job is itself running, nor while its channel is paused.
+            assert schedule.wake_interrupted_digests(settings, store, clock(), busy={"de"}) == []
+            store.outbox.update_channel("de.newsletter", paused=True, paused_reason="401", now=clock())
+            assert schedule.wake_interrupted_digests(settings, store, clock()) == []
+            store.outbox.update_channel("de.newsletter", paused=False, paused_reason=None, now=clock())
+            # The daemon (re)starts: its housekeeping brings the digest job forward…
             await schedule.housekeeping()
             assert sched.get_job("digest:de").next_run_time <= clock()
             # …and that run finishes the issue where it stopped.
