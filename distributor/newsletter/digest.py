@@ -182,6 +182,9 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                         log.warning("digest %s issue %s: batch %d: %s; retrying in %.0fs", issue.edition,
                                     issue.id, n + 1, decision.why, decision.delay)
                         await sleep(decision.delay)
+                        if stop():  # the process is stopping: the next run resumes this batch
+                            return DigestResult(issue.edition, issues.get(issue.id), "stopped",
+                                                f"stopped while batch {n + 1} waited to be retried")
                         continue
                     if decision.action == "pause":
                         reason = f"{exc} (digest issue #{issue.id}, batch {n + 1})"

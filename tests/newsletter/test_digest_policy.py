@@ -139,6 +139,15 @@ def test_rate_limits_in_a_row_are_bounded(sb_settings, ingested, clock):
     assert channel.calls == 4 and clock.slept == [5, 5, 5]
 
 
+def test_a_stop_during_a_retry_wait_sends_nothing_more(sb_settings, ingested, clock):
+    channel = ScriptedChannel(transient(), "msg-1")
+    issue = make_issue(sb_settings, ingested, clock)
+    result = asyncio.run(digest.send_issue(sb_settings, ingested, issue, clock=clock, sleep=clock.sleep,
+                                           channel=channel, stop=lambda: channel.calls >= 1))
+    assert result.status == "stopped" and channel.calls == 1
+    assert Issues(ingested.engine).get(issue.id).status == "sending"  # resumed by the next run
+
+
 def test_the_dispatcher_and_the_digest_share_one_policy():
     from distributor import delivery
     from distributor.newsletter import digest as digest_module
