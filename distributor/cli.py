@@ -21,7 +21,8 @@ from distributor.errors import ConfigurationError, DistributorError
 
 
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
+    for line in message.splitlines() or [""]:  # several config problems: one line each
+        click.echo(f"error: {line}", err=True)
     sys.exit(code)
 
 
@@ -36,6 +37,22 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(exc))
 
     return wrapper
+
+
+# What "needs an editor" means for a command's exit status (README, "Exit codes"):
+# a delivery that failed or was held, or that waits for a paused channel.
+NEEDS_EDITOR = ("failed", "held", "paused")
+
+
+def drain_needs_editor(report) -> bool:
+    """True when a drain (its deliveries and the interrupted sends it settled)
+    left a delivery failed, held or waiting for a paused channel."""
+    return any(o.status in NEEDS_EDITOR for o in report.outcomes + report.recovered)
+
+
+def sources_need_editor(reports) -> bool:
+    """True when a source, or an item of one, could not be read."""
+    return any(r.error or r.item_errors for r in reports)
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -106,7 +123,8 @@ def parse(path: Path, as_json: bool, language: str | None) -> None:
 def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
     """Poll sources once: store new and changed articles and plan their deliveries.
 
-    Exits 1 when a source or an item failed (the others are still ingested).
+    Exit status: 0 when every source was read; 1 when a source or an item
+    could not be read (the others are still ingested); 2 on a config error.
     """
     from distributor.ingest.pipeline import ingest as run_ingest
     from distributor.store import Store
@@ -137,7 +155,7 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
                     click.echo(f"  error: {e}", err=True)
                 if r.error:
                     click.echo(f"  error: {r.error}", err=True)
-    if any(r.error or r.item_errors for r in reports):
+    if sources_need_editor(reports):
         sys.exit(1)
 
 
@@ -191,13 +209,21 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
 @cli.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config, sources, templates and credentials; exit 1 on any problem."""
+    """Validate the config, sources, templates and credentials; exit 1 on any problem.
+
+    Every problem in the config file is reported at once (unknown keys, wrong
+    types, values out of their range, unknown time zones), each naming the
+    file, the [section], the key and what is allowed."""
     from distributor.checks import article_warnings, run_checks
+    from distributor.config import ConfigErrors
 
     try:
         settings = settings_of(ctx)
     except ConfigurationError as exc:
-        click.echo(f"FAIL config: {exc}")
+        problems = exc.problems if isinstance(exc, ConfigErrors) else [str(exc)]
+        for p in problems:
+            click.echo(f"FAIL config: {p}")
+        click.echo(f"{len(problems)} problem(s) found")
         sys.exit(1)
     problems, notes = run_checks(settings)
     for n in notes:

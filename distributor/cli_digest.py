@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from distributor.cli import cli, echo_json, handle_errors, settings_of
+from distributor.cli import NEEDS_EDITOR, cli, echo_json, handle_errors, settings_of
 from distributor.config import Settings
 from distributor.errors import ConfigurationError, DistributorError
 
@@ -47,6 +47,10 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
 
     An issue carries the edition's articles whose footer names the newsletter
     and that no issue carried yet; with none, nothing is sent.
+
+    Exit status of --send and --release: 0 when the issue went out (or there
+    was nothing to send); 1 when it did not finish (failed, held, or waiting
+    for its paused channel); 2 on a usage or config error.
     """
     from distributor.store import Store, utcnow
 
@@ -85,7 +89,7 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
                 result = asyncio.run(run_digest(settings, store, ed, clock=utcnow, resume_failed=True))
                 ref = f" issue #{result.issue.id}" if result.issue else ""
                 click.echo(f"digest {ed}:{ref} {result.status} {result.detail}")
-                failed |= result.status in ("failed", "held")
+                failed |= result.status in NEEDS_EDITOR
             if failed:
                 sys.exit(1)
 

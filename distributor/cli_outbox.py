@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from distributor.cli import cli, echo_json, handle_errors, settings_of
+from distributor.cli import cli, drain_needs_editor, echo_json, handle_errors, settings_of
 from distributor.errors import DistributorError
 
 
@@ -49,6 +49,10 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
 
     Without --once, keeps draining until SIGINT or SIGTERM; an interrupted send
     is left for the next start to settle, never resent blindly.
+
+    Exit status of --once: 0 when nothing needs an editor; 1 when a delivery
+    of this run failed or was held (an interrupted send it settled included),
+    or waits for a paused channel; 2 on a config error.
     """
     from distributor.app import sandbox_if_needed
     from distributor.delivery import Dispatcher
@@ -58,24 +62,27 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
     settings = settings_of(ctx)
     setup_logging()
 
-    async def main() -> None:
+    async def main() -> bool:
         with sandbox_if_needed(settings), Store.open(settings) as store:
             dispatcher = Dispatcher(settings, store)
             try:
                 if once:
                     report = await dispatcher.drain()
+                    needs_editor = drain_needs_editor(report)
                     if as_json:
                         echo_json({k: [o.__dict__ for o in getattr(report, k)]
                                    for k in ("outcomes", "recovered", "corrected")} | {"waiting": report.waiting})
                     else:
                         for line in _summary(report):
                             click.echo(line)
-                else:
-                    await _drain_forever(dispatcher, poll_seconds=1.0)
+                    return needs_editor
+                await _drain_forever(dispatcher, poll_seconds=1.0)
+                return False
             finally:
                 await dispatcher.aclose()
 
-    asyncio.run(main())
+    if asyncio.run(main()):
+        sys.exit(1)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from distributor.cli import cli, handle_errors, settings_of
+from distributor.cli import NEEDS_EDITOR, cli, drain_needs_editor, handle_errors, settings_of, sources_need_editor
 
 
 @cli.command()
@@ -21,6 +21,12 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
 
     Starts the local sandbox in this process when a channel uses it and none
     is running yet ([sandbox] autostart).
+
+    Exit status of --once: 0 when nothing needs an editor; 1 when this cycle
+    could not read a source or an item, a delivery failed or was held (an
+    interrupted send it settled included) or waits for a paused channel, or a
+    digest issue failed, was held or waits for its paused channel; 2 on a
+    config error.
     """
     from distributor.app import run_cycle, sandbox_if_needed, where_it_went
     from distributor.delivery import Dispatcher
@@ -60,6 +66,6 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
         click.echo("where it went:")
         for line in where_it_went(store, settings):
             click.echo(line)
-    if (any(r.error or r.item_errors for r in report.sources) or d.count("failed") or d.count("held")
-            or any(dg.status in ("failed", "held") for dg in report.digests)):
+    if (sources_need_editor(report.sources) or drain_needs_editor(d)
+            or any(dg.status in NEEDS_EDITOR for dg in report.digests)):
         sys.exit(1)

@@ -331,6 +331,56 @@ def channel_secret(settings: Settings, edition: str, kind: str, field_name: str,
     )
 
 
+# ---------------------------------------------------------------- ranges
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting allows, both ends inclusive unless
+    `above` (the lower bound itself excluded); None: unbounded."""
+
+    lo: float | None = None
+    hi: float | None = None
+    above: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.lo is not None and (value <= self.lo if self.above else value < self.lo):
+            return False
+        return self.hi is None or value <= self.hi
+
+    def __str__(self) -> str:
+        lo = None if self.lo is None else f"{self.lo:g}"
+        hi = None if self.hi is None else f"{self.hi:g}"
+        if self.above:
+            return f"more than {lo}" + (f" and at most {hi}" if hi else "")
+        if lo is not None and hi is not None:
+            return f"{lo} to {hi}"
+        return f"at least {lo}" if lo is not None else f"at most {hi}"
+
+
+POSITIVE = Range(0, above=True)
+NON_NEGATIVE = Range(0)
+COUNT = Range(1)
+TIMEOUT = Range(0, 3600, above=True)
+
+# Every numeric setting and its range (tests check that none is missing).
+RANGES: dict[type, dict[str, Range]] = {
+    SandboxConfig: {"port": Range(1, 65535), "telegram_per_chat_per_minute": NON_NEGATIVE,
+                    "telegram_per_second": NON_NEGATIVE, "x_tweets_per_window": NON_NEGATIVE,
+                    "x_window_seconds": COUNT, "sendgrid_requests_per_second": NON_NEGATIVE},
+    DeliveryConfig: {"max_attempts": Range(1, 100), "pause_after_failures": COUNT,
+                     "backoff_base_seconds": POSITIVE, "backoff_max_seconds": POSITIVE,
+                     "sending_lease_seconds": POSITIVE, "once_max_wait_seconds": NON_NEGATIVE},
+    SourceConfig: {"poll_seconds": POSITIVE, "timeout_seconds": TIMEOUT, "max_bytes": COUNT},
+    TelegramChannelConfig: {"spacing_minutes": NON_NEGATIVE, "min_interval_seconds": NON_NEGATIVE,
+                            "timeout_seconds": TIMEOUT},
+    TwitterChannelConfig: {"max_hashtags": Range(0, 10), "spacing_minutes": NON_NEGATIVE,
+                           "min_interval_seconds": NON_NEGATIVE, "timeout_seconds": TIMEOUT},
+    NewsletterChannelConfig: {"timeout_seconds": TIMEOUT, "digest_grace_hours": Range(0, 168),
+                              "batch_size": Range(1, 1000)},
+}
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -339,6 +389,14 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         return Path(explicit)
     env = os.environ.get("DISTRIBUTOR_CONFIG")
     return Path(env) if env else DEFAULT_CONFIG
+
+
+class ConfigErrors(ConfigurationError):
+    """Every problem found in one config file, one message each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -355,101 +413,133 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def settings_from_dict(raw: dict[str, Any], *, path: Path) -> Settings:
+    """Read the whole file, collecting every problem (a bad value is replaced
+    by its default meanwhile, so that the rest is still checked); raise them
+    all at once, as ConfigErrors."""
     data = dict(raw)
     data["path"] = path
-    settings = _build(Settings, data, where="", file=path)
-    _validate(settings)
+    errors: list[str] = []
+    settings = _build(Settings, data, where="", file=path, errors=errors)
+    if settings is _INVALID:  # pragma: no cover - Settings has no required key besides path
+        raise ConfigErrors(errors)
+    _validate(settings, errors)
+    if errors:
+        raise ConfigErrors(errors)
     return settings
 
 
-def _build(cls: type, data: Any, *, where: str, file: Path) -> Any:
+class _Invalid:
+    """A value that could not be read (its problem is recorded)."""
+
+
+_INVALID = _Invalid()
+
+
+def _build(cls: type, data: Any, *, where: str, file: Path, errors: list[str]) -> Any:
     label = f"[{where}]" if where else "the top level"
     if not isinstance(data, dict):
-        raise ConfigurationError(f"{file}: {label} must be a table, got {type(data).__name__}")
+        errors.append(f"{file}: {label} must be a table, got {type(data).__name__}")
+        return _INVALID
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        k = unknown[0]
-        close = difflib.get_close_matches(k, fields, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(fields))})"
-        raise ConfigurationError(f"{file}: {label}: unknown key {k!r}{hint}")
+    for k in data:
+        if k not in fields:
+            close = difflib.get_close_matches(k, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(fields))})"
+            errors.append(f"{file}: {label}: unknown key {k!r}{hint}")
+    ranges = RANGES.get(cls, {})
     kwargs = {}
+    complete = True
     for name, f in fields.items():
         if name in data:
             sub = f"{where}.{name}" if where else name
-            kwargs[name] = _coerce(hints[name], data[name], where=sub, file=file)
+            value = _coerce(hints[name], data[name], where=sub, file=file, errors=errors)
+            if value is not _INVALID and name in ranges and value not in ranges[name]:
+                errors.append(f"{file}: {label} {name} = {data[name]!r} is out of range: "
+                              f"must be {ranges[name]}")
+                value = _INVALID
+            if value is not _INVALID:
+                kwargs[name] = value
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                complete = False
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigurationError(f"{file}: {label}: missing required key {name!r}")
-    return cls(**kwargs)
+            errors.append(f"{file}: {label}: missing required key {name!r}")
+            complete = False
+    return cls(**kwargs) if complete else _INVALID
 
 
-def _coerce(tp: Any, value: Any, *, where: str, file: Path) -> Any:
+def _coerce(tp: Any, value: Any, *, where: str, file: Path, errors: list[str]) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, where=where, file=file)
+        return _coerce(inner, value, where=where, file=file, errors=errors)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where=where, file=file)
+        return _build(tp, value, where=where, file=file, errors=errors)
     if origin is Literal:
         if value not in args:
-            raise ConfigurationError(
-                f"{file}: {where} = {value!r} is not one of {', '.join(repr(a) for a in args)}"
-            )
+            errors.append(f"{file}: {where} = {value!r} is not one of {', '.join(repr(a) for a in args)}")
+            return _INVALID
         return value
     if origin is tuple:
         if not isinstance(value, list):
-            raise ConfigurationError(f"{file}: {where} must be a list")
-        inner = args[0]
-        return tuple(_coerce(inner, v, where=f"{where}[{i}]", file=file) for i, v in enumerate(value))
+            errors.append(f"{file}: {where} must be a list")
+            return _INVALID
+        items = [_coerce(args[0], v, where=f"{where}[{i}]", file=file, errors=errors) for i, v in enumerate(value)]
+        return tuple(v for v in items if v is not _INVALID)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigurationError(f"{file}: [{where}] must be a table")
-        return {k: _coerce(args[1], v, where=f"{where}.{k}", file=file) for k, v in value.items()}
+            errors.append(f"{file}: [{where}] must be a table")
+            return _INVALID
+        items = {k: _coerce(args[1], v, where=f"{where}.{k}", file=file, errors=errors) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not _INVALID}
     if tp is Path:
         return Path(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in (str, int, float, bool):
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise ConfigurationError(
-                f"{file}: {where} must be {tp.__name__}, got {type(value).__name__} {value!r}"
-            )
+            errors.append(f"{file}: {where} must be {tp.__name__}, got {type(value).__name__} {value!r}")
+            return _INVALID
+        if tp is float and value != value:  # NaN passes every comparison's negation
+            errors.append(f"{file}: {where} must be a number, got nan")
+            return _INVALID
         return value
     raise TypeError(f"unsupported config type {tp!r}")  # a bug here, not in the file
 
 
-def _validate_url_template(s: SourceConfig, file: Path) -> None:
-    where = f"{file}: source {s.name!r}: url_template {s.url_template!r}"
+def _url_template_problem(s: SourceConfig) -> str | None:
     if s.kind != "folder":
-        raise ConfigurationError(f"{where}: only a folder source has one (a feed's items carry their links)")
+        return ": only a folder source has one (a feed's items carry their links)"
     if "{slug}" not in s.url_template:
-        raise ConfigurationError(f"{where} has no {{slug}} slot: every article would get the same link")
+        return " has no {slug} slot: every article would get the same link"
     leftover = s.url_template.replace("{slug}", "")
     if "{" in leftover or "}" in leftover:
-        raise ConfigurationError(f"{where}: the only slot is {{slug}}")
+        return ": the only slot is {slug}"
     problem = link_problem(s.url_template.replace("{slug}", "slug"))
-    if problem:
-        raise ConfigurationError(f"{where} is not a link: {problem}")
+    return f" is not a link: {problem}" if problem else None
 
 
-def _validate(settings: Settings) -> None:
+def _validate(settings: Settings, errors: list[str]) -> None:
     file = settings.path
+    d = settings.delivery
+    if d.backoff_max_seconds < d.backoff_base_seconds:
+        errors.append(f"{file}: [delivery] backoff_max_seconds = {d.backoff_max_seconds:g} is out of range: "
+                      f"must be at least backoff_base_seconds ({d.backoff_base_seconds:g})")
     names = [s.name for s in settings.sources]
     for s in settings.sources:
-        if names.count(s.name) > 1:
-            raise ConfigurationError(f"{file}: two sources are named {s.name!r}")
+        if names.count(s.name) > 1 and names.index(s.name) == settings.sources.index(s):
+            errors.append(f"{file}: two sources are named {s.name!r}")
         if s.kind == "folder" and not s.path:
-            raise ConfigurationError(f"{file}: source {s.name!r} (folder) needs path")
+            errors.append(f"{file}: source {s.name!r} (folder) needs path")
         if s.kind == "feed" and not s.url:
-            raise ConfigurationError(f"{file}: source {s.name!r} (feed) needs url")
-        if s.url_template:
-            _validate_url_template(s, file)
+            errors.append(f"{file}: source {s.name!r} (feed) needs url")
+        if s.url_template and (problem := _url_template_problem(s)):
+            errors.append(f"{file}: source {s.name!r}: url_template {s.url_template!r}{problem}")
         if s.language and s.language not in settings.editions and len(s.language) != 2:
-            raise ConfigurationError(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
+            errors.append(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
     for code, edition in settings.editions.items():
         for kind in ("telegram", "twitter"):
             ch = getattr(edition.channels, kind)
@@ -457,27 +547,31 @@ def _validate(settings: Settings) -> None:
                 try:
                     parse_window(ch.posting_window)
                 except ValueError as exc:
-                    raise ConfigurationError(f"{file}: [editions.{code}.channels.{kind}] {exc}") from None
+                    errors.append(f"{file}: [editions.{code}.channels.{kind}] {exc}")
         nl = edition.channels.newsletter
         if nl is not None:
-            if not 1 <= nl.batch_size <= 1000:
-                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] batch_size must be 1-1000")
             if nl.digest_day not in WEEKDAYS:
-                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] digest_day "
-                                         f"{nl.digest_day!r} is not one of {', '.join(WEEKDAYS)}")
+                errors.append(f"{file}: [editions.{code}.channels.newsletter] digest_day "
+                              f"{nl.digest_day!r} is not one of {', '.join(WEEKDAYS)}")
             try:
                 hour, minute = (int(x) for x in nl.digest_time.split(":"))
                 dt_time(hour, minute)
             except ValueError:
-                raise ConfigurationError(f"{file}: [editions.{code}.channels.newsletter] digest_time "
-                                         f"{nl.digest_time!r} is not a time like 09:00") from None
+                errors.append(f"{file}: [editions.{code}.channels.newsletter] digest_time "
+                              f"{nl.digest_time!r} is not a time like 09:00")
         if len(code) != 2 or not code.isalpha() or not code.islower():
-            raise ConfigurationError(
-                f"{file}: [editions.{code}]: an edition is named by its ISO 639-1 language code, like 'de'"
-            )
+            errors.append(f"{file}: [editions.{code}]: an edition is named by its ISO 639-1 language code, like 'de'")
         try:
             ZoneInfo(edition.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigurationError(
-                f"{file}: [editions.{code}] timezone {edition.timezone!r} is not a known time zone"
-            ) from None
+            errors.append(f"{file}: [editions.{code}] timezone {edition.timezone!r} is not a known time zone"
+                          + _did_you_mean_zone(edition.timezone))
+
+
+def _did_you_mean_zone(name: str) -> str:
+    from zoneinfo import available_timezones
+
+    zones = sorted(available_timezones())
+    by_lower = {z.lower(): z for z in zones}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""

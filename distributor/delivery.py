@@ -1,7 +1,8 @@
-"""The dispatch loop and its policy, in one place.
+"""The dispatch loop.
 
 For each due delivery: render, claim (state written before the call), send,
-record (state written after it). Then, by the error the channel raised:
+record (state written after it). Then, by the error the channel raised (the
+waits, backoff and give-up are policy.py's, shared with the digest):
 
 - RateLimited: due again after exactly `retry_after`; the whole channel waits.
 - TransientDeliveryError: exponential backoff with jitter; failed after
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel, channel_config
 from distributor.config import Settings
+from distributor.policy import RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.errors import (
     ChannelUnusable,
@@ -57,13 +59,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def backoff_seconds(settings: Settings, failures: int, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: between half and all of base * 2^(n-1)."""
-    cfg = settings.delivery
-    ceiling = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * 2 ** max(0, failures - 1))
-    return ceiling * (0.5 + rand() / 2)
 
 
 @dataclass
@@ -97,6 +92,7 @@ class Dispatcher:
         self.worker = worker or worker_id()
         self.channel_factory = channel_factory
         self.rand = rand
+        self.policy = RetryPolicy(settings, rand)
         self._channels: dict[str, object] = {}
         self.stopping = False
 
@@ -163,11 +159,12 @@ class Dispatcher:
         try:
             result = await self._send(channel, message, stored, silent=silent)
         except RateLimited as exc:
-            until = self.clock() + dt.timedelta(seconds=exc.retry_after)
+            wait = self.policy.decide(exc, failures=row.attempts).delay
+            until = self.clock() + dt.timedelta(seconds=wait)
             self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
                                      next_attempt_at=until, count_failure=False, now=self.clock())
             self.outbox.update_channel(row.channel, not_before=until, now=self.clock())
-            return Outcome(row.id, row.channel, "rate_limited", f"retry after {exc.retry_after:g}s")
+            return Outcome(row.id, row.channel, "rate_limited", f"retry after {wait:g}s")
         except ChatMigrated as exc:
             if str(exc.new_chat_id) == str(getattr(channel, "chat_id", "")):
                 # Told to move where we already are: never loop on it.
@@ -219,14 +216,15 @@ class Dispatcher:
             return dataclasses.replace(result, note=f"posted without the photo, which Telegram refused: {exc}")
 
     def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError) -> Outcome:
-        failures = row.attempts + 1
+        decision = self.policy.decide(exc, failures=row.attempts)
+        failures = decision.failures
         now = self.clock()
-        if failures >= self.settings.delivery.max_attempts:
+        if decision.action == "give_up":
             self.outbox.finish_failed(row.id, attempt, outcome="transient",
                                       error=f"{exc} (gave up after {failures} attempts)", now=now)
             self._count_failure(row.channel, str(exc))
             return Outcome(row.id, row.channel, "failed", f"gave up after {failures} attempts: {exc}")
-        wait = backoff_seconds(self.settings, failures, self.rand)
+        wait = decision.delay
         self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),
                                  next_attempt_at=now + dt.timedelta(seconds=wait), count_failure=True, now=now)
         self._count_failure(row.channel, str(exc))

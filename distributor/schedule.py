@@ -9,7 +9,7 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
     poll:<source>   every source.poll_seconds     ingest; wakes the delivery job
     deliver         every 2 s                     drain due deliveries
     digest:<ed>     cron, in the edition's zone   send the weekly issue
-    housekeeping    every 10 min                  settle abandoned sends
+    housekeeping    every 10 min, and at start    settle abandoned sends; resume interrupted issues
 
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
@@ -49,6 +49,7 @@ class Runtime:
     dispatcher: Dispatcher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     running: set = field(default_factory=set)
+    digests_running: set = field(default_factory=set)  # editions whose digest job is running now
 
     async def sleep(self, seconds: float) -> None:
         """A sleep that ends early when the process is stopping."""
@@ -120,8 +121,12 @@ async def deliver_due(rt: Runtime) -> None:
 async def send_digest(rt: Runtime, edition: str) -> None:
     from distributor.newsletter.digest import run_due_digest
 
-    result = await run_due_digest(rt.settings, rt.store, edition, clock=rt.dispatcher.clock, sleep=rt.sleep,
-                                  stop=rt.stopping.is_set)
+    rt.digests_running.add(edition)
+    try:
+        result = await run_due_digest(rt.settings, rt.store, edition, clock=rt.dispatcher.clock, sleep=rt.sleep,
+                                      stop=rt.stopping.is_set)
+    finally:
+        rt.digests_running.discard(edition)
     if result is None:
         log.info("digest %s: nothing due at %s", edition, rt.dispatcher.clock().isoformat(timespec="seconds"))
     else:
@@ -132,6 +137,33 @@ async def send_digest(rt: Runtime, edition: str) -> None:
 async def housekeeping(rt: Runtime) -> None:
     for o in await rt.dispatcher.recover():
         log.warning("delivery %s %s: %s %s", o.delivery_id, o.channel, o.status, o.detail)
+    wake_interrupted_digests(rt.settings, rt.store, rt.dispatcher.clock(), busy=rt.digests_running)
+
+
+def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime, *,
+                             busy: set[str] = frozenset()) -> list[str]:
+    """Bring forward the digest job of each edition with an interrupted issue
+    (the process stopped or was killed mid-issue, or its channel was paused
+    and is resumed): its next run resumes the issue now, not at next week's
+    slot. Returns the editions woken."""
+    from distributor.newsletter.issues import Issues
+
+    scheduler = _SCHEDULER
+    if scheduler is None:
+        return []
+    woken = []
+    for code, edition in settings.editions.items():
+        if (code in busy or edition.channels.newsletter is None
+                or store.outbox.channel(f"{code}.newsletter").paused):
+            continue  # being sent right now, or waiting for an editor to resume its channel
+        if not Issues(store.engine).unfinished(code):
+            continue
+        job = scheduler.get_job(f"digest:{code}")
+        if job is not None and (job.next_run_time is None or job.next_run_time > now):
+            job.modify(next_run_time=now)
+            log.info("digest %s: an interrupted issue resumes now", code)
+            woken.append(code)
+    return woken
 
 
 def _wake_delivery() -> None:

@@ -8,7 +8,7 @@ filled into the List-Unsubscribe header (RFC 8058 one-click).
 from __future__ import annotations
 
 import asyncio
-import socket
+import http.client
 import urllib.error
 from typing import Any, Sequence
 
@@ -78,28 +78,39 @@ class NewsletterChannel:
         return await asyncio.to_thread(self._post, body)
 
     def _post(self, body: dict[str, Any]) -> str:
+        # urllib wraps any OSError while connecting and writing the request in
+        # URLError; the answer is read outside that wrapper. So a URLError is a
+        # request that never fully left (safe to send again), and a bare
+        # timeout or broken connection came while waiting for the answer.
         try:
             resp = self.client.client.mail.send.post(request_body=body)
-        except http_errors.TooManyRequestsError as exc:
-            wait = wait_from_headers(exc.headers, "X-RateLimit-Reset")
-            raise RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=self.name) from None
-        except (http_errors.UnauthorizedError, http_errors.ForbiddenError) as exc:
-            raise ChannelUnusable(_describe(exc), channel=self.name, status_code=exc.status_code) from None
-        except (http_errors.InternalServerError, http_errors.ServiceUnavailableError,
-                http_errors.GatewayTimeoutError) as exc:
-            raise TransientDeliveryError(_describe(exc), channel=self.name, status_code=exc.status_code) from None
         except http_errors.HTTPError as exc:
-            raise PermanentDeliveryError(_describe(exc), channel=self.name, status_code=exc.status_code) from None
-        except (TimeoutError, socket.timeout) as exc:
-            raise OutcomeUnknown(f"no answer in time, the batch may have gone out: {exc}", channel=self.name) from None
+            raise classify(exc, self.name) from None
         except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                raise OutcomeUnknown(f"no answer in time: {exc.reason}", channel=self.name) from None
-            raise TransientDeliveryError(f"cannot connect: {exc.reason}", channel=self.name) from None
+            raise TransientDeliveryError(f"cannot send the request: {exc.reason}", channel=self.name) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise OutcomeUnknown(f"no answer, the batch may have gone out: {type(exc).__name__}: {exc}",
+                                 channel=self.name) from None
         return resp.headers.get("X-Message-Id", "")
 
     async def aclose(self) -> None:
         pass
+
+
+def classify(exc: http_errors.HTTPError, channel: str) -> Exception:
+    """SendGrid's answer, by its status code (python_http_client has classes
+    for a few codes only, none for 502): 429 waits for X-RateLimit-Reset,
+    401/403 make the channel unusable, any 5xx is transient, the rest of 4xx
+    is permanent (a request that will be refused again)."""
+    status = int(getattr(exc, "status_code", 0) or 0)
+    if status == 429:
+        wait = wait_from_headers(exc.headers, "X-RateLimit-Reset")
+        return RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=channel)
+    if status in (401, 403):
+        return ChannelUnusable(_describe(exc), channel=channel, status_code=status)
+    if status >= 500:
+        return TransientDeliveryError(_describe(exc), channel=channel, status_code=status)
+    return PermanentDeliveryError(_describe(exc), channel=channel, status_code=status)
 
 
 def _describe(exc: http_errors.HTTPError) -> str:

@@ -125,6 +125,9 @@ class TelegramChannel:
             if any(marker in text.lower() for marker in _CHANNEL_WIDE):
                 raise ChannelUnusable(text, channel=self.name, status_code=400) from None
             raise PermanentDeliveryError(text, channel=self.name, status_code=400) from None
+        except tg_error.Conflict as exc:
+            # 409: another getUpdates or webhook holds the bot; this call will not succeed as it is.
+            raise PermanentDeliveryError(exc.message, channel=self.name, status_code=409) from None
         except tg_error.TimedOut as exc:
             if isinstance(exc.__cause__, _NOT_SENT) or "pool timeout" in exc.message.lower():
                 raise TransientDeliveryError(f"timed out before sending: {exc.message}",
@@ -133,6 +136,9 @@ class TelegramChannel:
                                  channel=self.name) from None
         except tg_error.NetworkError as exc:
             cause = exc.__cause__
+            if cause is None and "too large" in exc.message.lower():
+                # 413 (PTB keeps only the description): the same request is refused again.
+                raise PermanentDeliveryError(exc.message, channel=self.name, status_code=413) from None
             if cause is None or isinstance(cause, _NOT_SENT):
                 # A server answer (5xx) or a connection never made: nothing was posted.
                 raise TransientDeliveryError(exc.message, channel=self.name) from None

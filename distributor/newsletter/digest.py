@@ -21,14 +21,9 @@ from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, Settings, channel_secret
-from distributor.errors import (
-    DistributorError,
-    OutcomeUnknown,
-    PermanentDeliveryError,
-    RateLimited,
-    TransientDeliveryError,
-)
+from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.newsletter.issues import Issue, Issues
+from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.store import Store
 
@@ -97,7 +92,7 @@ def recipients_of(settings: Settings, edition: str) -> list[str]:
 class DigestResult:
     edition: str
     issue: Issue | None
-    status: str  # sent, partial, held, failed, nothing, already, stopped
+    status: str  # sent, held, failed, paused, nothing, already, stopped
     detail: str = ""
 
 
@@ -131,9 +126,14 @@ def issue_message(issue: Issue) -> RenderedMessage:
 
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
                      sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False,
-                     channel=None) -> DigestResult:
-    """Send (or resume) an issue batch by batch."""
+                     channel=None, policy: RetryPolicy | None = None) -> DigestResult:
+    """Send (or resume) an issue batch by batch, each batch under the one
+    retry policy (policy.py): a rate limit is waited out exactly and is not a
+    failed attempt, a transient error backs off, and after `max_attempts` the
+    issue fails visibly (`digest --send` resumes it); bad credentials pause
+    the newsletter channel and leave the issue to resume once it is resumed."""
     issues = Issues(store.engine)
+    policy = policy or RetryPolicy(settings)
     own_channel = channel is None
     channel = channel or build_channel(settings, f"{issue.edition}.newsletter")
     message = issue_message(issue)
@@ -147,13 +147,19 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                       f"again, or leave it held.")
             issues.set_status(issue.id, "held", now=clock(), reason=reason)
             return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
-        max_attempts = settings.delivery.max_attempts
+        channel_name = f"{issue.edition}.newsletter"
+        state = store.outbox.channel(channel_name)
+        if state.paused:
+            return DigestResult(issue.edition, issue, "paused",
+                                f"{channel_name} is paused ({state.paused_reason}); after `distributor resume "
+                                f"{channel_name}` the issue resumes at the next run")
         for n in range(issue.batch_count):
             if n in done and done[n].status == "sent":
                 continue
             if stop():
                 return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
             batch = issue.batch(n)
+            failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
             while True:
                 if not issues.begin_batch(issue.id, n, recipients=len(batch), now=clock()):
                     return DigestResult(issue.edition, issue, "already",
@@ -162,35 +168,32 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                     message_id = await channel.send_batch(
                         message, [(r, unsubscribe_token(settings, issue.edition, r)) for r in batch],
                         custom_args={"issue_id": str(issue.id), "batch": str(n)})
-                except RateLimited as exc:
-                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
-                    log.warning("digest %s issue %s: batch %d rate limited, waiting %.0fs", issue.edition,
-                                issue.id, n + 1, exc.retry_after)
-                    await sleep(exc.retry_after)
-                    continue
-                except TransientDeliveryError as exc:
-                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
-                    tries = issues.batches(issue.id)[n].attempts
-                    if tries >= max_attempts:
-                        issues.set_status(issue.id, "failed", now=clock(),
-                                          reason=f"batch {n + 1} failed {tries} times: {exc}")
-                        return DigestResult(issue.edition, issues.get(issue.id), "failed", str(exc))
-                    from distributor.delivery import backoff_seconds
-
-                    wait = backoff_seconds(settings, tries)
-                    log.warning("digest %s issue %s: batch %d failed (attempt %d of %d): %s; retrying in %.0fs",
-                                issue.edition, issue.id, n + 1, tries, max_attempts, exc, wait)
-                    await sleep(wait)
-                    continue
-                except PermanentDeliveryError as exc:
-                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
-                    issues.set_status(issue.id, "failed", now=clock(), reason=f"batch {n + 1}: {exc}")
-                    return DigestResult(issue.edition, issues.get(issue.id), "failed", str(exc))
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
                     reason = f"batch {n + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
                     issues.set_status(issue.id, "held", now=clock(), reason=reason)
                     return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
+                except DeliveryError as exc:
+                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    decision = policy.decide(exc, failures=failures, waits=waits)
+                    failures = decision.failures
+                    if decision.action in ("wait", "retry"):
+                        waits = waits + 1 if decision.action == "wait" else 0
+                        log.warning("digest %s issue %s: batch %d: %s; retrying in %.0fs", issue.edition,
+                                    issue.id, n + 1, decision.why, decision.delay)
+                        await sleep(decision.delay)
+                        if stop():  # the process is stopping: the next run resumes this batch
+                            return DigestResult(issue.edition, issues.get(issue.id), "stopped",
+                                                f"stopped while batch {n + 1} waited to be retried")
+                        continue
+                    if decision.action == "pause":
+                        reason = f"{exc} (digest issue #{issue.id}, batch {n + 1})"
+                        store.outbox.update_channel(channel_name, paused=True, paused_reason=reason, now=clock())
+                        return DigestResult(issue.edition, issues.get(issue.id), "paused",
+                                            f"{channel_name} paused: {exc}; after `distributor resume "
+                                            f"{channel_name}` the issue resumes at the next run")
+                    issues.set_status(issue.id, "failed", now=clock(), reason=f"batch {n + 1}: {decision.why}")
+                    return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
                 issues.finish_batch(issue.id, n, status="sent", now=clock(), message_id=message_id)
                 log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
                          n + 1, issue.batch_count, len(batch), message_id)
@@ -239,8 +242,15 @@ async def run_due_digest(settings: Settings, store: Store, edition: str, *, cloc
     """What the schedule does for an edition: send the issue of a slot that is
     due, or resume an interrupted one; None when neither (nothing due)."""
     slot = due_slot(settings, store, edition, clock())
-    if slot is None and not Issues(store.engine).unfinished(edition):
-        return None
+    if not Issues(store.engine).unfinished(edition):
+        if slot is None:
+            return None
+        return await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
+    resumed = await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
+    if resumed.status != "sent" or slot is None or due_slot(settings, store, edition, clock()) is None:
+        return resumed
+    # The interrupted issue is out; the slot that is due now gets its own.
+    log.info("digest %s: resumed issue #%s %s", edition, resumed.issue.id if resumed.issue else "?", resumed.status)
     return await run_digest(settings, store, edition, clock=clock, slot=slot, sleep=sleep, stop=stop)
 
 

@@ -27,6 +27,7 @@ FAULT_DESCRIPTIONS = {
     403: "Forbidden: bot was blocked by the user",
     404: "Not Found",
     409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+    413: "Request Entity Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",

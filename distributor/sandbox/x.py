@@ -46,7 +46,8 @@ TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter de
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 UNSUPPORTED_AUTH = ("Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
                     "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].")
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+          413: "Payload Too Large", 429: "Too Many Requests",
           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
