@@ -26,6 +26,7 @@ import json
 import os
 import random
 import socket
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -116,7 +117,7 @@ class Dispatcher:
                 for delivery_id in ids:
                     if self.stopping:
                         break
-                    outcome = await self.deliver(delivery_id)
+                    outcome = await self._deliver_guarded(delivery_id)
                     if outcome.status != "waiting":  # its channel got busy meanwhile: next round
                         report.outcomes.append(outcome)
                 continue
@@ -128,6 +129,26 @@ class Dispatcher:
         return report
 
     # ------------------------------------------------------------ one delivery
+
+    async def _deliver_guarded(self, delivery_id: int) -> Outcome:
+        """`deliver`, but a surprise before the claim (nothing was sent) holds
+        this delivery with the evidence instead of stopping the loop; a broken
+        config still stops it (never swallowed)."""
+        try:
+            return await self.deliver(delivery_id)
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
+            row = self.outbox.get(delivery_id)
+            why = f"unexpected {surprise(exc)}"
+            if row.status == "sending":  # claimed and then the bracket broke: the outcome is unknown
+                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by or "", status="held",
+                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+            elif row.status == "pending":
+                self.outbox.set_status(row.id, from_states=("pending",), to="held", now=self.clock(),
+                                       reason=f"{why}; nothing was sent. `distributor release {row.id}` "
+                                              f"to try again")
+            return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
         row = self.outbox.get(delivery_id)
@@ -198,7 +219,7 @@ class Dispatcher:
             return await self._resolve(row, attempt, message, str(exc))
         except Exception as exc:  # noqa: BLE001
             # A surprise after the claim: the request may have gone out.
-            return await self._resolve(row, attempt, message, f"unexpected {type(exc).__name__}: {exc}")
+            return await self._resolve(row, attempt, message, f"unexpected {surprise(exc)}")
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
         interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
@@ -243,6 +264,8 @@ class Dispatcher:
                 found = await channel.find_post(message, since or row.claimed_at or self.clock())
             except DeliveryError as exc:
                 why = f"{why}; looking for the post failed: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the search must not turn one unknown into a crash
+                why = f"{why}; looking for the post failed: unexpected {surprise(exc)}"
         now = self.clock()
         if found:
             note = ("X refused it as a duplicate; the post was found on the account" if duplicate
@@ -254,10 +277,8 @@ class Dispatcher:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
-        reason = (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
-                  f"`distributor cancel {row.id}`; if not, `distributor release {row.id}`.")
         self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                    status="held", reason=reason, remote_id=None, now=now)
+                                    status="held", reason=_held_reason(row.id, why), remote_id=None, now=now)
         return Outcome(row.id, row.channel, "held", why)
 
     # ------------------------------------------------------------ recovery
@@ -279,7 +300,15 @@ class Dispatcher:
             why = f"the process {row.claimed_by} stopped while sending at {when}"
             if message is None:
                 message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
-            out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
+            try:
+                out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
+            except ConfigurationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
+                why = f"{why}; settling it failed: unexpected {surprise(exc)}"
+                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status="held",
+                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+                out.append(Outcome(row.id, row.channel, "held", why))
         return out
 
     # ------------------------------------------------------------ corrections
@@ -336,6 +365,22 @@ class Dispatcher:
         for channel in self._channels.values():
             await channel.aclose()
         self._channels.clear()
+
+
+def surprise(exc: BaseException) -> str:
+    """An unexpected exception as evidence: its type and message, and where it
+    was raised (the traceback's last frame), on one line."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\n", " ")
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (raised in {last.name} at {os.path.basename(last.filename)}:{last.lineno})"
+    return text
+
+
+def _held_reason(delivery_id: int, why: str) -> str:
+    return (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
+            f"`distributor cancel {delivery_id}`; if not, `distributor release {delivery_id}`.")
 
 
 def _payload(message: RenderedMessage) -> str:
