@@ -11,7 +11,10 @@ record (state written after it). Then, by the error the channel raised:
 - PermanentDeliveryError: failed, shown to editors.
 - OutcomeUnknown (or any surprise after the claim): held for an editor with
   the evidence, except on X, where the account's recent posts are searched
-  first and a post found there marks the delivery sent. Never resent blindly.
+  first and a post found there marks the delivery sent, if its text is what
+  this delivery sent and no other delivery owns it. Never resent blindly.
+  Any other surprise holds that one delivery, with the traceback's summary;
+  the loop and the recovery go on.
 
 Newsletter deliveries are not sent here: they wait for the weekly digest.
 The clock and the sleep are injected, so tests move time instead of waiting.
@@ -51,6 +54,9 @@ from distributor.store import DeliveryRow, Store, utcnow
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
+
+# X refuses a text it was sent in this window as a duplicate.
+DUPLICATE_WINDOW = dt.timedelta(hours=24)
 
 Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -255,13 +261,22 @@ class Dispatcher:
 
     async def _resolve(self, row: DeliveryRow, attempt: int | None, message: RenderedMessage, why: str,
                        *, duplicate: bool = False, since: dt.datetime | None = None) -> Outcome:
-        """An unknown outcome: look for the post where the channel allows it,
-        else hold the delivery for an editor."""
-        found = None
+        """An unknown outcome (or X's "duplicate content"): look for the post
+        where the channel allows it, else hold the delivery for an editor. A
+        post found counts as this delivery's only if its text is what this
+        delivery sent and no other delivery owns it."""
+        found, taken = None, None
         channel = self._channel(row.channel)
-        if hasattr(channel, "find_post"):
+        if hasattr(channel, "find_posts"):
+            if duplicate:  # the post it duplicates may be as old as X's duplicate window
+                since = self.clock() - DUPLICATE_WINDOW
             try:
-                found = await channel.find_post(message, since or row.claimed_at or self.clock())
+                for post_id in await channel.find_posts(message, since or row.claimed_at or self.clock()):
+                    owner = self.outbox.owner_of(row.channel, post_id, besides=row.id)
+                    if owner is None:
+                        found = post_id
+                        break
+                    taken = taken or (post_id, owner)
             except DeliveryError as exc:
                 why = f"{why}; looking for the post failed: {exc}"
             except Exception as exc:  # noqa: BLE001 - the search must not turn one unknown into a crash
@@ -273,6 +288,14 @@ class Dispatcher:
             self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
                                         status="sent", reason=note, remote_id=found, now=now)
             return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
+        if taken:
+            post_id, (owner_delivery, owner_article) = taken
+            elsewhere = f"post {post_id}, already article {owner_article}'s (delivery {owner_delivery})"
+            if duplicate:
+                error = f"X refused it as a duplicate of {elsewhere}"
+                self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=error, now=now)
+                return Outcome(row.id, row.channel, "failed", error)
+            why = f"{why}; the account's post with this text is {elsewhere}"
         if duplicate:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
