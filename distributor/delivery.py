@@ -316,14 +316,13 @@ class Dispatcher:
                 continue
             if not (_claimer_gone(row.claimed_by) or (row.claimed_at and self.clock() - row.claimed_at > lease)):
                 continue
-            attempts = self.outbox.attempts(row.id)
-            sent_payload = attempts[-1].payload if attempts else None
-            message = _message_from_payload(sent_payload)
             when = row.claimed_at.isoformat(timespec="seconds") if row.claimed_at else "an unknown time"
             why = f"the process {row.claimed_by} stopped while sending at {when}"
-            if message is None:
-                message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
             try:
+                attempts = self.outbox.attempts(row.id)
+                message = _message_from_payload(attempts[-1].payload if attempts else None)
+                if message is None:
+                    message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
                 out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
             except ConfigurationError:
                 raise

@@ -85,3 +85,15 @@ def test_a_surprise_before_the_claim_holds_the_delivery_and_the_loop_goes_on(sb_
     assert x and {d.status for d in x} == {"held"}
     assert all("unexpected KeyError" in d.reason and "nothing was sent" in d.reason for d in x)
     assert {d.status for d in rows if d.kind == "telegram"} == {"sent"}
+
+
+def test_a_stuck_row_with_unreadable_evidence_is_held_and_recovery_goes_on(sb_settings, ingested, clock):
+    store = ingested
+    a, b = [d for d in social(store) if d.channel == "de.twitter"][:2]
+    store.outbox.claim(a.id, worker=DEAD, payload="{not json", now=clock())
+    store.outbox.claim(b.id, worker=DEAD, payload='{"channel": "twitter", "text": "Hallo"}', now=clock())
+    report = drain(sb_settings, store, clock)
+    assert sorted((o.delivery_id, o.status) for o in report.recovered) == [(a.id, "held"), (b.id, "held")]
+    reason = store.outbox.get(a.id).reason
+    assert "settling it failed: unexpected" in reason and "JSONDecodeError" in reason
+    assert store.outbox.sending() == []
