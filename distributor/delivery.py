@@ -147,8 +147,8 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
             row = self.outbox.get(delivery_id)
             why = f"unexpected {surprise(exc)}"
-            if row.status == "sending":  # claimed and then the bracket broke: the outcome is unknown
-                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by or "", status="held",
+            if row.status == "sending" and row.claimed_by == self.worker:  # our claim, then the bracket broke
+                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status="held",
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
             elif row.status == "pending":
                 self.outbox.set_status(row.id, from_states=("pending",), to="held", now=self.clock(),
@@ -351,11 +351,14 @@ class Dispatcher:
             try:
                 message = render_article(self.settings, stored.article, row.kind)
                 await self._channel(row.channel).edit(row.remote_id, message)
-            except (DeliveryError, RenderError) as exc:
-                note = f"article changed (version {version}); editing the post failed: {exc}"
+            except ConfigurationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one post must not stop the drain
+                error = str(exc) if isinstance(exc, (DeliveryError, RenderError)) else f"unexpected {surprise(exc)}"
+                note = f"article changed (version {version}); editing the post failed: {error}"
                 self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edit_failed",
-                                           now=now, error=str(exc))
-                out.append(Outcome(row.id, row.channel, "edit_failed", str(exc)))
+                                           now=now, error=error)
+                out.append(Outcome(row.id, row.channel, "edit_failed", error))
                 continue
             note = f"edited to article version {version}"
             self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,

@@ -97,3 +97,24 @@ def test_a_stuck_row_with_unreadable_evidence_is_held_and_recovery_goes_on(sb_se
     reason = store.outbox.get(a.id).reason
     assert "settling it failed: unexpected" in reason and "JSONDecodeError" in reason
     assert store.outbox.sending() == []
+
+
+def test_a_surprise_while_editing_a_corrected_post_is_recorded_and_the_drain_goes_on(
+        sb_settings, ingested, clock, articles_dir, monkeypatch):
+    from distributor.channels.telegram import TelegramChannel
+
+    store = ingested
+    drain(sb_settings, store, clock)
+    path = articles_dir / "de-kasachstan-china-ukraine.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("12-Punkte-Plan", "Zwölf-Punkte-Plan", 1),
+                    encoding="utf-8")
+    ingest(sb_settings, store, now=clock())
+
+    async def edit(self, remote_id, message):
+        raise RuntimeError("a library bug")
+
+    monkeypatch.setattr(TelegramChannel, "edit", edit)
+    report = drain(sb_settings, store, clock)
+    (edit,) = [o for o in report.corrected if o.channel == "de.telegram"]
+    assert edit.status == "edit_failed" and "unexpected RuntimeError: a library bug" in edit.detail
+    assert drain(sb_settings, store, clock).corrected == []  # recorded once, not retried on every drain
