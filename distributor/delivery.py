@@ -137,9 +137,11 @@ class Dispatcher:
     # ------------------------------------------------------------ one delivery
 
     async def _deliver_guarded(self, delivery_id: int) -> Outcome:
-        """`deliver`, but a surprise before the claim (nothing was sent) holds
-        this delivery with the evidence instead of stopping the loop; a broken
-        config still stops it (never swallowed)."""
+        """`deliver`, but a surprise it did not handle itself holds this one
+        delivery with the evidence instead of stopping the loop: before the
+        claim (nothing was sent), or after it, outside the send's own handling
+        (the outcome is unknown). A broken config still stops it (never
+        swallowed)."""
         try:
             return await self.deliver(delivery_id)
         except ConfigurationError:
