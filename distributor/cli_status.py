@@ -122,8 +122,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     \b
     Exit codes:
       0  healthy
-      1  something needs an editor: a failed or held delivery, a paused
-         channel, a source whose last poll failed, a held or failed issue
+      1  something needs an editor: a failed or held delivery, a delivery
+         in `sending` for longer than its lease, a paused channel, a
+         source whose last poll failed, a held or failed issue
       2  a configuration or database error
     """
     from distributor.health import collect

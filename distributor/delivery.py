@@ -12,7 +12,10 @@ waits, backoff and give-up are policy.py's, shared with the digest):
 - PermanentDeliveryError: failed, shown to editors.
 - OutcomeUnknown (or any surprise after the claim): held for an editor with
   the evidence, except on X, where the account's recent posts are searched
-  first and a post found there marks the delivery sent. Never resent blindly.
+  first and a post found there marks the delivery sent, if its text is what
+  this delivery sent and no other delivery owns it. Never resent blindly.
+  Any other surprise holds that one delivery, with the traceback's summary;
+  the loop and the recovery go on.
 
 Newsletter deliveries are not sent here: they wait for the weekly digest.
 The clock and the sleep are injected, so tests move time instead of waiting.
@@ -27,6 +30,7 @@ import json
 import os
 import random
 import socket
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -52,6 +56,9 @@ from distributor.store import DeliveryRow, Store, utcnow
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
+
+# X refuses a text it was sent in this window as a duplicate.
+DUPLICATE_WINDOW = dt.timedelta(hours=24)
 
 Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -112,7 +119,7 @@ class Dispatcher:
                 for delivery_id in ids:
                     if self.stopping:
                         break
-                    outcome = await self.deliver(delivery_id)
+                    outcome = await self._deliver_guarded(delivery_id)
                     if outcome.status != "waiting":  # its channel got busy meanwhile: next round
                         report.outcomes.append(outcome)
                 continue
@@ -124,6 +131,28 @@ class Dispatcher:
         return report
 
     # ------------------------------------------------------------ one delivery
+
+    async def _deliver_guarded(self, delivery_id: int) -> Outcome:
+        """`deliver`, but a surprise it did not handle itself holds this one
+        delivery with the evidence instead of stopping the loop: before the
+        claim (nothing was sent), or after it, outside the send's own handling
+        (the outcome is unknown). A broken config still stops it (never
+        swallowed)."""
+        try:
+            return await self.deliver(delivery_id)
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
+            row = self.outbox.get(delivery_id)
+            why = f"unexpected {surprise(exc)}"
+            if row.status == "sending" and row.claimed_by == self.worker:  # our claim, then the bracket broke
+                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status="held",
+                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+            elif row.status == "pending":
+                self.outbox.set_status(row.id, from_states=("pending",), to="held", now=self.clock(),
+                                       reason=f"{why}; nothing was sent. `distributor release {row.id}` "
+                                              f"to try again")
+            return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
         row = self.outbox.get(delivery_id)
@@ -195,7 +224,7 @@ class Dispatcher:
             return await self._resolve(row, attempt, message, str(exc))
         except Exception as exc:  # noqa: BLE001
             # A surprise after the claim: the request may have gone out.
-            return await self._resolve(row, attempt, message, f"unexpected {type(exc).__name__}: {exc}")
+            return await self._resolve(row, attempt, message, f"unexpected {surprise(exc)}")
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
         interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
@@ -232,15 +261,26 @@ class Dispatcher:
 
     async def _resolve(self, row: DeliveryRow, attempt: int | None, message: RenderedMessage, why: str,
                        *, duplicate: bool = False, since: dt.datetime | None = None) -> Outcome:
-        """An unknown outcome: look for the post where the channel allows it,
-        else hold the delivery for an editor."""
-        found = None
+        """An unknown outcome (or X's "duplicate content"): look for the post
+        where the channel allows it, else hold the delivery for an editor. A
+        post found counts as this delivery's only if its text is what this
+        delivery sent and no other delivery owns it."""
+        found, taken = None, None
         channel = self._channel(row.channel)
-        if hasattr(channel, "find_post"):
+        if hasattr(channel, "find_posts"):
+            if duplicate:  # the post it duplicates may be as old as X's duplicate window
+                since = self.clock() - DUPLICATE_WINDOW
             try:
-                found = await channel.find_post(message, since or row.claimed_at or self.clock())
+                for post_id in await channel.find_posts(message, since or row.claimed_at or self.clock()):
+                    owner = self.outbox.owner_of(row.channel, post_id, besides=row.id)
+                    if owner is None:
+                        found = post_id
+                        break
+                    taken = taken or (post_id, owner)
             except DeliveryError as exc:
                 why = f"{why}; looking for the post failed: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the search must not turn one unknown into a crash
+                why = f"{why}; looking for the post failed: unexpected {surprise(exc)}"
         now = self.clock()
         if found:
             note = ("X refused it as a duplicate; the post was found on the account" if duplicate
@@ -248,14 +288,20 @@ class Dispatcher:
             self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
                                         status="sent", reason=note, remote_id=found, now=now)
             return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
+        if taken:
+            post_id, (owner_delivery, owner_article) = taken
+            elsewhere = f"post {post_id}, already article {owner_article}'s (delivery {owner_delivery})"
+            if duplicate:
+                error = f"X refused it as a duplicate of {elsewhere}"
+                self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=error, now=now)
+                return Outcome(row.id, row.channel, "failed", error)
+            why = f"{why}; the account's post with this text is {elsewhere}"
         if duplicate:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
-        reason = (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
-                  f"`distributor cancel {row.id}`; if not, `distributor release {row.id}`.")
         self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                    status="held", reason=reason, remote_id=None, now=now)
+                                    status="held", reason=_held_reason(row.id, why), remote_id=None, now=now)
         return Outcome(row.id, row.channel, "held", why)
 
     # ------------------------------------------------------------ recovery
@@ -270,14 +316,21 @@ class Dispatcher:
                 continue
             if not (_claimer_gone(row.claimed_by) or (row.claimed_at and self.clock() - row.claimed_at > lease)):
                 continue
-            attempts = self.outbox.attempts(row.id)
-            sent_payload = attempts[-1].payload if attempts else None
-            message = _message_from_payload(sent_payload)
             when = row.claimed_at.isoformat(timespec="seconds") if row.claimed_at else "an unknown time"
             why = f"the process {row.claimed_by} stopped while sending at {when}"
-            if message is None:
-                message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
-            out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
+            try:
+                attempts = self.outbox.attempts(row.id)
+                message = _message_from_payload(attempts[-1].payload if attempts else None)
+                if message is None:
+                    message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
+                out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
+            except ConfigurationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
+                why = f"{why}; settling it failed: unexpected {surprise(exc)}"
+                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status="held",
+                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+                out.append(Outcome(row.id, row.channel, "held", why))
         return out
 
     # ------------------------------------------------------------ corrections
@@ -298,11 +351,14 @@ class Dispatcher:
             try:
                 message = render_article(self.settings, stored.article, row.kind)
                 await self._channel(row.channel).edit(row.remote_id, message)
-            except (DeliveryError, RenderError) as exc:
-                note = f"article changed (version {version}); editing the post failed: {exc}"
+            except ConfigurationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one post must not stop the drain
+                error = str(exc) if isinstance(exc, (DeliveryError, RenderError)) else f"unexpected {surprise(exc)}"
+                note = f"article changed (version {version}); editing the post failed: {error}"
                 self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edit_failed",
-                                           now=now, error=str(exc))
-                out.append(Outcome(row.id, row.channel, "edit_failed", str(exc)))
+                                           now=now, error=error)
+                out.append(Outcome(row.id, row.channel, "edit_failed", error))
                 continue
             note = f"edited to article version {version}"
             self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
@@ -334,6 +390,22 @@ class Dispatcher:
         for channel in self._channels.values():
             await channel.aclose()
         self._channels.clear()
+
+
+def surprise(exc: BaseException) -> str:
+    """An unexpected exception as evidence: its type and message, and where it
+    was raised (the traceback's last frame), on one line."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\n", " ")
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (raised in {last.name} at {os.path.basename(last.filename)}:{last.lineno})"
+    return text
+
+
+def _held_reason(delivery_id: int, why: str) -> str:
+    return (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
+            f"`distributor cancel {delivery_id}`; if not, `distributor release {delivery_id}`.")
 
 
 def _payload(message: RenderedMessage) -> str:

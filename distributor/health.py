@@ -3,8 +3,9 @@
 `collect(settings, store, now)` reads (never writes) the store, the digest
 issues and the daemon's persisted jobs, and returns plain data: JSON-ready
 (datetimes as ISO strings, keys stable). `problems` lists what needs an
-editor — a failed or held delivery, a paused channel, a source whose last poll
-failed, a held or failed digest issue; `healthy` is true when it is empty.
+editor — a failed or held delivery, a send left in `sending` past its lease,
+a paused channel, a source whose last poll failed, a held or failed digest
+issue; `healthy` is true when it is empty.
 `notes` are worth knowing but need nobody (the daemon never ran, a job is
 overdue, a source was never polled).
 """
@@ -50,7 +51,7 @@ def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any
     data: dict[str, Any] = {"now": iso(now)}
     data["daemon"] = _daemon(settings, store, now, notes)
     data["sources"] = _sources(settings, store, now, problems, notes)
-    data["deliveries"] = _deliveries(store, problems)
+    data["deliveries"] = _deliveries(settings, store, now, problems)
     data["channels"] = _channels(store, now, problems)
     data["editions"] = _editions(settings, store, now, problems)
     data["problems"] = problems
@@ -101,7 +102,7 @@ def _sources(settings: Settings, store: Store, now: dt.datetime, problems: list[
     return out
 
 
-def _deliveries(store: Store, problems: list[str]) -> dict[str, Any]:
+def _deliveries(settings: Settings, store: Store, now: dt.datetime, problems: list[str]) -> dict[str, Any]:
     rows = store.deliveries()
     by_channel: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
@@ -127,6 +128,14 @@ def _deliveries(store: Store, problems: list[str]) -> dict[str, Any]:
     for status in ("failed", "held"):
         if totals.get(status):
             problems.append(f"{totals[status]} {status} deliver{'y' if totals[status] == 1 else 'ies'}")
+    # A send that outlived its lease: its process is gone or stuck, and only a
+    # drain's recovery (or an editor) settles it.
+    lease = dt.timedelta(seconds=settings.delivery.sending_lease_seconds)
+    for d in rows:
+        if d.status == "sending" and (d.claimed_at is None or now - _utc(d.claimed_at) > lease):
+            since = iso(_utc(d.claimed_at)) or "an unknown time"
+            problems.append(f"delivery #{d.id} ({d.channel}) has been sending since {since}, longer than its "
+                            f"lease ({lease.total_seconds():g}s): is a delivery process stuck?")
     return {
         "total": len(rows),
         "by_state": dict(sorted(totals.items())),

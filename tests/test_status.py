@@ -306,3 +306,21 @@ def test_bad_config_exits_2(tmp_path):
     missing = tmp_path / "nope.toml"
     result = CliRunner().invoke(cli, ["--config", str(missing), "status"])
     assert result.exit_code == 2
+
+
+def test_a_sending_row_older_than_its_lease_exits_1(settings, ingested):
+    lease = settings.delivery.sending_lease_seconds
+    now = dt.datetime.now(dt.timezone.utc)
+    fresh, stale = [d for d in ingested.deliveries(status="pending") if d.kind == "telegram"][:2]
+    # A send in flight within its lease is normal: healthy.
+    ingested.outbox.claim(fresh.id, worker="other-host:1:a", payload="{}", now=now - dt.timedelta(seconds=lease - 30))
+    code, data = status_json(settings)
+    assert code == 0 and data["problems"] == []
+    # One past its lease: its process is gone or stuck.
+    ingested.outbox.claim(stale.id, worker="other-host:1:b", payload="{}", now=now - dt.timedelta(seconds=lease + 30))
+    code, data = status_json(settings)
+    assert code == 1
+    (problem,) = data["problems"]
+    assert f"delivery #{stale.id}" in problem and "sending since" in problem and "lease" in problem
+    result = run_status(settings)
+    assert result.exit_code == 1 and f"delivery #{stale.id}" in result.output

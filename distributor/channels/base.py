@@ -49,7 +49,7 @@ class SearchableChannel(Channel, Protocol):
     """A channel that can tell whether a post went out (X: the account's
     recent posts), for deliveries whose outcome is unknown."""
 
-    async def find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None: ...
+    async def find_posts(self, message: RenderedMessage, since: dt.datetime) -> list[str]: ...
 
 
 def is_local_url(url: str) -> bool:

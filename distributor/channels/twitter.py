@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -32,7 +31,8 @@ from distributor.render import RenderedMessage
 API_HOST = "https://api.twitter.com"
 MAX_IMAGE_BYTES = 5 * 2**20
 DUPLICATE = "duplicate content"
-_URL = re.compile(r"https?://\S+")
+# How many pages of 100 recent posts a search reads at most.
+SEARCH_PAGES = 10
 
 
 class DuplicateContent(PermanentDeliveryError):
@@ -132,24 +132,34 @@ class TwitterChannel:
 
     # ------------------------------------------------------------ recovery
 
-    async def find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None:
-        """The id of our own post with this text since `since`, if X has it.
-        Links are compared loosely: X rewrites them to t.co."""
-        return await asyncio.to_thread(self._find_post, message, since)
+    async def find_posts(self, message: RenderedMessage, since: dt.datetime) -> list[str]:
+        """Ids of the account's posts since `since` whose text is exactly this
+        message's (its first part), newest first. X shortens links to t.co: a
+        post's links are expanded from its entities before comparing."""
+        return await asyncio.to_thread(self._find_posts, message, since)
 
-    def _find_post(self, message: RenderedMessage, since: dt.datetime) -> str | None:
+    def _find_posts(self, message: RenderedMessage, since: dt.datetime) -> list[str]:
+        wanted = _normal((message.parts or (message.text,))[0])
+        if not wanted:
+            return []
         if self._user_id is None:
             me = self._call(lambda: self.client.get_me(user_auth=True))
             self._user_id = str(me.data["id"] if isinstance(me.data, dict) else me.data.id)
         start = (since - dt.timedelta(minutes=5)).astimezone(dt.timezone.utc).replace(microsecond=0)
-        resp = self._call(lambda: self.client.get_users_tweets(
-            self._user_id, start_time=start.isoformat().replace("+00:00", "Z"), max_results=100, user_auth=True))
-        wanted = _loose((message.parts or (message.text,))[0])
-        for tweet in resp.data or []:
-            text = tweet["text"] if isinstance(tweet, dict) else tweet.text
-            if _loose(text) == wanted:
-                return str(tweet["id"] if isinstance(tweet, dict) else tweet.id)
-        return None
+        found: list[str] = []
+        token = None
+        for _ in range(SEARCH_PAGES):
+            resp = self._call(lambda: self.client.get_users_tweets(
+                self._user_id, start_time=start.isoformat().replace("+00:00", "Z"), max_results=100,
+                tweet_fields=["entities"], pagination_token=token, user_auth=True))
+            for tweet in resp.data or []:
+                data = tweet if isinstance(tweet, dict) else tweet.data
+                if _normal(_expanded(data)) == wanted:
+                    found.append(str(data["id"]))
+            token = (resp.meta or {}).get("next_token")
+            if not token:
+                break
+        return found
 
     async def aclose(self) -> None:
         self.client.session.close()
@@ -193,8 +203,17 @@ def _never_connected(exc: requests.RequestException) -> bool:
     return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
 
 
-def _loose(text: str) -> str:
-    return " ".join(_URL.sub("<link>", text).split())
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _expanded(tweet: dict) -> str:
+    """A post's text with its t.co links replaced by the links that were posted."""
+    text = tweet.get("text") or ""
+    for url in ((tweet.get("entities") or {}).get("urls") or []):
+        if url.get("url") and url.get("expanded_url"):
+            text = text.replace(url["url"], url["expanded_url"])
+    return text
 
 
 def _fetch_image(photo: str, timeout: float) -> bytes:

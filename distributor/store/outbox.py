@@ -234,6 +234,15 @@ class Outbox:
                 )
             return bool(done)
 
+    def owner_of(self, channel: str, remote_id: str, *, besides: int) -> tuple[int, int] | None:
+        """(delivery id, article id) of another delivery on the channel whose
+        post this is, if any: a post belongs to one delivery only."""
+        q = sa.select(deliveries.c.id, deliveries.c.article_id).where(
+            deliveries.c.channel == channel, deliveries.c.remote_id == remote_id, deliveries.c.id != besides)
+        with self.engine.connect() as conn:
+            row = conn.execute(q.order_by(deliveries.c.id).limit(1)).first()
+        return (row.id, row.article_id) if row else None
+
     # ------------------------------------------------------------ editors
 
     def set_status(self, delivery_id: int, *, from_states: tuple[str, ...], to: str, now: dt.datetime,

@@ -93,6 +93,12 @@ deliveries = sa.Table(
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
 )
 sa.Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
+# A post belongs to one delivery: no two deliveries of a channel share a remote
+# id. Newsletter deliveries are excluded: every article of a digest issue
+# records the same "issue:<id>".
+POSTS_ONLY = "kind <> 'newsletter'"
+sa.Index("uq_deliveries_channel_remote_id", deliveries.c.channel, deliveries.c.remote_id, unique=True,
+         sqlite_where=sa.text(POSTS_ONLY), postgresql_where=sa.text(POSTS_ONLY))
 
 # Every attempt at an external call, recorded before and after it.
 delivery_attempts = sa.Table(

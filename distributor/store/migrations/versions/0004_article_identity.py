@@ -5,7 +5,7 @@ found again by its id, its url or, once its old path is gone, its content
 hash, which a retraction now keeps (removed_at marks it instead).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from distributor.store.schema import UTCDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
