@@ -202,11 +202,12 @@ class NewsletterChannelConfig:
     mode: Literal["sandbox", "live"] = "sandbox"
     api_url: str = "https://api.sendgrid.com"
     api_key_env: str = ""
-    # {token} is replaced per recipient at send time.
-    unsubscribe_url: str = ""
+    # The address of the List-Unsubscribe mailto: URI ("" = https only). The
+    # https one-click URL is [web] base_url + /unsubscribe/<token>.
     unsubscribe_mailto: str = ""
-    # Until subscribers are managed here: the edition's recipients.
-    recipients: tuple[str, ...] = ()
+    # Addresses `digest --send --to` (without an address) sends a test copy
+    # to. The digest itself goes to the edition's active subscribers.
+    test_recipients: tuple[str, ...] = ()
     # Weekly digest schedule (cron fields, in the edition's time zone).
     digest_day: str = "fri"
     digest_time: str = "09:00"
@@ -217,8 +218,41 @@ class NewsletterChannelConfig:
     digest_grace_hours: float = 12.0
     # Recipients per SendGrid request (at most 1000).
     batch_size: int = 1000
-    # The secret that signs per-recipient unsubscribe tokens.
-    unsubscribe_secret_env: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    # `distributor serve`, and `distributor run` (the daemon) when enabled:
+    # the reader pages (subscribe, confirm, unsubscribe) and the SendGrid
+    # Event Webhook.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The public address readers reach ("" = http://host:port). Unsubscribe
+    # and confirmation links are built from it; live mode needs https.
+    base_url: str = ""
+    # The environment variable holding the secret that signs unsubscribe and
+    # confirmation tokens (required when a newsletter channel is live; in
+    # sandbox mode an unset variable falls back to a well-known test secret).
+    # A new secret invalidates every token made with the old one.
+    secret_env: str = "DISTRIBUTOR_WEB_SECRET"
+    # A confirmation link works this long after the signup.
+    confirm_hours: float = 48.0
+    # Signups per client address (IP) and per email address and edition, per hour.
+    signups_per_client_per_hour: int = 10
+    signups_per_address_per_hour: int = 3
+    # Request bodies larger than this are refused (413).
+    max_body_bytes: int = 16384
+    # SendGrid's Event Webhook verification key (base64, from SendGrid's
+    # "Signed Event Webhook" settings). "" = the sandbox's key when a
+    # newsletter channel is in sandbox mode; otherwise every event is refused.
+    sendgrid_public_key: str = ""
+    # Signed events whose timestamp is further than this from now are refused.
+    webhook_max_age_seconds: int = 600
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -247,6 +281,7 @@ class Settings:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)
 
@@ -415,6 +450,14 @@ def _validate(settings: Settings) -> None:
             raise ConfigurationError(f"{file}: source {s.name!r} (feed) needs url")
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             raise ConfigurationError(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
+    web = settings.web
+    if not 0 <= web.port <= 65535:
+        raise ConfigurationError(f"{file}: [web] port must be 0-65535")
+    if web.base_url and not web.base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{file}: [web] base_url {web.base_url!r} must start with https:// (or http://)")
+    if web.confirm_hours <= 0 or web.max_body_bytes < 1024 or web.webhook_max_age_seconds <= 0:
+        raise ConfigurationError(f"{file}: [web] confirm_hours and webhook_max_age_seconds must be positive, "
+                                 "max_body_bytes at least 1024")
     for code, edition in settings.editions.items():
         for kind in ("telegram", "twitter"):
             ch = getattr(edition.channels, kind)

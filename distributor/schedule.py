@@ -242,8 +242,9 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None) -> N
 
 def run_daemon(settings: Settings) -> None:
     from distributor.app import sandbox_if_needed
+    from distributor.web.server import web_if_enabled
 
-    with sandbox_if_needed(settings) as url:
+    with sandbox_if_needed(settings) as url, web_if_enabled(settings):
         if url:
             log.info("sandbox started at %s", url)
         asyncio.run(daemon(settings))
