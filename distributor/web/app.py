@@ -132,7 +132,7 @@ class WebApp:
     async def subscribe_form(self, request: Request) -> Response:
         edition = request.path_params["edition"]
         if not readers.has_newsletter(self.settings, edition):
-            return self.error(request, "en", 404, f"unknown edition {edition[:20]!r}: there is no such newsletter")
+            return self.error(request, "en", 404, f"unknown edition {_safe(edition[:20])}: there is no such newsletter")
         w, name = strings.strings(edition), self.name(edition)
         return self.page(edition, "subscribe", framed=True, title=w["subscribe_title"].format(name=name), name=name,
                          edition=edition, action=f"{self.settings.web.public_url}/subscribe",
@@ -144,9 +144,9 @@ class WebApp:
             fields = await self.read_fields(request, (FORM, MULTIPART, JSON))
             edition = fields.get("edition", "")
             if not edition:
-                raise BadRequest(400, "the field 'edition' is required")
+                raise BadRequest(400, "the field edition is required")
             if not readers.has_newsletter(self.settings, edition):
-                raise BadRequest(404, f"unknown edition {edition[:20]!r}: there is no such newsletter")
+                raise BadRequest(404, f"unknown edition {_safe(edition[:20])}: there is no such newsletter")
             language = edition
             try:
                 email = normalize_email(fields.get("email", ""))
@@ -281,7 +281,7 @@ class WebApp:
             ctype = FORM
         if ctype not in allowed:
             names = ", ".join(allowed)
-            raise BadRequest(415, f"unsupported content type {ctype or 'none'!r}: send {names}")
+            raise BadRequest(415, f"unsupported content type {_safe(ctype[:60]) or '(none)'}: send {names}")
         if ctype == JSON:
             try:
                 data = json.loads(body or b"{}")
@@ -308,9 +308,9 @@ class WebApp:
         out: dict[str, str] = {}
         for k, v in fields.items():
             if not isinstance(v, str):
-                raise BadRequest(400, f"the field {str(k)[:40]!r} must be a string")
+                raise BadRequest(400, f"the field {_safe(str(k)[:40])} must be a string")
             if any(c in v for c in "\r\n\x00"):
-                raise BadRequest(400, f"the field {str(k)[:40]!r} contains a line break or a control character")
+                raise BadRequest(400, f"the field {_safe(str(k)[:40])} contains a line break or a control character")
             out[str(k)] = v.strip()
         return out
 
@@ -326,6 +326,11 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BadRequest(413, f"the request body is too large (at most {limit} bytes)")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _safe(text: str) -> str:
+    """User input echoed in a message: printable characters only."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _wants_json(request: Request) -> bool:
