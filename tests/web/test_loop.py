@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import socket
 
 import httpx
 import pytest
@@ -25,15 +24,9 @@ from distributor.store.subscribers import Subscribers
 from distributor.web.server import start_web
 from distributor.web.webhook import issue_counts
 from support import add_subscribers
-from web_helpers import confirm_link, one_click_url, personal, wait_for_mail, wait_until
+from web_helpers import confirm_link, free_port, one_click_url, personal, wait_for_mail, wait_until
 
 NEWSLETTER_FOOTER = "Für Zentralasien direkt in eurer Mailbox könnt ihr euch zu unserem wöchentlichen Newsletter anmelden."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 
 from support import sent
@@ -57,3 +58,9 @@ def personal(mail: dict, to: str) -> dict:
 def one_click_url(headers: dict) -> str:
     (url,) = re.findall(r"<(https?://[^>]+)>", headers["List-Unsubscribe"])[:1]
     return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
