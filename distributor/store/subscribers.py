@@ -222,7 +222,7 @@ class Subscribers:
         return sum(self._transition(conn, i, to, now, reason, False, {}) for i in ids)
 
     def add_active(self, edition: str, emails: Iterable[str], *, now: dt.datetime, source: str,
-                   consent_text: str) -> int:
+                   consent_text: str) -> None:
         """Add confirmed subscribers (an editor's import with recorded consent,
         tests); an address already there is left as it is."""
         from distributor.store import _insert_ignore
@@ -231,6 +231,6 @@ class Subscribers:
                      active_at=now, consent_at=now, consent_source=source, consent_text=consent_text,
                      created_at=now) for e in emails]
         if not rows:
-            return 0
+            return
         with self.engine.begin() as conn:
-            return conn.execute(_insert_ignore(conn, subscribers), rows).rowcount
+            conn.execute(_insert_ignore(conn, subscribers), rows)

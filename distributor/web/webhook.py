@@ -127,9 +127,11 @@ def apply_events(engine: sa.Engine, events: list[dict[str, Any]], *, now: dt.dat
             if issue_id is not None and conn.execute(
                     sa.select(issues.c.id).where(issues.c.id == issue_id)).first() is None:
                 issue_id = None
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here.
             fresh = conn.execute(_insert_ignore(conn, webhook_events).values(
-                sg_event_id=event_id[:100], event=kind[:32], issue_id=issue_id, received_at=now)).rowcount
-            if not fresh:
+                sg_event_id=event_id[:100], event=kind[:32], issue_id=issue_id, received_at=now)
+                .returning(webhook_events.c.sg_event_id)).first()
+            if fresh is None:
                 result.duplicates += 1
                 continue
             result.applied += 1
