@@ -237,3 +237,16 @@ def test_a_live_newsletter_needs_the_web_secret(sb_settings, store, monkeypatch)
         create_app(live, store)
     monkeypatch.setenv("DISTRIBUTOR_WEB_SECRET", "s3cret")
     assert create_app(dataclasses.replace(live), store) is not None
+
+
+def test_every_page_string_exists_in_de_fr_en_and_ru(sb_settings, store):
+    from distributor.web import strings
+    from distributor.web.app import WebApp
+
+    assert set(strings.STRINGS) == {"de", "fr", "en", "ru"}
+    keys = set(strings.STRINGS["en"])
+    assert all(set(table) == keys for table in strings.STRINGS.values())
+    page = WebApp(sb_settings, store).page("ru", "subscribe", framed=True, title="Подписка", name="Novastan",
+                                           edition="ru", action="/subscribe", consent="согласие")
+    body = page.body.decode()
+    assert '<html lang="ru">' in body and "Адрес электронной почты" in body and "Подписаться" in body
