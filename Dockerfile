@@ -23,4 +23,8 @@ USER distributor
 # The config (secrets stay in the environment) and the SQLite state.
 VOLUME ["/app/config", "/app/var"]
 
+# The reader pages and the SendGrid webhook ([web]); the mounted config needs
+# host = "0.0.0.0" for them to be reachable from outside the container.
+EXPOSE 8080
+
 CMD ["distributor", "run"]

@@ -15,7 +15,7 @@ from distributor.errors import ConfigurationError
 SECRET_KEYS = {
     "telegram": ("token_env",),
     "twitter": ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env"),
-    "newsletter": ("api_key_env", "unsubscribe_secret_env"),
+    "newsletter": ("api_key_env",),
 }
 
 
@@ -24,6 +24,7 @@ def run_checks(settings: Settings) -> tuple[list[str], list[str]]:
     notes: list[str] = [f"config {settings.path} read"]
     _check_sources(settings, problems, notes)
     _check_channels(settings, problems, notes)
+    _check_web(settings, problems, notes)
     _check_database(settings, problems, notes)
     _check_templates(settings, problems, notes)
     return problems, notes
@@ -69,12 +70,40 @@ def _check_channels(settings: Settings, problems: list[str], notes: list[str]) -
                     problems.append(f"{where}: live mode needs {key} (the environment variable holding the secret)")
                 elif not os.environ.get(env):
                     problems.append(f"{where}: the secret variable {env} ({key}) is not set in the environment")
-            if kind == "newsletter" and not channel.unsubscribe_url.startswith("https://"):
-                problems.append(f"{where}: live mode needs an https unsubscribe_url with a {{token}} slot (RFC 8058)")
-            if kind == "newsletter" and "{token}" not in channel.unsubscribe_url:
-                problems.append(f"{where}: unsubscribe_url has no {{token}} slot")
             if not [p for p in problems if p.startswith(where)]:
                 notes.append(f"{code}.{kind}: live mode, secrets present")
+
+
+def _check_web(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    """A live newsletter needs the reader side: signed tokens, an https base
+    URL for one-click unsubscribe (RFC 8058), and the webhook's key."""
+    from distributor.newsletter.tokens import uses_live_newsletter
+
+    web = settings.web
+    if not uses_live_newsletter(settings):
+        notes.append(f"web: {web.public_url} (sandbox: test signing secret unless {web.secret_env or 'secret_env'} is set)")
+        return
+    before = len(problems)
+    if not web.secret_env:
+        problems.append("[web]: a live newsletter needs secret_env (the variable holding the token signing secret)")
+    elif not os.environ.get(web.secret_env):
+        problems.append(f"[web]: the secret variable {web.secret_env} (secret_env) is not set in the environment: "
+                        "unsubscribe and confirmation links cannot be signed")
+    if not web.base_url.startswith("https://"):
+        problems.append("[web]: a live newsletter needs an https base_url: unsubscribe links are built from it "
+                        "and mail providers ignore one-click unsubscribe over http (RFC 8058)")
+    if not web.sendgrid_public_key:
+        problems.append("[web]: a live newsletter needs sendgrid_public_key (SendGrid's Signed Event Webhook key): "
+                        "without it bounces and complaints are never read back")
+    else:
+        from distributor.web.webhook import load_public_key
+
+        try:
+            load_public_key(web.sendgrid_public_key)
+        except ValueError as exc:
+            problems.append(f"[web]: sendgrid_public_key: {exc}")
+    if len(problems) == before:
+        notes.append(f"web: {web.public_url}, signing secret present")
 
 
 def _check_database(settings: Settings, problems: list[str], notes: list[str]) -> None:

@@ -31,7 +31,9 @@ def _editions(settings: Settings, edition: str | None) -> list[str]:
 @click.option("--preview", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the digest that would go out next to OUT (HTML; the plain-text part beside it, .txt).")
 @click.option("--send", is_flag=True, help="Send the edition's next issue now (or resume an interrupted one).")
-@click.option("--to", "address", default=None, help="With --send: a test copy to this address only, recorded nowhere.")
+@click.option("--to", "address", default=None, is_flag=False, flag_value="",
+              help="With --send: a test copy to this address only, recorded nowhere; "
+                   "--to alone: to the edition's test_recipients.")
 @click.option("--release", "release_id", type=int, default=None,
               help="Release a held issue (its batch of unknown outcome is sent again) and resume it.")
 @click.option("--issue", "issue_id", type=int, default=None,
@@ -56,9 +58,9 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
 
     if sum(bool(x) for x in (out, send, release_id)) != 1:
         raise DistributorError("give one of --preview OUT, --send or --release ISSUE")
-    if address and not send:
+    if address is not None and not send:
         raise DistributorError("--to goes with --send")
-    if issue_id is not None and send and not address:
+    if issue_id is not None and send and address is None:
         raise DistributorError("a stored issue is resent only to one address: --issue ID --send --to ADDRESS")
     from distributor.app import sandbox_if_needed
     from distributor.logs import setup_logging
@@ -71,16 +73,23 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
             _preview(settings, store, out, edition, since, issue_id)
         elif release_id:
             asyncio.run(_release(settings, store, release_id))
-        elif address:
+        elif address is not None:
             from distributor.newsletter.digest import send_test_copy
 
             if issue_id is not None:
+                if not address:
+                    raise DistributorError("--issue ID --send --to ADDRESS: name the one address to resend it to")
                 msg_id = asyncio.run(send_test_copy(settings, store, "", address, now=utcnow(), issue_id=issue_id))
                 click.echo(f"issue #{issue_id} resent to {address} (X-Message-Id {msg_id})")
                 return
             for ed in _editions(settings, edition):
-                msg_id = asyncio.run(send_test_copy(settings, store, ed, address, now=utcnow()))
-                click.echo(f"digest {ed}: test copy sent to {address} (X-Message-Id {msg_id})")
+                targets = [address] if address else list(settings.editions[ed].channels.newsletter.test_recipients)
+                if not targets:
+                    raise DistributorError(f"--to without an address: edition {ed} has no test_recipients "
+                                           f"in [editions.{ed}.channels.newsletter]")
+                for to in targets:
+                    msg_id = asyncio.run(send_test_copy(settings, store, ed, to, now=utcnow()))
+                    click.echo(f"digest {ed}: test copy sent to {to} (X-Message-Id {msg_id})")
         else:
             from distributor.newsletter.digest import run_digest
 

@@ -208,11 +208,12 @@ class NewsletterChannelConfig:
     mode: Literal["sandbox", "live"] = "sandbox"
     api_url: str = "https://api.sendgrid.com"
     api_key_env: str = ""
-    # {token} is replaced per recipient at send time.
-    unsubscribe_url: str = ""
+    # The address of the List-Unsubscribe mailto: URI ("" = https only). The
+    # https one-click URL is [web] base_url + /unsubscribe/<token>.
     unsubscribe_mailto: str = ""
-    # Until subscribers are managed here: the edition's recipients.
-    recipients: tuple[str, ...] = ()
+    # Addresses `digest --send --to` (without an address) sends a test copy
+    # to. The digest itself goes to the edition's active subscribers.
+    test_recipients: tuple[str, ...] = ()
     # Weekly digest schedule (cron fields, in the edition's time zone).
     digest_day: str = "fri"
     digest_time: str = "09:00"
@@ -223,8 +224,41 @@ class NewsletterChannelConfig:
     digest_grace_hours: float = 12.0
     # Recipients per SendGrid request (at most 1000).
     batch_size: int = 1000
-    # The secret that signs per-recipient unsubscribe tokens.
-    unsubscribe_secret_env: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    # `distributor serve`, and `distributor run` (the daemon) when enabled:
+    # the reader pages (subscribe, confirm, unsubscribe) and the SendGrid
+    # Event Webhook.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0: any free port
+    # The public address readers reach ("" = http://host:port). Unsubscribe
+    # and confirmation links are built from it; live mode needs https.
+    base_url: str = ""
+    # The environment variable holding the secret that signs unsubscribe and
+    # confirmation tokens (required when a newsletter channel is live; in
+    # sandbox mode an unset variable falls back to a well-known test secret).
+    # A new secret invalidates every token made with the old one.
+    secret_env: str = "DISTRIBUTOR_WEB_SECRET"
+    # A confirmation link works this long after the signup.
+    confirm_hours: float = 48.0
+    # Signups per client address (IP) and per email address and edition, per hour.
+    signups_per_client_per_hour: int = 10
+    signups_per_address_per_hour: int = 3
+    # Request bodies larger than this are refused (413).
+    max_body_bytes: int = 16384
+    # SendGrid's Event Webhook verification key (base64, from SendGrid's
+    # "Signed Event Webhook" settings). "" = the sandbox's key when a
+    # newsletter channel is in sandbox mode; otherwise every event is refused.
+    sendgrid_public_key: str = ""
+    # Signed events whose timestamp is further than this from now are refused.
+    webhook_max_age_seconds: int = 600
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -253,6 +287,7 @@ class Settings:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)
 
@@ -378,6 +413,10 @@ RANGES: dict[type, dict[str, Range]] = {
                            "min_interval_seconds": NON_NEGATIVE, "timeout_seconds": TIMEOUT},
     NewsletterChannelConfig: {"timeout_seconds": TIMEOUT, "digest_grace_hours": Range(0, 168),
                               "batch_size": Range(1, 1000)},
+    WebConfig: {"port": Range(0, 65535),  # 0: any free port (the tests)
+                "confirm_hours": POSITIVE, "signups_per_client_per_hour": COUNT,
+                "signups_per_address_per_hour": COUNT, "max_body_bytes": Range(1024),
+                "webhook_max_age_seconds": POSITIVE},
 }
 
 
@@ -540,6 +579,9 @@ def _validate(settings: Settings, errors: list[str]) -> None:
             errors.append(f"{file}: source {s.name!r}: url_template {s.url_template!r}{problem}")
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             errors.append(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
+    web = settings.web
+    if web.base_url and not web.base_url.startswith(("http://", "https://")):
+        errors.append(f"{file}: [web] base_url {web.base_url!r} must start with https:// (or http://)")
     for code, edition in settings.editions.items():
         for kind in ("telegram", "twitter"):
             ch = getattr(edition.channels, kind)

@@ -58,7 +58,7 @@ _database_urls: set[str] = set()
 
 def register(settings: Settings) -> None:
     """Learn which variables hold secrets: every `*_env` key of every channel,
-    whatever its mode (a real secret exported for a sandbox channel is a
+    and the web's token signing secret, whatever its mode (a real secret exported for a sandbox channel is a
     secret too), and the configured database URL."""
     for edition in settings.editions.values():
         for channel in edition.channels.configured().values():
@@ -66,6 +66,8 @@ def register(settings: Settings) -> None:
                 name = getattr(channel, f.name)
                 if f.name.endswith("_env") and name:
                     _env_names.add(name)
+    if settings.web.secret_env:  # signs the readers' unsubscribe and confirmation tokens
+        _env_names.add(settings.web.secret_env)
     _database_urls.add(settings.database.url)
 
 

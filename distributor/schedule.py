@@ -19,6 +19,7 @@ next start to settle (held, or found on X) — never resent blindly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -232,7 +233,7 @@ def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
             job.reschedule(spec["trigger"])
 
 
-async def daemon(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True) -> None:
     global RUNTIME, _SCHEDULER
     with Store.open(settings) as store:
         dispatcher = Dispatcher(settings, store)
@@ -242,6 +243,12 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None) -> N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, rt.stopping.set)
+        # The reader pages and webhooks ([web] enabled), once a SIGTERM is ours to handle.
+        web = contextlib.ExitStack()
+        if serve_web:
+            from distributor.web.server import web_if_enabled
+
+            web.enter_context(web_if_enabled(settings))
         scheduler = make_scheduler(settings, store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
@@ -270,6 +277,7 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None) -> N
                                 len(still))
         finally:
             scheduler.shutdown(wait=False)
+            web.close()
             _SCHEDULER = None
             RUNTIME = None
             await dispatcher.aclose()

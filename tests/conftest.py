@@ -58,6 +58,10 @@ BASE_CONFIG = """
 [database]
 url = "sqlite:///{db}"
 
+[web]
+base_url = "https://novastan.example"
+port = 0
+
 [[sources]]
 name = "articles"
 kind = "folder"
@@ -72,8 +76,7 @@ timeout_seconds = 2
 timeout_seconds = 2
 [editions.de.channels.newsletter]
 from_email = "newsletter@novastan.example"
-recipients = ["leserin@example.org"]
-unsubscribe_url = "https://novastan.example/unsubscribe/{{token}}"
+test_recipients = ["leserin@example.org"]
 unsubscribe_mailto = "unsubscribe@novastan.example"
 
 [editions.fr]

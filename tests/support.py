@@ -63,3 +63,11 @@ def with_channel(settings, channel: str, **changes):
     ch = dataclasses.replace(getattr(ed.channels, kind), **changes)
     return dataclasses.replace(settings, editions={
         **settings.editions, edition: dataclasses.replace(ed, channels=dataclasses.replace(ed.channels, **{kind: ch}))})
+
+
+def add_subscribers(store_or_engine, edition: str, emails, *, now: dt.datetime = START) -> None:
+    """Active subscribers of an edition, with a recorded consent (a store or an engine)."""
+    from distributor.store.subscribers import Subscribers
+
+    engine = getattr(store_or_engine, "engine", store_or_engine)
+    Subscribers(engine).add_active(edition, emails, now=now, source="test", consent_text="test consent")

@@ -122,7 +122,8 @@ def test_the_production_example_loads_and_documents_every_setting():
     settings = load_settings(path)
     assert settings.editions["de"].channels.telegram.mode == "live"
     text = path.read_text(encoding="utf-8")
-    sections = [c.DatabaseConfig, c.SandboxConfig, c.DeliveryConfig, c.RenderConfig, c.UtmConfig, c.SourceConfig,
+    sections = [c.DatabaseConfig, c.SandboxConfig, c.DeliveryConfig, c.RenderConfig, c.UtmConfig, c.WebConfig,
+                c.SourceConfig,
                 c.EditionConfig, c.TelegramChannelConfig, c.TwitterChannelConfig, c.NewsletterChannelConfig]
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in dataclasses.fields(cls)
                if f.name not in ("channels", "utm") and f"\n{f.name} = " not in text]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -25,7 +26,8 @@ def secrets_set(settings, monkeypatch):
     from support import with_channel
 
     s = with_channel(settings, "de.telegram", token_env="REDACT_TEST_TOKEN")
-    s = with_channel(s, "de.newsletter", api_key_env="REDACT_TEST_KEY", unsubscribe_secret_env="REDACT_TEST_SHORT")
+    s = with_channel(s, "de.newsletter", api_key_env="REDACT_TEST_KEY")
+    s = dataclasses.replace(s, web=dataclasses.replace(s.web, secret_env="REDACT_TEST_SHORT"))
     redact.register(s)
     return s
 

@@ -1,6 +1,6 @@
 """No configured secret ever leaves the process in clear: the canary test.
 
-Every secret variable a channel names, the unsubscribe secrets and the
+Every secret variable a channel names, the web's token signing secret and the
 database password carry a distinctive canary value. Every channel is live but
 pointed at the sandbox (`api_url`), which rejects the unknown credentials
 (Telegram InvalidToken, X 401, SendGrid 401), so each channel fails the way a
@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from support import sent
+from distributor.sandbox.sendgrid_events import public_key_b64
+from support import add_subscribers, sent
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -38,6 +39,7 @@ def telegram_canary(n: int) -> str:
 
 EDITIONS = {"de": ("telegram", "twitter", "newsletter"), "en": ("telegram", "twitter", "newsletter"),
             "fr": ("telegram", "newsletter")}
+WEB_SECRET_ENV = "CANARYTEST_WEB_SECRET"
 X_ENVS = ("consumer_key_env", "consumer_secret_env", "access_token_env", "access_token_secret_env")
 
 
@@ -49,6 +51,9 @@ def config_text(*, articles, sandbox_url: str) -> str:
     parts = [
         '[database]\nurl = "sqlite:///unused-the-environment-overrides-it.db"\n',
         "[delivery]\nonce_max_wait_seconds = 1\nmax_attempts = 2\n",
+        # The readers' side of a live newsletter: the token signing secret is a canary too.
+        f'[web]\nbase_url = "https://novastan.example"\nport = 0\nsecret_env = "{WEB_SECRET_ENV}"\n'
+        f'sendgrid_public_key = "{public_key_b64()}"\n',
         f'[[sources]]\nname = "articles"\nkind = "folder"\npath = "{articles}"\n',
     ]
     for code, kinds in EDITIONS.items():
@@ -64,10 +69,8 @@ def config_text(*, articles, sandbox_url: str) -> str:
         parts.append(f'[editions.{code}.channels.newsletter]\nmode = "live"\n'
                      f'from_email = "newsletter@novastan.example"\napi_url = "{sandbox_url}/sendgrid"\n'
                      f'api_key_env = "{secret_env("api_key_env", code)}"\n'
-                     f'unsubscribe_secret_env = "{secret_env("unsubscribe_secret_env", code)}"\n'
-                     f'unsubscribe_url = "https://novastan.example/unsubscribe/{{token}}"\n'
                      f'unsubscribe_mailto = "unsubscribe@novastan.example"\n'
-                     f'recipients = ["leserin-{code}@example.org"]\n')
+                     f'test_recipients = ["leserin-{code}@example.org"]\n')
     return "\n".join(parts)
 
 
@@ -127,7 +130,7 @@ def test_no_canary_secret_anywhere(tmp_path, articles_dir, sandbox, control, pg_
             for k in X_ENVS:
                 values[secret_env(k, code)] = canary(f"x{code}")
         values[secret_env("api_key_env", code)] = "SG." + canary(f"sg{code}")
-        values[secret_env("unsubscribe_secret_env", code)] = canary(f"unsub{code}")
+    values[WEB_SECRET_ENV] = canary("web")
     password = canary("pw")
     values["DISTRIBUTOR_DATABASE_URL"] = f"postgresql+psycopg://postgres:{password}@127.0.0.1:5432/{pg_database}"
     for name, value in values.items():
@@ -161,6 +164,8 @@ def test_no_canary_secret_anywhere(tmp_path, articles_dir, sandbox, control, pg_
 
     invoke("check")
     invoke("ingest")
+    for code in EDITIONS:  # the digest goes to each edition's active subscribers
+        add_subscribers(engine, code, [f"leserin-{code}@example.org"])
     invoke("deliver", "--once")
     invoke("deliver", "--once", "--json")
     for channel in ("de.telegram", "de.twitter", "en.twitter", "en.telegram", "fr.telegram"):

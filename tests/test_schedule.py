@@ -21,7 +21,7 @@ from distributor import schedule
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.issues import Issues
-from support import sent, with_channel
+from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc
 
@@ -74,6 +74,7 @@ def test_jobs_persist_and_a_run_missed_while_down_is_kept(settings, store):
 def test_the_digest_job_sends_once_per_slot(sb_settings, store, control, clock):
     clock.now = dt.datetime(2025, 3, 14, 8, 0, 5, tzinfo=UTC)  # Friday 09:00:05 in Berlin
     ingest(sb_settings, store, now=clock())
+    add_subscribers(store, "de", ["leserin@example.org"])
 
     async def go():
         dispatcher = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep)

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel
-from distributor.config import WEEKDAYS, Settings, channel_secret
+from distributor.config import WEEKDAYS, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.newsletter.issues import Issue, Issues
+from distributor.newsletter.tokens import unsubscribe_token
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.store import Store
+from distributor.store.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,19 @@ def due_slot(settings: Settings, store: Store, edition: str, now: dt.datetime) -
     return slot
 
 
-# ------------------------------------------------------------------ tokens
+# ------------------------------------------------------------------ recipients
 
 
-def unsubscribe_token(settings: Settings, edition: str, email: str) -> str:
-    """An opaque, unforgeable per-recipient token (HMAC of edition and address)."""
-    nl = settings.editions[edition].channels.newsletter
-    secret = channel_secret(settings, edition, "newsletter", "unsubscribe_secret", nl.unsubscribe_secret_env)
-    mac = hmac.new(secret.encode(), f"{edition}:{email.lower()}".encode(), hashlib.sha256).hexdigest()
-    return mac[:32]
+def recipients_of(store: Store, edition: str) -> list[str]:
+    """The addresses of the edition's active subscribers, in id order."""
+    return [email for page in Subscribers(store.engine).active_pages(edition) for _, email in page]
 
 
-def recipients_of(settings: Settings, edition: str) -> list[str]:
-    nl = settings.editions[edition].channels.newsletter
-    return sorted({r.strip().lower() for r in nl.recipients if r.strip()})
+def recipient_tokens(settings: Settings, store: Store, edition: str, emails: list[str]) -> list[tuple[str, str]]:
+    """(address, unsubscribe token) for a batch; an address that is not a
+    subscriber (a test copy) gets a token that names no one."""
+    ids = Subscribers(store.engine).ids_of(edition, emails)
+    return [(e, unsubscribe_token(settings, edition, ids.get(e, 0))) for e in emails]
 
 
 # ------------------------------------------------------------------ sending
@@ -110,9 +109,9 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     msg = render_edition_digest(settings, edition, articles, slot.astimezone(
         ZoneInfo(settings.editions[edition].timezone)).date())
     nl = settings.editions[edition].channels.newsletter
-    recipients = recipients_of(settings, edition)
+    recipients = recipients_of(store, edition)
     if not recipients:
-        raise DistributorError(f"edition {edition} has no newsletter recipients configured")
+        raise DistributorError(f"edition {edition} has no active newsletter subscribers")
     return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
                          text=msg.text, headers=dict(msg.headers), recipients=recipients,
                          batch_size=nl.batch_size, items=items, now=now)
@@ -166,7 +165,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                                         f"batch {n + 1} is being sent by another process")
                 try:
                     message_id = await channel.send_batch(
-                        message, [(r, unsubscribe_token(settings, issue.edition, r)) for r in batch],
+                        message, recipient_tokens(settings, store, issue.edition, batch),
                         custom_args={"issue_id": str(issue.id), "batch": str(n)})
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
@@ -229,6 +228,9 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     existing = issues.find(edition, slot)
     if existing is not None:
         return DigestResult(edition, existing, "already", f"issue #{existing.id} for this slot is {existing.status}")
+    if not Subscribers(store.engine).counts(edition).get("active"):
+        log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
+        return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
     issue = assemble(settings, store, edition, slot, now)
     if issue is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
@@ -275,7 +277,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:
-        return await channel.send_batch(msg, [(address, unsubscribe_token(settings, edition, address))],
+        return await channel.send_batch(msg, recipient_tokens(settings, store, edition, [address]),
                                         custom_args={"test": "1"})
     finally:
         await channel.aclose()

@@ -37,19 +37,21 @@ class EmailLimits:
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False, keep_link_tags=False)
 
 
-def unsubscribe_headers(newsletter: NewsletterChannelConfig | None) -> tuple[dict[str, str], list[str]]:
+def unsubscribe_headers(url: str, newsletter: NewsletterChannelConfig | None = None
+                        ) -> tuple[dict[str, str], list[str]]:
     """List-Unsubscribe (https and mailto) and List-Unsubscribe-Post, with the
-    {token} slot; and warnings when one-click cannot work."""
+    {token} slot; and warnings when one-click cannot work. `url` is the
+    one-click address ([web] base_url + /unsubscribe/{token})."""
     warnings: list[str] = []
-    if newsletter is None or not newsletter.unsubscribe_url:
-        return {}, ["no unsubscribe_url configured: the digest has no List-Unsubscribe headers"]
-    url = newsletter.unsubscribe_url
+    if not url:
+        return {}, ["no unsubscribe URL: the digest has no List-Unsubscribe headers"]
     if TOKEN_SLOT not in url:
-        warnings.append(f"unsubscribe_url has no {TOKEN_SLOT} slot: every recipient gets the same link")
-    if not url.lower().startswith("https://") and newsletter.mode == "live":
-        warnings.append("unsubscribe_url is not https: mail providers ignore one-click unsubscribe (RFC 8058)")
+        warnings.append(f"the unsubscribe URL has no {TOKEN_SLOT} slot: every recipient gets the same link")
+    if not url.lower().startswith("https://") and newsletter is not None and newsletter.mode == "live":
+        warnings.append("the unsubscribe URL ([web] base_url) is not https: mail providers ignore "
+                        "one-click unsubscribe (RFC 8058)")
     uris = [f"<{url}>"]
-    if newsletter.unsubscribe_mailto:
+    if newsletter is not None and newsletter.unsubscribe_mailto:
         subject = quote("unsubscribe ", safe="") + TOKEN_SLOT
         uris.append(f"<mailto:{newsletter.unsubscribe_mailto}?subject={subject}>")
     return {
@@ -93,9 +95,11 @@ def render_digest(
     issue_date: dt.date,
     newsletter: NewsletterChannelConfig | None = None,
     utm: UtmConfig | None = None,
+    unsubscribe_url: str = "",
 ) -> RenderedMessage:
     """The digest of `articles` for one edition (`name` is the outlet's name
-    as readers know it, e.g. "Novastan")."""
+    as readers know it, e.g. "Novastan"); `unsubscribe_url` has the {token}
+    slot, filled per recipient."""
     if not articles:
         raise RenderError("the digest has no articles")
     utm = utm or UtmConfig()
@@ -117,7 +121,7 @@ def render_digest(
                      EmailLimits.subject_chars)
     preheader = _short(t["digest_preheader"].format(count=len(entries), first=entries[0]["title"] or entries[0]["lede"]),
                        EmailLimits.preheader_chars)
-    headers, header_warnings = unsubscribe_headers(newsletter)
+    headers, header_warnings = unsubscribe_headers(unsubscribe_url, newsletter)
     warnings += header_warnings
     ctx = dict(
         name=name,
@@ -125,7 +129,7 @@ def render_digest(
         preheader=preheader,
         issue_date=issue_date,
         articles=entries,
-        unsubscribe_url=newsletter.unsubscribe_url if newsletter else "",
+        unsubscribe_url=unsubscribe_url,
     )
     html, text, html_warnings = _render_parts(templates, language, "email/digest", ctx)
     return RenderedMessage(

@@ -15,7 +15,7 @@ from distributor.errors import DistributorError
 from distributor.model import Article
 from distributor.render.email import render_confirm, render_digest
 from distributor.render.env import Templates
-from distributor.render.message import RenderedMessage
+from distributor.render.message import TOKEN_SLOT, RenderedMessage
 from distributor.render.telegram import render_telegram
 from distributor.render.twitter import render_tweet
 
@@ -64,6 +64,11 @@ def render_article(
     return msg
 
 
+def unsubscribe_url(settings: Settings) -> str:
+    """The one-click unsubscribe address, with the per-recipient {token} slot."""
+    return f"{settings.web.public_url}/unsubscribe/{TOKEN_SLOT}"
+
+
 def render_edition_digest(
     settings: Settings, language: str, articles: Sequence[Article], issue_date: dt.date
 ) -> RenderedMessage:
@@ -76,6 +81,7 @@ def render_edition_digest(
         issue_date=issue_date,
         newsletter=newsletter,
         utm=settings.render.utm,
+        unsubscribe_url=unsubscribe_url(settings),
     )
     if notes:
         from dataclasses import replace

@@ -35,8 +35,13 @@ X_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secre
 
 
 def default_settings() -> Settings:
-    """The embedded default config: the channels every sandbox test relies on."""
-    return load_settings(DEFAULT_CONFIG)
+    """The embedded default config: the channels every sandbox test relies on.
+    Its Event Webhook posts nowhere (a test that wants events sets
+    `handle.sandbox.sendgrid.emitter.url`)."""
+    import dataclasses
+
+    settings = load_settings(DEFAULT_CONFIG)
+    return dataclasses.replace(settings, sandbox=dataclasses.replace(settings.sandbox, event_webhook_url=""))
 
 
 def telegram_bot(url: str, edition: str = "de", token: str | None = None):  # type: ignore[no-untyped-def]

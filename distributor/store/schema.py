@@ -195,3 +195,55 @@ issue_batches = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.UniqueConstraint("issue_id", "batch_no", name="uq_issue_batches_issue_batch"),
 )
+
+# Newsletter readers, one row per (edition, address). Keyset paging by id
+# (WHERE edition = ? AND status = 'active' AND id > ? ORDER BY id) is served by
+# ix_subscribers_edition_status_id. Each status has the time it was last
+# entered; consent is what the reader agreed to, where, and when they confirmed.
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("edition", sa.String(8), nullable=False),
+    # Normalised with email-validator (domain lower-cased, IDNA); at most 254 by RFC 5321.
+    sa.Column("email", sa.String(320), nullable=False),
+    # pending, active, unsubscribed, bounced, complained (newsletter/subscribers.py: TRANSITIONS)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("status_changed_at", UTCDateTime, nullable=False),
+    sa.Column("pending_at", UTCDateTime),
+    sa.Column("active_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("bounced_at", UTCDateTime),
+    sa.Column("complained_at", UTCDateTime),
+    # Consent: when it was given (the confirmation), where (e.g. "web:/subscribe/de"),
+    # and the wording the reader agreed to.
+    sa.Column("consent_at", UTCDateTime),
+    sa.Column("consent_source", sa.String(500)),
+    sa.Column("consent_text", sa.Text),
+    # The last confirmation email sent (per-address rate limit across processes).
+    sa.Column("confirm_sent_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("edition", "email", name="uq_subscribers_edition_email"),
+)
+sa.Index("ix_subscribers_edition_status_id", subscribers.c.edition, subscribers.c.status, subscribers.c.id)
+sa.Index("ix_subscribers_email", subscribers.c.email)
+
+# SendGrid Event Webhook: each sg_event_id is applied once.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("sg_event_id", sa.String(100), primary_key=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("issue_id", sa.Integer),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+# Per digest issue: how many delivered, open and click events came back.
+issue_stats = sa.Table(
+    "issue_stats",
+    metadata,
+    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("event", sa.String(32), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False, server_default="0"),
+)

@@ -67,7 +67,13 @@ def test_a_failed_delivery_of_an_earlier_run_does_not_fail_the_next_one(cfg, con
 
 
 def test_digest_send_exits_1_when_the_channel_paused(cfg, control):
+    from distributor.config import load_settings
+    from distributor.store import Store
+    from support import add_subscribers
+
     assert invoke(cfg, "ingest").exit_code == 0
+    with Store.open(load_settings(cfg)) as store:
+        add_subscribers(store, "de", ["leserin@example.org"])
     fault(control, service="sendgrid", status=401, method="mail/send", times=1)
     result = invoke(cfg, "digest", "--send", "--edition", "de")
     assert result.exit_code == 1 and "paused" in result.output, result.output

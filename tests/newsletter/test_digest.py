@@ -15,14 +15,18 @@ from distributor.cli import cli
 from distributor.errors import DistributorError
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
+from distributor.newsletter import tokens
 from distributor.newsletter.issues import Issues
-from support import sent, with_channel
+from distributor.store.subscribers import Subscribers
+from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc
 
 
-def with_recipients(settings, edition: str, recipients: list[str], **changes):
-    return with_channel(settings, f"{edition}.newsletter", recipients=tuple(recipients), **changes)
+def with_recipients(settings, store, edition: str, recipients: list[str], **changes):
+    """The recipients as the edition's active subscribers; the settings with `changes`."""
+    add_subscribers(store, edition, recipients)
+    return with_channel(settings, f"{edition}.newsletter", **changes)
 
 
 def mails(control) -> list[dict]:
@@ -70,7 +74,7 @@ def ingested(sb_settings, store, clock):
 def test_an_issue_goes_out_in_batches_with_a_token_per_recipient(sb_settings, ingested, clock, control):
     store = ingested
     people = [f"reader{i:04d}@example.org" for i in range(2500)]
-    settings = with_recipients(sb_settings, "de", people)
+    settings = with_recipients(sb_settings, store, "de", people)
     result = run(settings, store, clock)
     assert result.status == "sent", result.detail
     bodies = mails(control)
@@ -78,7 +82,8 @@ def test_an_issue_goes_out_in_batches_with_a_token_per_recipient(sb_settings, in
     to = [p["to"][0]["email"] for b in bodies for p in b["personalizations"]]
     assert sorted(to) == sorted(people) and len(set(to)) == 2500
     p0 = bodies[0]["personalizations"][0]
-    token = digest.unsubscribe_token(settings, "de", p0["to"][0]["email"])
+    sub = Subscribers(store.engine).find("de", p0["to"][0]["email"])
+    token = tokens.unsubscribe_token(settings, "de", sub.id)
     assert p0["substitutions"] == {"{token}": token}
     assert token in p0["headers"]["List-Unsubscribe"]
     assert p0["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -100,7 +105,7 @@ def test_an_issue_goes_out_in_batches_with_a_token_per_recipient(sb_settings, in
 
 def test_an_interrupted_issue_resumes_without_sending_a_batch_twice(sb_settings, ingested, clock, control):
     store = ingested
-    settings = with_recipients(sb_settings, "de", [f"r{i}@example.org" for i in range(25)], batch_size=10)
+    settings = with_recipients(sb_settings, store, "de", [f"r{i}@example.org" for i in range(25)], batch_size=10)
     batches_sent = []
 
     def stop_after_first():
@@ -120,7 +125,7 @@ def test_an_interrupted_issue_resumes_without_sending_a_batch_twice(sb_settings,
 
 def test_a_batch_of_unknown_outcome_holds_the_issue_until_released(sb_settings, ingested, clock, control):
     store = ingested
-    settings = with_recipients(sb_settings, "de", [f"r{i}@example.org" for i in range(15)], batch_size=10)
+    settings = with_recipients(sb_settings, store, "de", [f"r{i}@example.org" for i in range(15)], batch_size=10)
     # The process died during batch 2: its row says `sending`.
     first = run(settings, store, clock, stop=lambda: len(mails(control)) >= 1)
     issues = Issues(store.engine)
@@ -139,6 +144,7 @@ def test_a_batch_of_unknown_outcome_holds_the_issue_until_released(sb_settings, 
 
 def test_rate_limits_and_transient_errors_are_waited_out(sb_settings, ingested, clock, control):
     store = ingested
+    add_subscribers(store, "de", ["leserin@example.org"])
     control.post("/_sandbox/faults", json={"service": "sendgrid", "status": 429, "retry_after": 9, "times": 1})
     control.post("/_sandbox/faults", json={"service": "sendgrid", "status": 500, "times": 1})
     result = run(sb_settings, store, clock)
@@ -150,6 +156,7 @@ def test_rate_limits_and_transient_errors_are_waited_out(sb_settings, ingested, 
 
 def test_a_permanent_error_fails_the_issue_and_a_manual_send_resumes_it(sb_settings, ingested, clock, control):
     store = ingested
+    add_subscribers(store, "de", ["leserin@example.org"])
     control.post("/_sandbox/faults", json={"service": "sendgrid", "status": 400, "times": 1})
     failed = run(sb_settings, store, clock)
     assert failed.status == "failed" and "400" in failed.detail
@@ -158,10 +165,15 @@ def test_a_permanent_error_fails_the_issue_and_a_manual_send_resumes_it(sb_setti
     assert resumed.status == "sent" and resumed.issue.id == failed.issue.id
 
 
-def test_no_recipients_is_a_clear_error(sb_settings, ingested, clock):
-    settings = with_recipients(sb_settings, "fr", [])
-    with pytest.raises(DistributorError, match="edition fr has no newsletter recipients"):
-        run(settings, ingested, clock, edition="fr")
+def test_no_active_subscribers_means_no_issue(sb_settings, ingested, clock, control):
+    store = ingested
+    add_subscribers(store, "de", ["left@example.org"])
+    Subscribers(store.engine).address_event("left@example.org", "unsubscribed", now=clock(), reason="test")
+    result = run(sb_settings, store, clock)
+    assert result.status == "nothing" and "no active subscribers" in result.detail
+    assert mails(control) == [] and Issues(store.engine).list() == []
+    with pytest.raises(DistributorError, match="edition de has no active newsletter subscribers"):
+        digest.assemble(sb_settings, store, "de", clock(), clock())
 
 
 # ------------------------------------------------------------------ commands
@@ -199,6 +211,7 @@ def test_digest_commands_send_test_preview_and_archive(make_config, articles_dir
     assert only["subject"].startswith("[Test] ")
     assert json.loads(invoke(cfg, "issues", "--json").output) == []  # a test copy is recorded nowhere
 
+    add_subscribers(load_settings_engine(cfg), "de", ["leserin@example.org"])
     send = invoke(cfg, "digest", "--send", "--edition", "de")
     assert send.exit_code == 0, send.output
     assert "sent" in send.output

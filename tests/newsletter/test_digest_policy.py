@@ -16,13 +16,14 @@ from distributor.errors import RateLimited, TransientDeliveryError
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
 from distributor.newsletter.issues import Issues
-from support import sent, with_channel
+from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc
 
 
 @pytest.fixture
 def ingested(sb_settings, store, clock):
+    add_subscribers(store, "de", ["leserin@example.org"])
     ingest(sb_settings, store, now=clock())
     return store
 
@@ -176,8 +177,8 @@ def test_rejected_credentials_pause_the_newsletter_channel(sb_settings, ingested
 
 def test_the_scheduled_job_resumes_an_interrupted_issue_at_its_next_run(sb_settings, store, control, clock):
     clock.now = dt.datetime(2025, 3, 14, 8, 0, 5, tzinfo=UTC)  # Friday 09:00:05 in Berlin: de's slot
-    settings = with_channel(sb_settings, "de.newsletter", recipients=tuple(f"r{i}@example.org" for i in range(15)),
-                            batch_size=10)
+    add_subscribers(store, "de", [f"r{i}@example.org" for i in range(15)])
+    settings = with_channel(sb_settings, "de.newsletter", batch_size=10)
     ingest(settings, store, now=clock())
 
     async def go():
@@ -220,6 +221,7 @@ def test_the_scheduled_job_resumes_an_interrupted_issue_at_its_next_run(sb_setti
 
 def test_an_interrupted_issue_does_not_swallow_the_next_slot(sb_settings, store, control, clock, articles_dir):
     clock.now = dt.datetime(2025, 3, 14, 8, 0, 5, tzinfo=UTC)
+    add_subscribers(store, "de", ["leserin@example.org"])
     ingest(sb_settings, store, now=clock())
     first = asyncio.run(digest.run_due_digest(sb_settings, store, "de", clock=clock, sleep=clock.sleep,
                                               stop=lambda: True))

@@ -11,9 +11,9 @@ NEWSLETTER = NewsletterChannelConfig(
     from_email="newsletter@novastan.example",
     from_name="Novastan",
     mode="live",
-    unsubscribe_url="https://novastan.example/unsubscribe/{token}",
     unsubscribe_mailto="unsubscribe@novastan.example",
 )
+UNSUBSCRIBE = "https://novastan.example/unsubscribe/{token}"
 TELEGRAM = TelegramChannelConfig(chat_id="@novastan_test")
 TWITTER = TwitterChannelConfig()
 TWITTER_THREAD = TwitterChannelConfig(thread=True)

@@ -21,7 +21,7 @@ from distributor.render.samples import ISSUE_DATE, sample_article
 from distributor.render.telegram import render_telegram
 from distributor.render.twitter import render_tweet
 
-from .conftest import NEWSLETTER, TELEGRAM, TWITTER, TWITTER_THREAD, UTM
+from .conftest import UNSUBSCRIBE, NEWSLETTER, TELEGRAM, TWITTER, TWITTER_THREAD, UTM
 
 GOLDEN = Path(__file__).parent / "golden"
 LANGUAGES = ("de", "fr", "en", "ru")
@@ -79,7 +79,8 @@ def test_digest_golden(lang, templates):
         title=first.title + " (2)", author=Author("Robin Roth"), translator=None,
         image="https://novastan.example/img/2.jpg", url=first.url.replace("ukraine", "ukraine-2"))
     msg = render_digest([first, second], templates=templates, language=lang, name="Novastan",
-                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     check_golden(f"{lang}/digest.html", msg.html)
     check_golden(f"{lang}/digest.txt", msg.text)
     check_golden(f"{lang}/digest.meta.json", meta(msg))
@@ -105,7 +106,8 @@ def test_hostile_golden(templates):
     check_golden("hostile/telegram.html", render_telegram(article, templates=templates, utm=UTM).text + "\n")
     check_golden("hostile/twitter.txt", render_tweet(article, templates=templates, utm=UTM).text + "\n")
     msg = render_digest([article], templates=templates, language="de", name="Novastan <&>",
-                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     check_golden("hostile/digest.html", msg.html)
     check_golden("hostile/digest.txt", msg.text)
 

@@ -24,7 +24,7 @@ from distributor.render.telegram import TelegramLimits, render_telegram
 from distributor.render.textlimits import utf16_len
 from distributor.render.twitter import XLimits, render_tweet
 
-from .conftest import NEWSLETTER, UTM
+from .conftest import UNSUBSCRIBE, NEWSLETTER, UTM
 
 PIECES = [
     "<", ">", "&", "&amp;", "&lt;b&gt;", '"', "'", "<b>", "</b>", "<a href='x'>", "<tg-spoiler>", "&#0;",
@@ -117,7 +117,8 @@ def test_tweet_within_280_with_the_link_intact(templates, article, thread):
 @given(st.lists(articles, min_size=1, max_size=4))
 def test_digest_has_both_parts_and_one_click_headers(templates, batch):
     msg = render_digest(batch, templates=templates, language=batch[0].language, name="Novastan",
-                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     assert msg.text.strip() and msg.html.startswith("<!DOCTYPE html>")
     assert msg.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     soup = BeautifulSoup(msg.html, "html.parser")

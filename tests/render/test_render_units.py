@@ -21,7 +21,7 @@ from distributor.render.textlimits import clean, fit, pretrim, utf16_len
 from distributor.render.twitter import hashtags_from_tags, render_tweet
 from distributor.render.utm import tag_link
 
-from .conftest import NEWSLETTER, UTM
+from .conftest import UNSUBSCRIBE, NEWSLETTER, UTM
 
 # ------------------------------------------------------------ counting and cutting
 
@@ -158,7 +158,8 @@ def test_dates_per_language():
 def test_digest_html_is_mail_client_safe(templates):
     article = sample_article("de").replace(image="https://novastan.example/i.jpg")
     msg = render_digest([article], templates=templates, language="de", name="Novastan", issue_date=ISSUE_DATE,
-                        newsletter=NEWSLETTER, utm=UTM)
+                        newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     soup = BeautifulSoup(msg.html, "html.parser")
     assert soup.find("style") is None and soup.find("link") is None  # CSS inlined, nothing external
     assert soup.find("table", attrs={"role": "presentation"})
@@ -172,7 +173,8 @@ def test_digest_html_is_mail_client_safe(templates):
 
 def test_unsubscribe_headers_and_token_filling(templates):
     msg = render_digest([sample_article("en")], templates=templates, language="en", name="Novastan",
-                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     assert msg.headers == {
         "List-Unsubscribe": "<https://novastan.example/unsubscribe/{token}>, "
                             "<mailto:unsubscribe@novastan.example?subject=unsubscribe%20{token}>",
@@ -184,9 +186,10 @@ def test_unsubscribe_headers_and_token_filling(templates):
 
 
 def test_unsubscribe_header_warnings():
-    assert unsubscribe_headers(None)[0] == {}
-    live_http = NewsletterChannelConfig(from_email="a@b", mode="live", unsubscribe_url="http://x/{token}")
-    assert any("https" in w for w in unsubscribe_headers(live_http)[1])
+    assert unsubscribe_headers("")[0] == {}
+    live = NewsletterChannelConfig(from_email="a@b", mode="live")
+    assert any("https" in w for w in unsubscribe_headers("http://x/{token}", live)[1])
+    assert any("slot" in w for w in unsubscribe_headers("https://x/u", live)[1])
 
 
 def test_empty_digest_is_an_error(templates):

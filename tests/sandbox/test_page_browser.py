@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.digest import run_digest
 from distributor.newsletter.issues import Issues
-from support import drain
+from support import add_subscribers, drain
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,6 +34,7 @@ def published(sb_settings, store, clock):
     """The pipeline run once: posts, tweets and a digest in the sandbox (before
     the browser starts: Playwright's sync API owns the thread's event loop)."""
     ingest(sb_settings, store, now=clock())
+    add_subscribers(store, "de", ["leserin@example.org"])
     drain(sb_settings, store, clock)
     result = asyncio.run(run_digest(sb_settings, store, "de", clock=clock, sleep=clock.sleep))
     assert result.status == "sent"
