@@ -6,6 +6,7 @@ One source's failure is recorded and reported; the other sources go on.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -14,6 +15,8 @@ from distributor.errors import ParseError, SourceError
 from distributor.ingest import sources
 from distributor.routing import route
 from distributor.store import Store, StoredArticle, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,13 +81,16 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 continue
             try:
                 article = parse_raw(item.raw, default_language=source.language or None)
-            except ParseError as exc:
-                report.item_errors.append(f"{item.key}: {exc}")
-                _notify(on_item, source.name, "error", f"{item.key}: {exc}")
+                stored, status = store.upsert_article(source=source.name, key=item.key,
+                                                      content_hash=item.content_hash, article=article, now=now,
+                                                      routing=route(article, settings, now=now))
+            except Exception as exc:  # noqa: BLE001 - one bad item never stops its source
+                if not isinstance(exc, ParseError):
+                    log.debug("source %s: item %s failed", source.name, item.key, exc_info=True)
+                message = _named(item.key, exc)
+                report.item_errors.append(message)
+                _notify(on_item, source.name, "error", message)
                 continue
-            stored, status = store.upsert_article(source=source.name, key=item.key,
-                                                  content_hash=item.content_hash, article=article, now=now,
-                                                  routing=route(article, settings, now=now))
             if status == "unchanged":
                 report.unchanged += 1
             else:
@@ -101,6 +107,9 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                     _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
     except SourceError as exc:
         report.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad source never stops the others
+        log.debug("source %s failed", source.name, exc_info=True)
+        report.error = f"source {source.name!r}: {type(exc).__name__}: {exc}"
     report.not_modified = state.not_modified
     store.record_poll(source.name, ok=report.ok, summary=report.summary(), error=report.error,
                       etag=state.etag, last_modified=state.last_modified, now=now)
@@ -118,10 +127,16 @@ def _items(settings: Settings, store: Store, source: SourceConfig,
     data = sources.fetch_feed_bytes(source, settings, state)
     if state.not_modified:
         return
-    parsed = sources.parse_feed(source, data)
+    parsed = sources.parse_feed(source, data, charset=state.charset)
     yield from sources.feed_items(
         source, parsed, page_fetcher=lambda url: sources.fetch_page_article_html(url, source)
     )
+
+
+def _named(key: str, exc: Exception) -> str:
+    """The error naming its item once (parse errors already start with it)."""
+    text = str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}"
+    return text if text.startswith(key) else f"{key}: {text}"
 
 
 def _notify(cb, source: str, status: str, what: str) -> None:
