@@ -181,8 +181,8 @@ def _from_declared(data: bytes, declared: str | None) -> Found | None:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
-    if not text.isascii() and garbled(text, encoding):
-        return None  # e.g. UTF-8 bytes declared as iso-8859-1
+    if not text.isascii() and (_MOJIBAKE.search(text) or garbled(text, encoding)):
+        return None  # e.g. UTF-8 bytes declared as iso-8859-1: even one "Ã¼" says so
     return text, encoding, []
 
 

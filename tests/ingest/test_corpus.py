@@ -33,6 +33,7 @@ FEEDS = {
     "rss-cp1252-undeclared.xml": ("articles", FR, "windows-1252"),
     "rss-koi8r-declared-windows1251.xml": ("articles", RU, "koi8-r"),
     "rss-cp1252-declared-utf8.xml": ("articles", FR, "windows-1252"),
+    "rss-utf8-declared-latin1.xml": ("articles", "Ein Gruss aus München", "does not fit the bytes"),
     "rss-utf16-bom.xml": ("articles", RU, None),
     "rss-utf16le-no-bom.xml": ("articles", DE, "UTF-16LE"),
     "channel.cdf": ("articles", "Kazakhstan is sending more grain east", "excerpt only"),
