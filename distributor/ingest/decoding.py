@@ -62,9 +62,11 @@ _DISPLAY = {"cp1250": "cp1250 (windows-1250)", "cp1251": "cp1251 (windows-1251)"
 
 
 def declared_charset(data: bytes, *, html: bool = False, xml: bool = False) -> str | None:
-    """The charset the document names for itself, if any."""
+    """The charset the document names for itself, if any: a feed by its XML
+    declaration (a <meta> inside an item's content is not the feed's), a page
+    by <meta charset> or <meta http-equiv>."""
     head = data[:4096]
-    m = (_XML_ENCODING.match(head) if xml else None) or (_HTML_CHARSET.search(head) if html or xml else None)
+    m = _XML_ENCODING.match(head) if xml else _HTML_CHARSET.search(head) if html else None
     return m.group(1).decode("ascii", "replace") if m else None
 
 

@@ -141,3 +141,18 @@ def test_the_whole_corpus_in_one_ingest_polls_every_source_without_a_traceback(m
     files_line = next(line for line in lines if line.startswith("files: "))
     articles = sum(1 for v in FILES.values() if v[0] == "articles")
     assert files_line.startswith(f"files: {articles} new"), files_line
+
+
+def test_run_once_goes_on_past_a_truncated_utf16_file(make_config, tmp_path):
+    # It used to raise UnicodeDecodeError out of parse.py, aborting the whole cycle.
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "x.txt").write_bytes(b"\xff\xfeT\x00i\x00A")
+    (folder / "y.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    cfg = make_config(f'\n[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{CORPUS / "feeds" / "atom.xml"}"\n',
+                      articles=folder)
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "run", "--once"])
+    assert "Traceback" not in result.output and not isinstance(result.exception, UnicodeDecodeError)
+    assert "ingest articles: 1 new, 0 updated, 0 unchanged, 1 errors" in result.output, result.output
+    assert "ingest feed: 1 new" in result.output, result.output
+    assert "binary file, not an article" in result.output
