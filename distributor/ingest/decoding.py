@@ -103,7 +103,7 @@ def garbled(text: str, encoding: str) -> str | None:
     if text.count("\ufffd") > max(3, len(text) // 200):
         return f"{text.count(chr(0xfffd))} undecodable characters"
     mojibake = len(_MOJIBAKE.findall(text, 0, 1 << 20))
-    if mojibake >= 3:
+    if mojibake >= 2:
         return f"{mojibake} UTF-8 sequences read as single bytes"
     if codecs.lookup(encoding).name.replace("-", "_") in _UTF8 or text.isascii():
         return None  # valid UTF-8 is not a guess; mojibake was the check that matters

@@ -330,3 +330,31 @@ def test_a_trickling_server_cannot_hold_a_poll_past_the_whole_request_deadline(m
     assert reports["slow"].error == (f"source 'slow': GET http://127.0.0.1:{server.port}/feed timed out: no complete "
                                      "answer within the 1.5s deadline (timeout_seconds)")
     assert reports["articles"].ok  # the folder source was polled as well
+
+
+def test_the_http_charset_decodes_a_feed_that_declares_none(make_config, tmp_path):
+    body = (CORPUS / "rss-koi8r-undeclared.xml").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=KOI8-R")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = FeedServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = feed_config(make_config, tmp_path, {"ru": f"http://127.0.0.1:{server.server_address[1]}/feed"})
+        settings, store, reports = run(cfg, "ru")
+    finally:
+        server.shutdown()
+        server.server_close()
+    article = reports["ru"].new[0].article
+    assert article.title == "Бишкек растёт"
+    assert "Бишкек продолжает расти" in article.body_text
+    assert not any("encoding" in w for w in article.warnings)  # declared, so nothing had to be guessed
