@@ -48,19 +48,29 @@ def parse_bounded(raw: RawArticle, default_language: str | None) -> Article:
         proc.communicate()
         raise ParseError(f"{raw.key}: parsing took longer than {PARSE_TIMEOUT_SECONDS:g}s ({size}); "
                          "refused") from None
-    if proc.returncode != 0 or not out:
-        last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1][:200]
+    last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1][:200]
+    if last.startswith("MemoryError"):
+        raise ParseError(_over_memory(raw))
+    try:
+        status, value = pickle.loads(out)
+    except Exception:  # noqa: BLE001 - killed or crashed half-way through its answer
         raise ParseError(f"{raw.key}: the parse ({size}) failed in its worker "
-                         f"(exit status {proc.returncode}): {last}")
-    status, value = pickle.loads(out)
+                         f"(exit status {proc.returncode}): {last}") from None
     if status == "ok":
         return value
     raise ParseError(value)
 
 
+def _over_memory(raw: RawArticle) -> str:
+    return (f"{raw.key}: parsing needed more than {PARSE_MEMORY_BYTES // (1 << 20)} MiB "
+            f"({len(raw.content)} characters); refused")
+
+
 def _worker() -> None:
     """The child: read (raw, language, memory limit), answer (status, value)."""
+    global PARSE_MEMORY_BYTES
     raw, default_language, memory = pickle.load(sys.stdin.buffer)
+    PARSE_MEMORY_BYTES = memory
     from distributor.ingest.parse import parse_inline
 
     try:
@@ -74,8 +84,7 @@ def _worker() -> None:
     except ParseError as exc:
         answer = ("error", str(exc))
     except MemoryError:
-        answer = ("error", f"{raw.key}: parsing needed more than {memory // (1 << 20)} MiB "
-                           f"({len(raw.content)} characters); refused")
+        answer = ("error", _over_memory(raw))
     sys.stdout.buffer.write(pickle.dumps(answer))
 
 

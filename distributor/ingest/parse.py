@@ -85,8 +85,10 @@ def parse_inline(raw: RawArticle, default_language: str | None) -> Article:
     except ParseError as exc:
         message = str(exc)
         raise ParseError(message if message.startswith(raw.key) else f"{raw.key}: {message}") from None
-    except (RecursionError, MemoryError) as exc:
-        raise ParseError(f"{raw.key}: too large or deeply nested to parse ({type(exc).__name__})") from None
+    except RecursionError:
+        raise ParseError(f"{raw.key}: too deeply nested to parse") from None
+    except MemoryError:
+        raise  # the bounded worker reports it with its limit
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the source either
         log.debug("parsing %s failed", raw.key, exc_info=True)
         raise ParseError(f"{raw.key}: cannot parse: {type(exc).__name__}: {exc}") from None
