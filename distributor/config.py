@@ -140,8 +140,11 @@ class SourceConfig:
     poll_seconds: float = 300.0
     # feed: fetch the article page when an item carries only an excerpt.
     fetch_full_page: bool = False
+    # feed: one deadline for the whole request, headers and body (a server
+    # trickling a byte a second never trips a per-read timeout).
     timeout_seconds: float = 20.0
-    # feed: refuse bodies larger than this (a broken or hostile server).
+    # feed: refuse bodies larger than this (a broken or hostile server);
+    # folder: refuse files larger than this, before reading them.
     max_bytes: int = 20_000_000
     # folder: the link of an article whose file names none, e.g.
     # "https://novastan.org/de/{slug}/"; {slug} is the front matter's `slug`

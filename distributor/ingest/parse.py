@@ -13,26 +13,27 @@ What had to be guessed is said in Article.warnings, never silently.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from distributor.errors import ParseError
 from distributor.ingest import markers
+from distributor.ingest.decoding import decode
 from distributor.ingest.footer import channels_in, find_footer, normalise_kind
 from distributor.ingest.formats import Document, Para, read_html, read_markdown, read_text
 from distributor.ingest.language import detect_language
 from distributor.links import drop_query_parameter, link_problem, refused
 from distributor.model import Article, Author, Block, ChannelRef, RawArticle, Related
 
+log = logging.getLogger(__name__)
+
 FORMATS_BY_SUFFIX = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 _READERS = {"text": read_text, "markdown": read_markdown, "html": read_html}
 FALLBACK_LANGUAGE = "en"
 
-_MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
-_HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.I)
 # Invisible noise, taken out of the whole article: zero-width space, word
 # joiner and a BOM in mid-text (pasted or concatenated files). Kept, because
 # they are text: ZWNJ and ZWJ (Persian "می‌خواهم", the family emoji 👨‍👩‍👧‍👦,
@@ -70,43 +71,6 @@ def parse_file(path: Path, *, default_language: str | None = None, url_template:
     return parse_raw(raw, default_language=default_language, url_template=url_template)
 
 
-def decode(data: bytes, where: str, *, html: bool = False) -> tuple[str, list[str]]:
-    """Bytes to text: UTF-8, else a sensible fallback that is reported."""
-    if not data.strip():
-        raise ParseError(f"{where}: empty file")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), []
-    if b"\x00" in data[:8192]:
-        raise ParseError(f"{where}: binary file, not an article")
-    try:
-        text, warnings = data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        text, warnings = _decode_fallback(data, html)
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
-    if controls > max(3, len(text) // 50):
-        raise ParseError(f"{where}: binary file, not an article")
-    return text, warnings
-
-
-def _decode_fallback(data: bytes, html: bool) -> tuple[str, list[str]]:
-    declared = _HTML_CHARSET.search(data[:4096]) if html else None
-    if declared:
-        charset = declared.group(1).decode("ascii", "replace")
-        try:
-            return data.decode(charset), [f"encoding: not UTF-8; decoded as the declared {charset}"]
-        except (LookupError, UnicodeDecodeError):
-            pass
-    # Mostly UTF-8 with a few broken bytes: re-reading it all as cp1252 would
-    # garble every umlaut, so keep UTF-8 and replace only the broken bytes.
-    invalid = len(data.decode("utf-8", "replace").split("\ufffd")) - 1
-    if len(_MULTIBYTE_UTF8.findall(data)) > invalid:
-        return data.decode("utf-8", "replace"), [f"encoding: {invalid} invalid UTF-8 byte(s) replaced"]
-    try:
-        return data.decode("cp1252"), ["encoding: not valid UTF-8; decoded as cp1252 (Windows-1252)"]
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), ["encoding: not valid UTF-8; decoded as latin-1"]
-
-
 # ---------------------------------------------------------------- parsing
 
 
@@ -116,12 +80,30 @@ def parse_raw(raw: RawArticle, *, default_language: str | None = None,
 
     `url_template` (a folder source's, e.g. "https://novastan.org/de/{slug}/")
     gives the link of an article that names none: {slug} is the front matter's
-    `slug` or the file name without its extension."""
+    `slug` or the file name without its extension.
+
+    Bounded in time and memory (bounded.py): a large input is parsed in a
+    child process that is limited and killed when it runs over."""
+    from distributor.ingest.bounded import parse_bounded
+
+    return parse_bounded(raw, default_language, url_template)
+
+
+def parse_inline(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
+    """parse_raw in this process. Any failure is a ParseError naming the
+    article, never an exception that would stop its source."""
     try:
         return _parse(raw, default_language, url_template)
     except ParseError as exc:
         message = str(exc)
         raise ParseError(message if message.startswith(raw.key) else f"{raw.key}: {message}") from None
+    except RecursionError:
+        raise ParseError(f"{raw.key}: too deeply nested to parse") from None
+    except MemoryError:
+        raise  # the bounded worker reports it with its limit
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the source either
+        log.debug("parsing %s failed", raw.key, exc_info=True)
+        raise ParseError(f"{raw.key}: cannot parse: {type(exc).__name__}: {exc}") from None
 
 
 def _parse(raw: RawArticle, default_language: str | None, url_template: str | None) -> Article:

@@ -6,6 +6,7 @@ One source's failure is recorded and reported; the other sources go on.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -16,6 +17,8 @@ from distributor.ingest.identity import FolderIdentities, Match
 from distributor.model import Article
 from distributor.routing import route
 from distributor.store import ArticleIdentity, Store, StoredArticle, own_id, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,13 +94,12 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                 continue
             try:
                 article = parse_item(source, item.raw)
-            except ParseError as exc:
-                report.item_errors.append(f"{item.key}: {exc}")
-                _notify(on_item, source.name, "error", f"{item.key}: {exc}")
+                stored, status = store.upsert_article(source=source.name, key=item.key,
+                                                      content_hash=item.content_hash, article=article, now=now,
+                                                      routing=route(article, settings, now=now))
+            except Exception as exc:  # noqa: BLE001 - one bad item never stops its source
+                _item_failed(report, on_item, source, item.key, exc)
                 continue
-            stored, status = store.upsert_article(source=source.name, key=item.key,
-                                                  content_hash=item.content_hash, article=article, now=now,
-                                                  routing=route(article, settings, now=now))
             if status == "unchanged":
                 report.unchanged += 1
             else:
@@ -117,6 +119,9 @@ def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                     _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
     except SourceError as exc:
         report.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad source never stops the others
+        log.debug("source %s failed", source.name, exc_info=True)
+        report.error = f"source {source.name!r}: {type(exc).__name__}: {exc}"
     report.not_modified = state.not_modified
     store.record_poll(source.name, ok=report.ok, summary=report.summary(), error=report.error,
                       etag=state.etag, last_modified=state.last_modified, now=now)
@@ -141,9 +146,8 @@ class _NewPaths:
         assert item.raw is not None
         try:
             article = parse_item(self.source, item.raw)
-        except ParseError as exc:
-            self.report.item_errors.append(f"{item.key}: {exc}")
-            _notify(self.on_item, self.source.name, "error", f"{item.key}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad item never stops its source
+            _item_failed(self.report, self.on_item, self.source, item.key, exc)
             return
         if self.index is None:
             self.index = FolderIdentities(self.store.identities(self.source.name))
@@ -180,9 +184,14 @@ class _NewPaths:
                                 content_hash=item.content_hash, live=live)
 
     def _store(self, item: sources.Item, article: Article, match: Match | None) -> None:
-        stored, status = self.store.upsert_article(
-            source=self.source.name, key=item.key, content_hash=item.content_hash, article=article, now=self.now,
-            routing=route(article, self.settings, now=self.now), same_as=match.article.id if match else None)
+        try:
+            stored, status = self.store.upsert_article(
+                source=self.source.name, key=item.key, content_hash=item.content_hash, article=article,
+                now=self.now, routing=route(article, self.settings, now=self.now),
+                same_as=match.article.id if match else None)
+        except Exception as exc:  # noqa: BLE001 - one bad item never stops its source
+            _item_failed(self.report, self.on_item, self.source, item.key, exc)
+            return
         self.record(stored)
         if match:
             self.report.moved.append((stored, match.article.key))
@@ -204,7 +213,7 @@ def _items(settings: Settings, store: Store, source: SourceConfig,
     data = sources.fetch_feed_bytes(source, settings, state)
     if state.not_modified:
         return
-    parsed = sources.parse_feed(source, data)
+    parsed = sources.parse_feed(source, data, charset=state.charset)
     yield from sources.feed_items(
         source, parsed, page_fetcher=lambda url: sources.fetch_page_article_html(url, source)
     )
@@ -216,6 +225,22 @@ def parse_item(source: SourceConfig, raw) -> Article:
     from distributor.ingest.parse import parse_raw  # BeautifulSoup & co. only when something is parsed
 
     return parse_raw(raw, default_language=source.language or None, url_template=source.url_template or None)
+
+
+def _item_failed(report: SourceReport, on_item, source: SourceConfig, key: str, exc: Exception) -> None:
+    """One item that could not be read, parsed or stored: a clean error naming it
+    (the traceback only at debug level), and its source goes on."""
+    if not isinstance(exc, ParseError):
+        log.debug("source %s: item %s failed", source.name, key, exc_info=True)
+    message = _named(key, exc)
+    report.item_errors.append(message)
+    _notify(on_item, source.name, "error", message)
+
+
+def _named(key: str, exc: Exception) -> str:
+    """The error naming its item once (parse errors already start with it)."""
+    text = str(exc) if isinstance(exc, ParseError) else f"{type(exc).__name__}: {exc}"
+    return text if text.startswith(key) else f"{key}: {text}"
 
 
 def _notify(cb, source: str, status: str, what: str) -> None:

@@ -10,6 +10,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import logging
+import re
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -18,8 +23,10 @@ import httpx
 
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
-from distributor.ingest.parse import decode
+from distributor.ingest.decoding import decode
 from distributor.model import RawArticle
+
+log = logging.getLogger(__name__)
 
 FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 USER_AGENT = "distributor/0.1 (+https://github.com/; feed reader)"
@@ -40,6 +47,8 @@ class FeedState:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    # The charset of the HTTP Content-Type, the feed's strongest declaration.
+    charset: str | None = None
 
 
 def sha256(data: bytes) -> str:
@@ -62,19 +71,28 @@ def folder_items(source: SourceConfig, settings: Settings) -> Iterator[Item]:
             continue
         key = rel.as_posix()
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Item(key, error=f"cannot read {path}: {exc.strerror}")
-            continue
-        try:
-            content, warnings = decode(data, str(path), html=fmt == "html")
-        except ParseError as exc:
-            yield Item(key, error=str(exc))
-            continue
-        # The source's language is only a default (the pipeline passes it as
-        # such): the article's own front matter or text decides first.
-        raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
-        yield Item(key, raw=raw, content_hash=sha256(data))
+            yield _folder_item(key, path, fmt, source)
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops its source
+            log.debug("folder item %s failed", path, exc_info=True)
+            yield Item(key, error=f"{path}: cannot read: {type(exc).__name__}: {exc}")
+
+
+def _folder_item(key: str, path, fmt: str, source: SourceConfig) -> Item:
+    try:
+        size = path.stat().st_size
+        if size > source.max_bytes:
+            return Item(key, error=f"{path}: the file is {size} bytes, over max_bytes={source.max_bytes}; refused")
+        data = path.read_bytes()
+    except OSError as exc:
+        return Item(key, error=f"cannot read {path}: {exc.strerror}")
+    try:
+        content, warnings = decode(data, str(path), html=fmt == "html")
+    except ParseError as exc:
+        return Item(key, error=str(exc))
+    # The source's language is only a default (the pipeline passes it as
+    # such): the article's own front matter or text decides first.
+    raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
+    return Item(key, raw=raw, content_hash=sha256(data))
 
 
 # ------------------------------------------------------------------ feed
@@ -99,13 +117,70 @@ def fetch_feed_bytes(source: SourceConfig, settings: Settings, state: FeedState,
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
+    resp, body = bounded_get(url, source, headers, client)
+    if resp.status_code == 304:
+        state.not_modified = True
+        return b""
+    state.etag = resp.headers.get("ETag") or state.etag
+    state.last_modified = resp.headers.get("Last-Modified") or state.last_modified
+    state.charset = resp.charset_encoding
+    return body
+
+
+def bounded_get(url: str, source: SourceConfig, headers: dict[str, str],
+                client: httpx.Client | None = None) -> tuple[httpx.Response, bytes]:
+    """GET within one whole-request deadline (timeout_seconds) and max_bytes.
+
+    httpx's timeouts are per operation: a server that trickles a byte every
+    second never trips a read timeout. So a watchdog timer shuts the request's
+    sockets down at the deadline (the connections are learnt from httpcore's
+    "trace" extension), which ends any read blocked in headers or body at
+    once; the body loop also checks the clock after every chunk. A 304 comes
+    back with an empty body; an HTTP error status is a SourceError."""
+    timeout = source.timeout_seconds
+    deadline = time.monotonic() + timeout
+    expired = threading.Event()
+    sockets: list[socket.socket] = []
+    lock = threading.Lock()
+
+    def cut(sock) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def watch(stream) -> None:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with lock:
+                sockets.append(sock)
+                if expired.is_set():
+                    cut(sock)
+
+    def trace(event: str, info: dict) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            watch(info.get("return_value"))
+
+    def expire() -> None:
+        with lock:
+            expired.set()
+            for sock in sockets:
+                cut(sock)
+
+    def over_deadline() -> SourceError:
+        return SourceError(source.name, f"GET {url} timed out: no complete answer within the "
+                                        f"{timeout:g}s deadline (timeout_seconds)")
+
     own = client is None
-    client = client or httpx.Client(timeout=source.timeout_seconds, follow_redirects=True)
+    client = client or httpx.Client(timeout=timeout, follow_redirects=True)
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
     try:
-        with client.stream("GET", url, headers=headers) as resp:
+        with client.stream("GET", url, headers=headers, extensions={"trace": trace}) as resp:
+            watch(resp.extensions.get("network_stream"))  # a reused connection had no connect event
             if resp.status_code == 304:
-                state.not_modified = True
-                return b""
+                return resp, b""
             if resp.status_code >= 400:
                 raise SourceError(source.name, f"GET {url} answered HTTP {resp.status_code}")
             chunks, total = [], 0
@@ -113,15 +188,18 @@ def fetch_feed_bytes(source: SourceConfig, settings: Settings, state: FeedState,
                 total += len(chunk)
                 if total > source.max_bytes:
                     raise SourceError(source.name, f"feed at {url} is over max_bytes={source.max_bytes}; refused")
+                if time.monotonic() > deadline:
+                    raise over_deadline()
                 chunks.append(chunk)
-            state.etag = resp.headers.get("ETag") or state.etag
-            state.last_modified = resp.headers.get("Last-Modified") or state.last_modified
-            return b"".join(chunks)
+            return resp, b"".join(chunks)
     except httpx.TimeoutException:
-        raise SourceError(source.name, f"GET {url} timed out after {source.timeout_seconds:g}s") from None
+        raise SourceError(source.name, f"GET {url} timed out after {timeout:g}s") from None
     except httpx.HTTPError as exc:
+        if expired.is_set():
+            raise over_deadline() from None
         raise SourceError(source.name, f"cannot reach {url}: {exc}") from None
     finally:
+        timer.cancel()
         if own:
             client.close()
 
@@ -130,25 +208,48 @@ def fetch_feed_bytes(source: SourceConfig, settings: Settings, state: FeedState,
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
-def parse_feed(source: SourceConfig, data: bytes) -> feedparser.FeedParserDict:
-    """Parse a feed document strictly: a feed that is not well-formed is an
-    error for the whole source (a recovered half-feed could post truncated
-    articles); it is read again at the next poll."""
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+
+
+def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None) -> feedparser.FeedParserDict:
+    """Parse a feed document as feedparser reads it: decoded first by the rules
+    of decoding.py (declared charset when it fits, else detected), then a
+    feed that is not well-formed XML (a named HTML entity like &nbsp;, an
+    unclosed tag) is still ingested when feedparser's lenient parser makes
+    entries of it, each article warned with the problem and its line. Only a
+    document with no entries at all is refused."""
     if not data.strip():
         raise SourceError(source.name, "the feed is empty (0 bytes of content)")
-    head = data[:500].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html")):
+    try:
+        text, warnings = decode(data, "the feed", xml=True, declared=charset)
+    except ParseError as exc:
+        raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
+    head = text[:500].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith(("<!doctype html", "<html")):
         raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
+    # feedparser reads the bytes again: hand it UTF-8 that says so.
+    text = _XML_DECLARATION.sub(lambda m: re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"',
+                                                    m.group(0)), text.lstrip("\ufeff"), count=1)
+    parsed = feedparser.parse(text.encode("utf-8"), sanitize_html=True, resolve_relative_uris=True)
     exc = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(exc, _HARMLESS_BOZO):
-        line = getattr(exc, "getLineNumber", lambda: None)()
-        where = f" at line {line}" if line else ""
-        raise SourceError(source.name, f"the feed is not well-formed XML{where}: {_exc_text(exc)}; "
-                                       "nothing from it was ingested")
-    if not parsed.get("version"):
+        problem = _bozo_text(exc)
+        if not parsed.entries:
+            raise SourceError(source.name, f"the feed is not well-formed XML{problem}; nothing from it was ingested")
+        warnings.append(f"feed: not well-formed XML{problem}; read by feedparser's lenient parser, "
+                        "check the article")
+    if not parsed.get("version") and not parsed.entries:
         raise SourceError(source.name, "the document is neither RSS nor Atom")
+    parsed["distributor_warnings"] = [w.replace("encoding:", "feed encoding:", 1) for w in warnings]
     return parsed
+
+
+def _bozo_text(exc: BaseException | None) -> str:
+    """" at line N: message", the line said once (a SAXParseException's str()
+    repeats it as "<unknown>:N:C: message")."""
+    line = getattr(exc, "getLineNumber", lambda: None)()
+    message = exc.getMessage() if hasattr(exc, "getMessage") else _exc_text(exc)
+    return (f" at line {line}" if line else "") + f": {message}"
 
 
 def _exc_text(exc: BaseException | None) -> str:
@@ -162,36 +263,43 @@ def feed_items(source: SourceConfig, parsed: feedparser.FeedParserDict,
     (WordPress post ids repeat across language sub-sites)."""
     feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower() or None
     language = feed_lang or source.language or None
-    feed_warnings = []
-    if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
-        feed_warnings.append(f"feed encoding: {parsed['bozo_exception']}")
-    for entry in parsed.entries:
+    feed_warnings = list(parsed.get("distributor_warnings", ()))
+    for n, entry in enumerate(parsed.entries, 1):
         key = entry.get("id") or entry.get("link") or entry.get("title")
         if not key:
-            yield Item("<item without guid, link or title>", error="item has no guid, link or title; skipped")
+            yield Item(f"<item {n} without guid, link or title>", error="item has no guid, link or title; skipped")
             continue
-        warnings: list[str] = list(feed_warnings)
-        content = _full_text(entry)
-        if content is None:
-            content = entry.get("summary", "")
-            if source.fetch_full_page and entry.get("link") and page_fetcher is not None:
-                try:
-                    content = page_fetcher(entry["link"])
-                except SourceError as err:
-                    warnings.append(f"excerpt only: fetching the full page failed ({err})")
-                else:
-                    warnings.append("excerpt only in the feed: full text fetched from the page")
+        try:
+            yield _feed_item(source, entry, str(key), language, feed_warnings, page_fetcher)
+        except Exception as exc:  # noqa: BLE001 - one bad item never stops its feed
+            log.debug("feed item %s failed", key, exc_info=True)
+            yield Item(str(key), error=f"item {n} ({key}): cannot read: {type(exc).__name__}: {exc}")
+
+
+def _feed_item(source: SourceConfig, entry, key: str, language: str | None, feed_warnings: list[str],
+               page_fetcher) -> Item:
+    warnings: list[str] = list(feed_warnings)
+    content = _full_text(entry)
+    if content is None:
+        content = entry.get("summary", "")
+        if source.fetch_full_page and entry.get("link") and page_fetcher is not None:
+            try:
+                content = page_fetcher(entry["link"])
+            except SourceError as err:
+                warnings.append(f"excerpt only: fetching the full page failed ({err})")
             else:
-                warnings.append("excerpt only: the feed has no full text (content:encoded), "
-                                "so the footer and its channels may be missing")
-        raw = RawArticle(
-            key=key, content=content, format="html", name=key, url=entry.get("link"),
-            title=entry.get("title") or None, language=language, published=_entry_date(entry),
-            image=_entry_image(entry), tags=tuple(t.get("term") for t in entry.get("tags", []) if t.get("term")),
-            author=entry.get("author") or None, warnings=tuple(warnings),
-        )
-        digest = sha256("\x1f".join([key, raw.title or "", raw.url or "", content]).encode("utf-8"))
-        yield Item(key, raw=raw, content_hash=digest)
+                warnings.append("excerpt only in the feed: full text fetched from the page")
+        else:
+            warnings.append("excerpt only: the feed has no full text (content:encoded), "
+                            "so the footer and its channels may be missing")
+    raw = RawArticle(
+        key=key, content=content, format="html", name=key, url=entry.get("link"),
+        title=entry.get("title") or None, language=language, published=_entry_date(entry),
+        image=_entry_image(entry), tags=tuple(t.get("term") for t in entry.get("tags", []) if t.get("term")),
+        author=entry.get("author") or None, warnings=tuple(warnings),
+    )
+    digest = sha256("\x1f".join([key, raw.title or "", raw.url or "", content]).encode("utf-8"))
+    return Item(key, raw=raw, content_hash=digest)
 
 
 def _full_text(entry) -> str | None:
@@ -220,16 +328,14 @@ def _entry_image(entry) -> str | None:
 
 def fetch_page_article_html(url: str, source: SourceConfig) -> str:
     """The article body of a page, for excerpt-only feed items (WordPress:
-    <article> or .entry-content)."""
+    <article> or .entry-content); the same deadline and size cap as the feed."""
     from bs4 import BeautifulSoup
 
+    resp, body = bounded_get(url, source, {"User-Agent": USER_AGENT})
     try:
-        resp = httpx.get(url, timeout=source.timeout_seconds, follow_redirects=True,
-                         headers={"User-Agent": USER_AGENT})
-    except httpx.HTTPError as exc:
-        raise SourceError(source.name, f"cannot fetch page {url}: {exc}") from None
-    if resp.status_code >= 400:
-        raise SourceError(source.name, f"page {url} answered HTTP {resp.status_code}")
-    soup = BeautifulSoup(resp.text, "html.parser")
+        text, _ = decode(body, f"page {url}", html=True, declared=resp.charset_encoding)
+    except ParseError as exc:
+        raise SourceError(source.name, str(exc)) from None
+    soup = BeautifulSoup(text, "html.parser")
     node = soup.select_one(".entry-content") or soup.find("article") or soup.body or soup
     return str(node)

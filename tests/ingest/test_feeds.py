@@ -20,6 +20,7 @@ from distributor.ingest.pipeline import ingest
 from distributor.store import Store
 
 FEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
+CORPUS = FEEDS / "corpus" / "feeds"
 
 
 class FeedServer(http.server.ThreadingHTTPServer):
@@ -115,7 +116,6 @@ def test_guid_is_the_whole_string_so_sub_sites_do_not_collide(make_config, tmp_p
 
 
 @pytest.mark.parametrize("fixture, message", [
-    ("broken.xml", r"not well-formed XML at line \d+: .*unclosed CDATA"),
     ("empty.xml", r"the feed is empty"),
     ("html-page.xml", r"returned an HTML page, not RSS or Atom"),
 ])
@@ -130,6 +130,37 @@ def test_malformed_feed_is_a_clear_error_and_other_sources_go_on(make_config, tm
     assert reports["articles"].ok and reports["articles"].new  # the folder source too
     poll = store.last_poll("bad")
     assert poll.ok is False and poll.error == reports["bad"].error
+
+
+def test_a_feed_with_named_html_entities_is_ingested_with_one_warning_naming_the_line(make_config, tmp_path):
+    # &nbsp; &hellip; &auml; are undefined in XML; feedparser reads them right.
+    cfg = feed_config(make_config, tmp_path, {"ent": str(CORPUS / "rss-named-entities.xml")})
+    settings, store, reports = run(cfg)
+    r = reports["ent"]
+    assert r.ok and len(r.new) == 1, r.summary()
+    a = r.new[0].article
+    assert a.title == "Käse… und Brötchen"
+    assert "Der März beginnt mit Schnee in den Bergen…" in a.body_text
+    warning = next(w for w in a.warnings if "not well-formed" in w)
+    assert "not well-formed XML at line 4: undefined entity; read by feedparser's lenient parser" in warning
+    assert warning.count("4") == 1 and "<unknown>" not in warning  # the line is said once
+
+
+def test_an_ill_formed_feed_is_ingested_item_by_item(make_config, tmp_path):
+    # broken.xml ends in an unclosed CDATA: its one item has a title but no
+    # text left, so that item is an error naming it; the source itself is fine.
+    cfg = feed_config(make_config, tmp_path, {"bad": str(FEEDS / "broken.xml"), "good": str(FEEDS / "atom-en.xml")})
+    settings, store, reports = run(cfg)
+    assert reports["bad"].ok and reports["bad"].new == []
+    assert reports["bad"].item_errors == ["https://novastan.org/de/?p=71234: no article text"]
+    assert reports["good"].ok and len(reports["good"].new) == 1
+
+
+def test_an_ill_formed_feed_without_entries_is_refused_naming_the_line_once(make_config, tmp_path):
+    cfg = feed_config(make_config, tmp_path, {"cut": str(CORPUS / "rss-truncated-before-items.xml")})
+    settings, store, reports = run(cfg)
+    assert reports["cut"].error == ("source 'cut': the feed is not well-formed XML at line 4: unclosed token; "
+                                    "nothing from it was ingested")
 
 
 def test_wrong_encoding_is_read_with_a_warning(make_config, tmp_path):
@@ -235,3 +266,95 @@ def test_without_fetch_full_page_the_page_is_not_fetched(make_config, tmp_path, 
     cfg = make_config(f'\n[[sources]]\nname = "de"\nkind = "feed"\nurl = "{base}/feed.xml"\n')
     run(cfg, "de")
     assert [path for path, *_ in log] == ["/feed.xml"]
+
+
+class TrickleServer:
+    """A real server on 127.0.0.1 that sends its answer one byte every
+    `interval` seconds: in the body only, or from the very first header byte."""
+
+    def __init__(self, *, headers_too: bool, interval: float = 0.5):
+        self.headers_too, self.interval = headers_too, interval
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        body = (FEEDS / "atom-en.xml").read_bytes()
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        try:
+            conn.recv(65536)
+            if not self.headers_too:
+                conn.sendall(head)
+            for byte in (head if self.headers_too else b"") + body:
+                if self.stop.wait(self.interval):
+                    break
+                conn.sendall(bytes([byte]))
+        except OSError:
+            pass  # the client gave up: that is the point
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_a_trickling_server_cannot_hold_a_poll_past_the_whole_request_deadline(make_config, tmp_path, headers_too):
+    import time
+
+    server = TrickleServer(headers_too=headers_too)
+    try:
+        (tmp_path / "articles").mkdir(exist_ok=True)
+        cfg = make_config(f'\n[[sources]]\nname = "slow"\nkind = "feed"\nurl = "http://127.0.0.1:{server.port}/feed"\n'
+                          "timeout_seconds = 1.5\n")
+        started = time.monotonic()
+        settings, store, reports = run(cfg)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    # Every single read is well within 1.5 s; only a deadline on the whole request ends it.
+    assert elapsed < 5, f"the poll took {elapsed:.1f}s"
+    assert reports["slow"].error == (f"source 'slow': GET http://127.0.0.1:{server.port}/feed timed out: no complete "
+                                     "answer within the 1.5s deadline (timeout_seconds)")
+    assert reports["articles"].ok  # the folder source was polled as well
+
+
+def test_the_http_charset_decodes_a_feed_that_declares_none(make_config, tmp_path):
+    body = (CORPUS / "rss-koi8r-undeclared.xml").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=KOI8-R")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = FeedServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = feed_config(make_config, tmp_path, {"ru": f"http://127.0.0.1:{server.server_address[1]}/feed"})
+        settings, store, reports = run(cfg, "ru")
+    finally:
+        server.shutdown()
+        server.server_close()
+    article = reports["ru"].new[0].article
+    assert article.title == "Бишкек растёт"
+    assert "Бишкек продолжает расти" in article.body_text
+    assert not any("encoding" in w for w in article.warnings)  # declared, so nothing had to be guessed

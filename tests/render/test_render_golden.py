@@ -119,6 +119,7 @@ def test_untitled_golden(templates):
     check_golden("untitled/telegram.html", render_telegram(article, templates=templates, utm=UTM).text + "\n")
     check_golden("untitled/twitter.txt", render_tweet(article, templates=templates, utm=UTM).text + "\n")
     msg = render_digest([article, sample_article("de")], templates=templates, language="de", name="Novastan",
-                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM)
+                        issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
+                        unsubscribe_url=UNSUBSCRIBE)
     check_golden("untitled/digest.html", msg.html)
     check_golden("untitled/digest.txt", msg.text)
