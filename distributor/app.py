@@ -95,5 +95,13 @@ def where_it_went(store: Store, settings: Settings | None = None) -> list[str]:
                     ZoneInfo(settings.editions[edition].timezone))
                 label = f"waiting for the weekly digest of {when:%a %Y-%m-%d %H:%M %Z}"
             lines.append(f"  {channel:15} {label}: {len(items)}" + (
-                "" if status in ("skipped", "cancelled") else "  (" + "; ".join(t[:50] for t in items) + ")"))
+                "" if status in ("skipped", "cancelled") else "  (" + "; ".join(map(_short, items)) + ")"))
     return lines
+
+
+def _short(title: str) -> str:
+    """A title for a one-line summary: at most 50 characters, cut at a word
+    (on whole grapheme clusters) with an ellipsis."""
+    from distributor.render.textlimits import fit
+
+    return fit(title, lambda s: len(s) <= 50).text
