@@ -12,7 +12,10 @@ an `Authorization: Bearer …` value and the keys in an OAuth 1.0a header.
 `scrub(text)` is the mechanism; it is applied at three doors, wired once:
 
 - the store: every string parameter of every statement (store/db.py), so
-  no error, reason or pause note is ever written with a secret in it;
+  no error, reason or pause note is ever written with a secret in it, but
+  the world's text (an article, a post's payload, a digest, an address) is
+  stored as it came: a secret that is also a word of it (a database
+  password "novastan") must not rewrite every link into https://[redacted].org;
 - logging: `RedactingFilter` on the root handlers (and Python's last-resort
   handler), so every record of every logger at every level is rewritten,
   python_http_client's and oauthlib's DEBUG lines included;
@@ -84,19 +87,20 @@ def scrub(text: str) -> str:
     return _scrubber(secret_values()).scrub(text)
 
 
-def scrub_parameters(parameters: Any) -> Any:
+def scrub_parameters(parameters: Any, *, keep: frozenset[str] = frozenset()) -> Any:
     """A statement's parameters (a dict, a tuple, or a list of them for
-    executemany) with every string scrubbed."""
-    return _walk(parameters, _scrubber(secret_values()))
+    executemany) with every string scrubbed, except the strings in `keep`
+    (the world's text: see store/db.py)."""
+    return _walk(parameters, _scrubber(secret_values()), keep)
 
 
-def _walk(value: Any, scrubber: _Scrubber) -> Any:
+def _walk(value: Any, scrubber: _Scrubber, keep: frozenset[str]) -> Any:
     if isinstance(value, str):
-        return scrubber.scrub(value)
+        return value if value in keep else scrubber.scrub(value)
     if isinstance(value, dict):
-        return {k: _walk(v, scrubber) for k, v in value.items()}
+        return {k: _walk(v, scrubber, keep) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_walk(v, scrubber) for v in value)
+        return type(value)(_walk(v, scrubber, keep) for v in value)
     return value
 
 

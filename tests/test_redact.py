@@ -121,3 +121,27 @@ def redact_now():
     import datetime as dt
 
     return dt.datetime(2025, 3, 14, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_secret_that_is_also_a_word_of_the_articles_leaves_their_text_and_posts_alone(
+        sb_settings, store, clock, control, monkeypatch):
+    """The store scrubs what could carry a secret (errors, reasons, notes),
+    not the world's text: a database password that is also the outlet's
+    name must not turn every stored link into https://[redacted].org and
+    every post into one without its link (or a crash on the broken URL)."""
+    from distributor.ingest.pipeline import ingest
+    from support import drain, sent
+
+    monkeypatch.setenv("DISTRIBUTOR_DATABASE_URL", "postgresql+psycopg://novastan:novastan@db.internal/novastan")
+    assert "novastan" in redact.secret_values()
+    ingest(sb_settings, store, now=clock())
+    urls = [a.article.url for a in store.list_articles() if a.article.url]
+    assert urls and all("novastan.org" in u for u in urls)
+    report = drain(sb_settings, store, clock)
+    assert report.count("held") == 0 and report.count("failed") == 0
+    posts = [r["body"]["text"] for r in sent(control, "telegram", "sendMessage") + sent(control, "x", "/2/tweets")]
+    assert posts and all(REDACTED not in p for p in posts)
+    assert any("novastan.org" in p for p in posts)
+    # A reason or an error quoting it is still scrubbed.
+    store.outbox.update_channel("de.telegram", paused=True, paused_reason="password novastan refused", now=clock())
+    assert store.outbox.channel("de.telegram").paused_reason == f"password {REDACTED} refused"

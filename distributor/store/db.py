@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -12,6 +14,7 @@ from alembic.script import ScriptDirectory
 
 from distributor.errors import ConfigurationError
 from distributor.redact import scrub_parameters
+from distributor.store import schema
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,16 +24,42 @@ def create_engine(url: str) -> sa.Engine:
     return _scrubbed(_engine(url))
 
 
+# The world's text, stored (and looked up) exactly as it came: an article and
+# its identity, a post's payload (compared with the post a search finds), a
+# digest issue, a reader's address. None is ever built from a secret; scrubbing
+# them would rewrite every link of an outlet whose database password is
+# "novastan" into https://[redacted].org.
+CONTENT_COLUMNS = {
+    schema.articles: ("source", "source_key", "identity", "content_hash", "title", "language", "url", "data"),
+    schema.delivery_attempts: ("payload",),
+    schema.issues: ("subject", "html", "text", "headers", "recipients"),
+    schema.subscribers: ("email", "consent_source", "consent_text"),
+    schema.source_polls: ("etag", "last_modified"),
+}
+# A value bound to one of them: `url` in VALUES or SET, `url_1` in a WHERE.
+_CONTENT_BIND = re.compile(
+    "^(?:%s)(?:_\\d+)?$" % "|".join(sorted({c for cols in CONTENT_COLUMNS.values() for c in cols})))
+
+
 def _scrubbed(engine: sa.Engine) -> sa.Engine:
-    """Every string the store writes (an error, a reason, a pause note, a
-    payload) passes one scrub here, below every call site: a provider's
-    message quoting a token is stored with the token redacted."""
+    """Every string the store writes (an error, a reason, a pause note)
+    passes one scrub here, below every call site: a provider's message
+    quoting a token is stored with the token redacted. The values bound to
+    CONTENT_COLUMNS are left as they are."""
 
     @sa.event.listens_for(engine, "before_cursor_execute", retval=True)
     def _no_secrets(conn, cursor, statement, parameters, context, executemany):  # pragma: no cover - trivial
-        return statement, scrub_parameters(parameters)
+        return statement, scrub_parameters(parameters, keep=_content_values(context))
 
     return engine
+
+
+def _content_values(context: Any) -> frozenset[str]:
+    """The strings a compiled statement binds to content columns (by bind
+    name, before the dialect made them positional)."""
+    compiled = getattr(context, "compiled_parameters", None) or ()
+    return frozenset(v for params in compiled for k, v in params.items()
+                     if isinstance(v, str) and _CONTENT_BIND.match(k))
 
 
 def _engine(url: str) -> sa.Engine:
