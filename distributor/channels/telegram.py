@@ -83,11 +83,12 @@ class TelegramChannel:
         else:
             sent = await self._call(self.bot.send_message(text=message.text, **common,
                                                           link_preview_options=_preview(message)))
-        return SendResult(str(sent.message_id))
+        return SendResult(remote_id(self.chat_id, sent.message_id))
 
     async def edit(self, remote_id: str, message: RenderedMessage) -> None:
         await self._ensure_ready()
-        common = dict(chat_id=self.chat_id, message_id=int(remote_id), parse_mode=message.parse_mode or "HTML")
+        chat, message_id = split_remote_id(remote_id, self.chat_id)
+        common = dict(chat_id=chat, message_id=message_id, parse_mode=message.parse_mode or "HTML")
         try:
             if message.photo:
                 await self._call(self.bot.edit_message_caption(caption=message.text, **common))
@@ -144,6 +145,21 @@ class TelegramChannel:
                 raise TransientDeliveryError(exc.message, channel=self.name) from None
             raise OutcomeUnknown(f"connection lost during the request: {exc.message}",
                                  channel=self.name) from None
+
+
+def remote_id(chat_id: str | int, message_id: int) -> str:
+    """A post's remote id: "<chat>/<message id>". Telegram numbers messages per
+    chat, so a bare message id is not unique on a channel whose chat changed
+    (a new chat_id in the config, a group migrated to a supergroup), and the
+    outbox allows one delivery per (channel, remote id)."""
+    return f"{chat_id}/{message_id}"
+
+
+def split_remote_id(remote: str, default_chat: str | int) -> tuple[str | int, int]:
+    """(chat, message id) of a stored remote id; a bare message id (stored
+    before the chat was part of it) is in the channel's current chat."""
+    chat, _, message_id = remote.rpartition("/")
+    return (_chat(chat) if chat else default_chat), int(message_id)
 
 
 def _chat(chat_id: str) -> str | int:

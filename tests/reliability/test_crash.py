@@ -127,7 +127,8 @@ def posts(control) -> list[dict]:
     for r in control.get("/_sandbox/requests").json()["requests"]:
         if r["service"] == "telegram" and r["path"].endswith(("/sendMessage", "/sendPhoto")):
             msg = r["result"]
-            out.append({"where": str(r["body"]["chat_id"]), "id": str(msg["message_id"]),
+            chat = str(r["body"]["chat_id"])  # a Telegram remote id is "<chat>/<message id>"
+            out.append({"where": chat, "id": f"{chat}/{msg['message_id']}",
                         "text": r["body"].get("text") or r["body"].get("caption")})
         elif r["service"] == "x" and r["method"] == "POST /2/tweets":
             out.append({"where": r["account"], "id": str(r["result"]["data"]["id"]),
