@@ -46,8 +46,14 @@ NEEDS_EDITOR = ("failed", "held", "paused")
 
 def drain_needs_editor(report) -> bool:
     """True when a drain (its deliveries and the interrupted sends it settled)
-    left a delivery failed, held or waiting for a paused channel."""
-    return any(o.status in NEEDS_EDITOR for o in report.outcomes + report.recovered)
+    left a delivery failed, held or waiting for a paused channel, whether the
+    channel paused in this run or before it."""
+    return report.blocked > 0 or any(o.status in NEEDS_EDITOR for o in report.outcomes + report.recovered)
+
+
+def blocked_note(report) -> str:
+    """What a drain's summary line adds when deliveries wait for a paused channel."""
+    return f" ({report.blocked} for a paused channel: `distributor resume CHANNEL`)" if report.blocked else ""
 
 
 def sources_need_editor(reports) -> bool:

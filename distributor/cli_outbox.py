@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from distributor.cli import cli, drain_needs_editor, echo_json, handle_errors, settings_of
+from distributor.cli import blocked_note, cli, drain_needs_editor, echo_json, handle_errors, settings_of
 from distributor.errors import DistributorError
 
 
@@ -21,7 +21,7 @@ def _summary(report) -> list[str]:
             lines.append(f"  {title:9} #{o.delivery_id} {o.channel:14} {o.status:12} {o.detail}")
     counts = {s: report.count(s) for s in ("sent", "retry", "rate_limited", "failed", "held", "paused")}
     lines.append("deliver: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "sent")
-                 + f"; {report.waiting} waiting")
+                 + f"; {report.waiting} waiting" + blocked_note(report))
     return lines
 
 

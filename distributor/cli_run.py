@@ -7,7 +7,15 @@ import sys
 
 import click
 
-from distributor.cli import NEEDS_EDITOR, cli, drain_needs_editor, handle_errors, settings_of, sources_need_editor
+from distributor.cli import (
+    NEEDS_EDITOR,
+    blocked_note,
+    cli,
+    drain_needs_editor,
+    handle_errors,
+    settings_of,
+    sources_need_editor,
+)
 
 
 @cli.command()
@@ -60,7 +68,7 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
                 click.echo(f"  error: {e}", err=True)
         d = report.delivery
         click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
-                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting")
+                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting" + blocked_note(d))
         for dg in report.digests:
             click.echo(f"digest {dg.edition}: {dg.status} {dg.detail}")
         click.echo("where it went:")

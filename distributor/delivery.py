@@ -82,6 +82,7 @@ class DrainReport:
     recovered: list[Outcome] = field(default_factory=list)
     corrected: list[Outcome] = field(default_factory=list)
     waiting: int = 0  # still pending afterwards, due later
+    blocked: int = 0  # of those, waiting for a paused channel (until an editor resumes it)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -127,7 +128,10 @@ class Dispatcher:
             if wake is None or wake > deadline:
                 break
             await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
-        report.waiting = sum(1 for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS)
+        pending = [d for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS]
+        paused = {c.channel for c in self.outbox.channels() if c.paused}
+        report.waiting = len(pending)
+        report.blocked = sum(1 for d in pending if d.channel in paused)
         return report
 
     # ------------------------------------------------------------ one delivery

@@ -66,6 +66,19 @@ def test_a_failed_delivery_of_an_earlier_run_does_not_fail_the_next_one(cfg, con
     assert invoke(cfg, "status").exit_code == 1
 
 
+@pytest.mark.parametrize("command", [["deliver", "--once"], ["run", "--once"]])
+def test_a_channel_paused_before_the_run_still_needs_an_editor(cfg, control, command):
+    # An earlier run paused de.telegram (bad token); its deliveries wait for an editor.
+    assert invoke(cfg, "ingest").exit_code == 0
+    fault(control, **NEEDS_EDITOR["a channel paused"])
+    assert invoke(cfg, "deliver", "--once").exit_code == 1
+    result = invoke(cfg, *command)
+    assert result.exit_code == 1, result.output
+    assert "for a paused channel" in result.output and "distributor resume" in result.output
+    assert invoke(cfg, "resume", "de.telegram").exit_code == 0
+    assert invoke(cfg, *command).exit_code == 0
+
+
 def test_digest_send_exits_1_when_the_channel_paused(cfg, control):
     from distributor.config import load_settings
     from distributor.store import Store
