@@ -11,7 +11,7 @@ from distributor.errors import RenderError
 from distributor.render import i18n
 from distributor.render.email import editor_intro, editor_subject, render_digest
 from distributor.render.samples import sample_article
-from tests.render.conftest import NEWSLETTER, UNSUBSCRIBE, UTM
+from .conftest import NEWSLETTER, UNSUBSCRIBE, UTM
 
 
 @pytest.mark.parametrize("language, count, expected", [
