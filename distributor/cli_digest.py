@@ -148,7 +148,7 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
         if not articles:
             raise DistributorError(f"no newsletter articles for edition {ed!r} {what}")
         # No "view in browser" link: the issue has no id (no archive page) yet.
-        msg = render_edition_digest(settings, ed, articles, today, archive=False, subject=subject, intro=intro)
+        msg = render_edition_digest(settings, ed, articles, today, subject=subject, intro=intro)
         html, text, subject, headers, count, warnings = (msg.html or "", msg.text, msg.subject, msg.headers,
                                                           len(articles), msg.warnings)
     out.write_text(html, encoding="utf-8")

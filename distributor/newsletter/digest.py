@@ -110,7 +110,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
         return None
     articles = [store.get_article(a).article for _, a in items]
     msg = render_edition_digest(settings, edition, articles, slot.astimezone(
-        ZoneInfo(settings.editions[edition].timezone)).date(), subject=subject, intro=intro)
+        ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
     nl = settings.editions[edition].channels.newsletter
     recipients = recipients_of(store, edition)
     if not recipients:
@@ -286,7 +286,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         articles = [store.get_article(a).article for _, a in items]
         msg = render_edition_digest(settings, edition, articles,
                                     now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
-                                    archive=False, subject=subject, intro=intro)
+                                    subject=subject, intro=intro)
         msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:

@@ -76,11 +76,12 @@ def archive_url(settings: Settings, language: str, issue_id: int | str = ISSUE_S
 
 def render_edition_digest(
     settings: Settings, language: str, articles: Sequence[Article], issue_date: dt.date, *,
-    archive: bool = True, subject: str | None = None, intro: str | None = None,
+    archive: bool = False, subject: str | None = None, intro: str | None = None,
 ) -> RenderedMessage:
-    """The edition's digest; with `archive`, a "view in browser" link whose
-    {issue} slot the stored issue fills (a preview or a test copy of an issue
-    not made yet has no link); `subject` and `intro`: an editor's own."""
+    """The edition's digest; with `archive` (an issue about to be stored), a
+    "view in browser" link whose {issue} slot the stored issue fills (a
+    preview or a test copy of an issue not made yet has no link); `subject`
+    and `intro`: an editor's own."""
     newsletter, notes = _channel_config(settings, language, "newsletter")
     msg = render_digest(
         articles,
