@@ -88,3 +88,18 @@ def test_on_a_desktop_the_content_is_at_most_600_px_wide(browser, digest_html):
     assert all(w <= 560 for w in images)
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
     page.close()
+
+
+def test_the_archive_copy_fits_a_phone_too(browser, digest_html, settings):
+    from distributor.newsletter.archive import public_html
+    from distributor.newsletter.issues import Issue
+
+    now = dt.datetime(2025, 3, 14, tzinfo=dt.timezone.utc)
+    issue = Issue(id=7, edition="fr", slot=now, status="sent", subject="s", html=digest_html, text="", headers={},
+                  recipients=[], batch_size=1000, reason=None, created_at=now, updated_at=now, sent_at=now)
+    html = public_html(settings, issue)
+    assert "/unsubscribe/" not in html and "Voir dans le navigateur" not in html
+    page = show(browser, html, 390)
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+    assert "S'abonner à la newsletter" in page.inner_text("body")
+    page.close()
