@@ -131,6 +131,17 @@ def _check_templates(settings: Settings, problems: list[str], notes: list[str]) 
         notes.append("templates compile")
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """Settings that do not stop anything but that an editor should fix."""
+    out = []
+    for code, edition in settings.editions.items():
+        nl = edition.channels.newsletter
+        if nl is not None and nl.mode == "live" and not nl.postal_address.strip():
+            out.append(f"[editions.{code}.channels.newsletter]: no postal_address: CAN-SPAM requires the "
+                       "sender's postal address in every digest")
+    return out
+
+
 def article_warnings(settings: Settings) -> list[str]:
     """Stored articles with deliveries still to go out that lack a link or a
     title: not configuration problems (check still passes), but editors should

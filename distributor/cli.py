@@ -220,7 +220,7 @@ def check(ctx: click.Context) -> None:
     Every problem in the config file is reported at once (unknown keys, wrong
     types, values out of their range, unknown time zones), each naming the
     file, the [section], the key and what is allowed."""
-    from distributor.checks import article_warnings, run_checks
+    from distributor.checks import article_warnings, config_warnings, run_checks
     from distributor.config import ConfigErrors
 
     try:
@@ -234,7 +234,7 @@ def check(ctx: click.Context) -> None:
     problems, notes = run_checks(settings)
     for n in notes:
         click.echo(f"ok   {n}")
-    for w in article_warnings(settings):
+    for w in config_warnings(settings) + article_warnings(settings):
         click.echo(f"WARN {w}")
     for p in problems:
         click.echo(f"FAIL {p}")

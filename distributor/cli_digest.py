@@ -41,10 +41,15 @@ def _editions(settings: Settings, edition: str | None) -> list[str]:
 @click.option("--edition", default=None, help="Edition (language code); default: every edition with a newsletter.")
 @click.option("--since", default=None,
               help="With --preview: every newsletter article since this date (YYYY-MM-DD), sent or not.")
+@click.option("--subject", default=None,
+              help="With --send or --preview: this issue's own subject (one line) instead of the default.")
+@click.option("--intro", default=None,
+              help="With --send or --preview: a plain-text intro above the articles (blank lines: paragraphs).")
 @click.pass_context
 @handle_errors
 def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None, release_id: int | None,
-           issue_id: int | None, edition: str | None, since: str | None) -> None:
+           issue_id: int | None, edition: str | None, since: str | None, subject: str | None,
+           intro: str | None) -> None:
     """Preview, send, test or release the weekly digest.
 
     An issue carries the edition's articles whose footer names the newsletter
@@ -62,6 +67,11 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
         raise DistributorError("--to goes with --send")
     if issue_id is not None and send and address is None:
         raise DistributorError("a stored issue is resent only to one address: --issue ID --send --to ADDRESS")
+    if (subject is not None or intro is not None) and (release_id or issue_id is not None):
+        raise DistributorError("--subject and --intro make a new issue: they do not go with --release or --issue")
+    from distributor.render.email import editor_intro, editor_subject
+
+    subject, intro = editor_subject(subject) or None, editor_intro(intro) or None
     from distributor.app import sandbox_if_needed
     from distributor.logs import setup_logging
 
@@ -70,7 +80,7 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
         setup_logging()
     with sandbox_if_needed(settings if not out else None), Store.open(settings) as store:
         if out:
-            _preview(settings, store, out, edition, since, issue_id)
+            _preview(settings, store, out, edition, since, issue_id, subject=subject, intro=intro)
         elif release_id:
             asyncio.run(_release(settings, store, release_id))
         elif address is not None:
@@ -88,14 +98,16 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
                     raise DistributorError(f"--to without an address: edition {ed} has no test_recipients "
                                            f"in [editions.{ed}.channels.newsletter]")
                 for to in targets:
-                    msg_id = asyncio.run(send_test_copy(settings, store, ed, to, now=utcnow()))
+                    msg_id = asyncio.run(send_test_copy(settings, store, ed, to, now=utcnow(), subject=subject,
+                                                        intro=intro))
                     click.echo(f"digest {ed}: test copy sent to {to} (X-Message-Id {msg_id})")
         else:
             from distributor.newsletter.digest import run_digest
 
             failed = False
             for ed in _editions(settings, edition):
-                result = asyncio.run(run_digest(settings, store, ed, clock=utcnow, resume_failed=True))
+                result = asyncio.run(run_digest(settings, store, ed, clock=utcnow, resume_failed=True,
+                                                subject=subject, intro=intro))
                 ref = f" issue #{result.issue.id}" if result.issue else ""
                 click.echo(f"digest {ed}:{ref} {result.status} {result.detail}")
                 failed |= result.status in NEEDS_EDITOR
@@ -104,14 +116,17 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
 
 
 def _preview(settings: Settings, store, out: Path, edition: str | None, since: str | None,
-             issue_id: int | None) -> None:
+             issue_id: int | None, *, subject: str | None = None, intro: str | None = None) -> None:
     from distributor.newsletter.issues import Issues
     from distributor.render import render_edition_digest
     from distributor.store import utcnow
 
     if issue_id is not None:
+        from distributor.newsletter.digest import issue_message
+
         issue = Issues(store.engine).get(issue_id)
-        html, text, subject, headers, count = (issue.html, issue.text, issue.subject, issue.headers,
+        stored = issue_message(issue)
+        html, text, subject, headers, count = (stored.html or "", stored.text, issue.subject, issue.headers,
                                                len(Issues(store.engine).article_ids(issue_id)))
         warnings: tuple[str, ...] = ()
     else:
@@ -132,7 +147,8 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
             what = "waiting for the next issue"
         if not articles:
             raise DistributorError(f"no newsletter articles for edition {ed!r} {what}")
-        msg = render_edition_digest(settings, ed, articles, today)
+        # No "view in browser" link: the issue has no id (no archive page) yet.
+        msg = render_edition_digest(settings, ed, articles, today, subject=subject, intro=intro)
         html, text, subject, headers, count, warnings = (msg.html or "", msg.text, msg.subject, msg.headers,
                                                           len(articles), msg.warnings)
     out.write_text(html, encoding="utf-8")

@@ -214,6 +214,10 @@ class NewsletterChannelConfig:
     # The address of the List-Unsubscribe mailto: URI ("" = https only). The
     # https one-click URL is [web] base_url + /unsubscribe/<token>.
     unsubscribe_mailto: str = ""
+    # The outlet's postal address, shown in every digest's footer (CAN-SPAM
+    # requires one in commercial mail; `check` warns when a live newsletter
+    # has none). One line, or several separated by newlines.
+    postal_address: str = ""
     # Addresses `digest --send --to` (without an address) sends a test copy
     # to. The digest itself goes to the edition's active subscribers.
     test_recipients: tuple[str, ...] = ()
@@ -595,6 +599,10 @@ def _validate(settings: Settings, errors: list[str]) -> None:
                     errors.append(f"{file}: [editions.{code}.channels.{kind}] {exc}")
         nl = edition.channels.newsletter
         if nl is not None:
+            if len(nl.postal_address) > 300 or any(
+                    not c.isprintable() and c != "\n" for c in nl.postal_address):
+                errors.append(f"{file}: [editions.{code}.channels.newsletter] postal_address must be at most "
+                              "300 printable characters (lines separated by newlines)")
             if nl.digest_day not in WEEKDAYS:
                 errors.append(f"{file}: [editions.{code}.channels.newsletter] digest_day "
                               f"{nl.digest_day!r} is not one of {', '.join(WEEKDAYS)}")

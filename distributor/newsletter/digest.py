@@ -24,6 +24,7 @@ from distributor.newsletter.issues import Issue, Issues
 from distributor.newsletter.tokens import unsubscribe_token
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
+from distributor.render.email import fill_issue
 from distributor.store import Store
 from distributor.store.subscribers import Subscribers
 
@@ -98,29 +99,33 @@ class DigestResult:
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, now: dt.datetime) -> Issue | None:
-    """Make the issue for (edition, slot) from the waiting articles; None when
-    there is nothing to send or another process made it first."""
+def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, now: dt.datetime, *,
+             subject: str | None = None, intro: str | None = None) -> Issue | None:
+    """Make the issue for (edition, slot) from the waiting articles (with an
+    editor's own subject and intro, if given); None when there is nothing to
+    send or another process made it first."""
     issues = Issues(store.engine)
     items = issues.waiting_deliveries(edition, now)
     if not items:
         return None
     articles = [store.get_article(a).article for _, a in items]
     msg = render_edition_digest(settings, edition, articles, slot.astimezone(
-        ZoneInfo(settings.editions[edition].timezone)).date())
+        ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
     nl = settings.editions[edition].channels.newsletter
     recipients = recipients_of(store, edition)
     if not recipients:
         raise DistributorError(f"edition {edition} has no active newsletter subscribers")
     return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
                          text=msg.text, headers=dict(msg.headers), recipients=recipients,
-                         batch_size=nl.batch_size, items=items, now=now)
+                         batch_size=nl.batch_size, items=items, now=now, editor_subject=subject, intro=intro)
 
 
 def issue_message(issue: Issue) -> RenderedMessage:
-    """The stored issue's email, as the newsletter channel sends it."""
-    return RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
-                           headers=issue.headers, length=len(issue.text), limit=0, language=issue.edition)
+    """The stored issue's email, as the newsletter channel sends it (its
+    "view in browser" link naming the issue)."""
+    return fill_issue(RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
+                                      headers=issue.headers, length=len(issue.text), limit=0,
+                                      language=issue.edition), issue.id)
 
 
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
@@ -207,14 +212,20 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
 
 async def run_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
                      slot: dt.datetime | None = None, sleep: Sleep = asyncio.sleep,
-                     stop: Callable[[], bool] = lambda: False, resume_failed: bool = False) -> DigestResult:
+                     stop: Callable[[], bool] = lambda: False, resume_failed: bool = False,
+                     subject: str | None = None, intro: str | None = None) -> DigestResult:
     """Resume an unfinished issue of the edition (with resume_failed, an
     editor's --send, also a failed one), else make and send the issue for
-    `slot` (default: now, an editor's manual send)."""
+    `slot` (default: now, an editor's manual send), with an editor's own
+    `subject` and `intro` if given (an unfinished issue keeps its own: giving
+    them then is an error)."""
     issues = Issues(store.engine)
     unfinished = issues.unfinished(edition, ("sending", "failed") if resume_failed else ("sending",))
     if unfinished:
         issue = unfinished[0]
+        if subject or intro:
+            raise DistributorError(f"issue #{issue.id} of edition {edition} is unfinished and resumes with its own "
+                                   f"subject and intro: run `digest --send` without --subject/--intro first")
         if issue.status == "failed":
             issues.resume(issue.id, now=clock())
             issue = issues.get(issue.id)
@@ -231,7 +242,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     if not Subscribers(store.engine).counts(edition).get("active"):
         log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
-    issue = assemble(settings, store, edition, slot, now)
+    issue = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
     if issue is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
@@ -257,7 +268,8 @@ async def run_due_digest(settings: Settings, store: Store, edition: str, *, cloc
 
 
 async def send_test_copy(settings: Settings, store: Store, edition: str, address: str, *,
-                         now: dt.datetime, issue_id: int | None = None) -> str:
+                         now: dt.datetime, issue_id: int | None = None, subject: str | None = None,
+                         intro: str | None = None) -> str:
     """The edition's next issue (or a stored issue, resent), to one address
     only; nothing is recorded."""
     from dataclasses import replace
@@ -273,7 +285,8 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
         articles = [store.get_article(a).article for _, a in items]
         msg = render_edition_digest(settings, edition, articles,
-                                    now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date())
+                                    now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
+                                    subject=subject, intro=intro)
         msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:

@@ -34,6 +34,8 @@ class Issue:
     created_at: dt.datetime
     updated_at: dt.datetime
     sent_at: dt.datetime | None
+    editor_subject: str | None = None  # an editor's own subject and intro, as given
+    intro: str | None = None
 
     @property
     def batch_count(self) -> int:
@@ -83,7 +85,8 @@ class Issues:
 
     def create(self, *, edition: str, slot: dt.datetime, subject: str, html: str, text: str,
                headers: dict[str, str], recipients: list[str], batch_size: int,
-               items: list[tuple[int, int]], now: dt.datetime) -> Issue | None:
+               items: list[tuple[int, int]], now: dt.datetime, editor_subject: str | None = None,
+               intro: str | None = None) -> Issue | None:
         """Store a new issue with its articles; None if (edition, slot) exists
         already (another process made it first)."""
         with self.engine.begin() as conn:
@@ -94,7 +97,7 @@ class Issues:
             issue_id = conn.execute(issues.insert().values(
                 edition=edition, slot=slot, status="sending", subject=subject, html=html, text=text,
                 headers=json.dumps(headers), recipients=json.dumps(recipients), batch_size=batch_size,
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, editor_subject=editor_subject or None, intro=intro or None,
             )).inserted_primary_key[0]
             if items:
                 conn.execute(issue_items.insert(), [

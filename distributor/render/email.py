@@ -4,7 +4,12 @@ Both are an HTML part (table layout, CSS inlined with css-inline, no external
 stylesheet, a hidden preheader, alt text on every image) and a plain-text part.
 The digest carries RFC 8058 one-click unsubscribe headers whose `{token}` slot
 the sender fills per recipient (`RenderedMessage.fill_token`); the token must
-be URL-safe (an HMAC in base64url, say).
+be URL-safe (an HMAC in base64url, say). Its "view in browser" link may carry
+an `{issue}` slot, filled once the issue has its id (`fill_issue`).
+
+An editor may give an issue its own subject and intro (`editor_subject`,
+`editor_intro` check them): the subject replaces the default one, the intro
+(plain text, escaped; blank lines separate paragraphs) the default intro line.
 """
 
 from __future__ import annotations
@@ -26,12 +31,17 @@ from distributor.render.message import TOKEN_SLOT, RenderedMessage
 from distributor.render.textlimits import clean, fit
 
 
+ISSUE_SLOT = "{issue}"  # the issue id in the archive link, filled by fill_issue
+
+
 class EmailLimits:
     gmail_clip_bytes = 102_400  # Gmail clips HTML bodies above ~102 KB
     lede_chars = 600  # a digest entry is a teaser, not the article
     title_chars = 200
     preheader_chars = 110  # what inbox previews show
     subject_chars = 120
+    editor_subject_chars = 200  # an editor's own subject: refused above this, never cut
+    intro_chars = 2000
 
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False, keep_link_tags=False)
@@ -58,6 +68,51 @@ def unsubscribe_headers(url: str, newsletter: NewsletterChannelConfig | None = N
         "List-Unsubscribe": ", ".join(uris),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }, warnings
+
+
+def editor_subject(subject: str | None) -> str:
+    """An editor's subject, checked: one line (CR/LF would inject headers),
+    printable, not blank, at most `editor_subject_chars`."""
+    if subject is None:
+        return ""
+    if "\r" in subject or "\n" in subject:
+        raise RenderError("the subject contains a line break (CR or LF): a subject is one line")
+    if any(not c.isprintable() for c in subject):
+        raise RenderError("the subject contains a control character")
+    subject = " ".join(subject.split())
+    if not subject:
+        raise RenderError("the subject is empty")
+    if len(subject) > EmailLimits.editor_subject_chars:
+        raise RenderError(f"the subject is {len(subject)} characters long; at most "
+                          f"{EmailLimits.editor_subject_chars}")
+    return subject
+
+
+def editor_intro(intro: str | None) -> str:
+    """An editor's intro, checked: plain text (HTML in it is shown as text,
+    escaped), at most `intro_chars`; line breaks kept, other control
+    characters refused."""
+    if intro is None:
+        return ""
+    intro = intro.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if any(not c.isprintable() and c not in "\n\t" for c in intro):
+        raise RenderError("the intro contains a control character")
+    if len(intro) > EmailLimits.intro_chars:
+        raise RenderError(f"the intro is {len(intro)} characters long; at most {EmailLimits.intro_chars}")
+    return intro
+
+
+def _paragraphs(intro: str) -> list[str]:
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", intro) if p.strip()]
+
+
+def fill_issue(message: RenderedMessage, issue_id: int) -> RenderedMessage:
+    """The message with its archive link naming the issue."""
+    from dataclasses import replace
+
+    slot = ISSUE_SLOT
+    return replace(message, text=message.text.replace(slot, str(issue_id)),
+                   html=message.html.replace(slot, str(issue_id)) if message.html is not None else None)
 
 
 def _short(text: str, chars: int) -> str:
@@ -96,10 +151,14 @@ def render_digest(
     newsletter: NewsletterChannelConfig | None = None,
     utm: UtmConfig | None = None,
     unsubscribe_url: str = "",
+    archive_url: str = "",
+    subject: str | None = None,
+    intro: str | None = None,
 ) -> RenderedMessage:
     """The digest of `articles` for one edition (`name` is the outlet's name
     as readers know it, e.g. "Novastan"); `unsubscribe_url` has the {token}
-    slot, filled per recipient."""
+    slot, filled per recipient; `archive_url` ("" = no link) the public copy,
+    perhaps with the {issue} slot; `subject` and `intro` an editor's own."""
     if not articles:
         raise RenderError("the digest has no articles")
     utm = utm or UtmConfig()
@@ -117,10 +176,16 @@ def render_digest(
         if not a.url:
             warnings.append(f"{name_of[:60]!r} has no URL: the digest cannot link it")
         entries.append(f)
-    subject = _short(t["digest_subject"].format(name=name, date=i18n.format_date(issue_date, language)),
-                     EmailLimits.subject_chars)
-    preheader = _short(t["digest_preheader"].format(count=len(entries), first=entries[0]["title"] or entries[0]["lede"]),
+    subject = editor_subject(subject) or _short(
+        t["digest_subject"].format(name=name, date=i18n.format_date(issue_date, language)), EmailLimits.subject_chars)
+    intro = editor_intro(intro)
+    new_articles = i18n.plural(len(entries), language)
+    preheader = _short(t["digest_preheader"].format(articles=new_articles,
+                                                    first=entries[0]["title"] or entries[0]["lede"]),
                        EmailLimits.preheader_chars)
+    postal = newsletter.postal_address if newsletter is not None else ""
+    if newsletter is not None and newsletter.mode == "live" and not postal.strip():
+        warnings.append("no postal_address for the newsletter: CAN-SPAM requires one in the footer")
     headers, header_warnings = unsubscribe_headers(unsubscribe_url, newsletter)
     warnings += header_warnings
     ctx = dict(
@@ -129,6 +194,10 @@ def render_digest(
         preheader=preheader,
         issue_date=issue_date,
         articles=entries,
+        new_articles=new_articles,
+        intro=_paragraphs(intro),
+        archive_url=archive_url,
+        postal_address=[line.strip() for line in postal.splitlines() if line.strip()],
         unsubscribe_url=unsubscribe_url,
     )
     html, text, html_warnings = _render_parts(templates, language, "email/digest", ctx)

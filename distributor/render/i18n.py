@@ -1,7 +1,9 @@
 """The few strings and date formats the outbound messages need, per language.
 
-A small table rather than Babel: four editions, a dozen strings, month names.
-Templates see the strings as `t.<key>` and dates through `format_date`.
+A small table rather than Babel: four editions, a dozen strings, month names,
+and the plural forms of the one counted noun ("1 new article", "5 новых статей").
+Templates see the strings as `t.<key>`, dates through `format_date` and counts
+through `plural`.
 An unknown language falls back to English (the renderer warns).
 """
 
@@ -18,7 +20,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "translated_by": "Übersetzt von",
         "digest_heading": "Diese Woche bei {name}",
         "digest_subject": "{name}: der Newsletter vom {date}",
-        "digest_preheader": "{count} neue Artikel: {first}",
+        "digest_preheader": "{articles}: {first}",
+        "view_in_browser": "Im Browser ansehen",
+        "subscribe": "Newsletter abonnieren",
+        "archive_reason": "Dies ist die Archivausgabe des Newsletters von {name}.",
         "digest_intro": "Hier sind unsere Artikel der Woche.",
         "digest_reason": "Ihr erhaltet diese E-Mail, weil ihr den Newsletter von {name} abonniert habt.",
         "unsubscribe": "Abmelden",
@@ -35,7 +40,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "translated_by": "Traduit par",
         "digest_heading": "Cette semaine sur {name}",
         "digest_subject": "{name} : la newsletter du {date}",
-        "digest_preheader": "{count} nouveaux articles : {first}",
+        "digest_preheader": "{articles} : {first}",
+        "view_in_browser": "Voir dans le navigateur",
+        "subscribe": "S'abonner à la newsletter",
+        "archive_reason": "Ceci est la version en ligne de la newsletter de {name}.",
         "digest_intro": "Voici nos articles de la semaine.",
         "digest_reason": "Vous recevez cet e-mail parce que vous êtes abonné·e à la newsletter de {name}.",
         "unsubscribe": "Se désabonner",
@@ -52,7 +60,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "translated_by": "Translated by",
         "digest_heading": "This week at {name}",
         "digest_subject": "{name}: the newsletter of {date}",
-        "digest_preheader": "{count} new articles: {first}",
+        "digest_preheader": "{articles}: {first}",
+        "view_in_browser": "View in your browser",
+        "subscribe": "Subscribe to the newsletter",
+        "archive_reason": "This is the archived edition of the {name} newsletter.",
         "digest_intro": "Here are this week's articles.",
         "digest_reason": "You are receiving this email because you subscribed to the {name} newsletter.",
         "unsubscribe": "Unsubscribe",
@@ -69,7 +80,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "translated_by": "Перевод:",
         "digest_heading": "На этой неделе в {name}",
         "digest_subject": "{name}: рассылка от {date}",
-        "digest_preheader": "Новых статей: {count}. {first}",
+        "digest_preheader": "{articles}. {first}",
+        "view_in_browser": "Открыть в браузере",
+        "subscribe": "Подписаться на рассылку",
+        "archive_reason": "Это архивный выпуск рассылки {name}.",
         "digest_intro": "Вот наши статьи этой недели.",
         "digest_reason": "Вы получили это письмо, потому что подписались на рассылку {name}.",
         "unsubscribe": "Отписаться",
@@ -81,6 +95,38 @@ STRINGS: dict[str, dict[str, str]] = {
         "image_alt": "Иллюстрация к статье: {title}",
     },
 }
+
+# "{count} new article(s)" per plural category of the language (CLDR):
+# one/other for de, en and fr (French counts 0 and 1 as singular), and
+# one/few/many for Russian (1 статья, 2 статьи, 5 статей; 21 статья, 11 статей).
+NEW_ARTICLES: dict[str, dict[str, str]] = {
+    "de": {"one": "{count} neuer Artikel", "other": "{count} neue Artikel"},
+    "fr": {"one": "{count} nouvel article", "other": "{count} nouveaux articles"},
+    "en": {"one": "{count} new article", "other": "{count} new articles"},
+    "ru": {"one": "{count} новая статья", "few": "{count} новые статьи", "many": "{count} новых статей"},
+}
+
+
+def plural_category(count: int, language: str) -> str:
+    """The CLDR plural category of a whole number in the language."""
+    n = abs(count)
+    if language == "ru":
+        if n % 10 == 1 and n % 100 != 11:
+            return "one"
+        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            return "few"
+        return "many"
+    if language == "fr":
+        return "one" if n in (0, 1) else "other"
+    return "one" if n == 1 else "other"
+
+
+def plural(count: int, language: str, forms: dict[str, dict[str, str]] | None = None) -> str:
+    """`count` with the noun in its right form: "1 new article", "2 статьи"."""
+    table = forms or NEW_ARTICLES
+    lang = language if language in table else FALLBACK
+    return table[lang][plural_category(count, lang)].format(count=count)
+
 
 MONTHS: dict[str, tuple[str, ...]] = {
     "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",

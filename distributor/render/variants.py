@@ -13,7 +13,7 @@ from typing import Sequence
 from distributor.config import Settings
 from distributor.errors import DistributorError
 from distributor.model import Article
-from distributor.render.email import render_confirm, render_digest
+from distributor.render.email import ISSUE_SLOT, render_confirm, render_digest
 from distributor.render.env import Templates
 from distributor.render.message import TOKEN_SLOT, RenderedMessage
 from distributor.render.telegram import render_telegram
@@ -69,9 +69,19 @@ def unsubscribe_url(settings: Settings) -> str:
     return f"{settings.web.public_url}/unsubscribe/{TOKEN_SLOT}"
 
 
+def archive_url(settings: Settings, language: str, issue_id: int | str = ISSUE_SLOT) -> str:
+    """The public copy of an issue (the {issue} slot until it has an id)."""
+    return f"{settings.web.public_url}/archive/{language}/{issue_id}"
+
+
 def render_edition_digest(
-    settings: Settings, language: str, articles: Sequence[Article], issue_date: dt.date
+    settings: Settings, language: str, articles: Sequence[Article], issue_date: dt.date, *,
+    archive: bool = False, subject: str | None = None, intro: str | None = None,
 ) -> RenderedMessage:
+    """The edition's digest; with `archive` (an issue about to be stored), a
+    "view in browser" link whose {issue} slot the stored issue fills (a
+    preview or a test copy of an issue not made yet has no link); `subject`
+    and `intro`: an editor's own."""
     newsletter, notes = _channel_config(settings, language, "newsletter")
     msg = render_digest(
         articles,
@@ -82,6 +92,9 @@ def render_edition_digest(
         newsletter=newsletter,
         utm=settings.render.utm,
         unsubscribe_url=unsubscribe_url(settings),
+        archive_url=archive_url(settings, language) if archive else "",
+        subject=subject,
+        intro=intro,
     )
     if notes:
         from dataclasses import replace

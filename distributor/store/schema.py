@@ -164,6 +164,9 @@ issues = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
+    # An editor's own subject and intro (digest --subject/--intro); NULL: the defaults.
+    sa.Column("editor_subject", sa.Text),
+    sa.Column("intro", sa.Text),
     sa.UniqueConstraint("edition", "slot", name="uq_issues_edition_slot"),
 )
 

@@ -6,6 +6,7 @@
     POST /confirm/<token>          activates the subscription
     GET  /unsubscribe/<token>      a page with an unsubscribe button (changes nothing)
     POST /unsubscribe/<token>      RFC 8058 one-click (List-Unsubscribe=One-Click): at once, 200
+    GET  /archive/<edition>/<id>   a sent digest issue, public, with nothing personal in it
     POST /webhooks/sendgrid        SendGrid's signed Event Webhook
     GET  /healthz                  ok
 
@@ -74,6 +75,7 @@ class WebApp:
             Route("/subscribe", self.subscribe, methods=["POST"]),
             Route("/confirm/{token}", self.confirm, methods=["GET", "POST"]),
             Route("/unsubscribe/{token}", self.unsubscribe, methods=["GET", "POST"]),
+            Route("/archive/{edition}/{issue_id}", self.archive, methods=["GET"]),
             Route("/webhooks/sendgrid", self.sendgrid_webhook, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
         ], lifespan=self.lifespan)
@@ -245,6 +247,25 @@ class WebApp:
         readers.unsubscribe(self.subscribers, sub, now=now, how="unsubscribe link (POST List-Unsubscribe=One-Click)")
         return self.page(lang, "message", title=w["unsubscribed_title"], message=w["unsubscribed"], error=False,
                          back="")
+
+    # ------------------------------------------------------------ archive
+
+    async def archive(self, request: Request) -> Response:
+        from distributor.newsletter import archive
+
+        edition, issue_id = request.path_params["edition"], request.path_params["issue_id"]
+        if not readers.has_newsletter(self.settings, edition):
+            return self.error(request, "en", 404, f"unknown edition {_safe(edition[:20])}: there is no such newsletter")
+        issue = await asyncio.to_thread(archive.published_issue, self.store.engine, edition, issue_id)
+        if issue is None:
+            return self.error(request, edition, 404, f"no sent issue {_safe(issue_id[:20])} in edition {edition}")
+        html = archive.public_html(self.settings, issue)
+        return HTMLResponse(html, headers={
+            "Cache-Control": "public, max-age=300", "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            # The articles' images come from the magazine's site; nothing else loads.
+            "Content-Security-Policy": "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+                                       "form-action 'none'; frame-ancestors *"})
 
     # ------------------------------------------------------------ webhook
 

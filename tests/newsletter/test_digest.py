@@ -221,7 +221,7 @@ def test_digest_commands_send_test_preview_and_archive(make_config, articles_dir
     stored = tmp_path / "stored.html"
     again = invoke(cfg, "digest", "--preview", str(stored), "--issue", str(archive[0]["id"]))
     assert again.exit_code == 0, again.output
-    assert stored.read_text() == Issues(load_settings_engine(cfg)).get(archive[0]["id"]).html
+    assert stored.read_text() == digest.issue_message(Issues(load_settings_engine(cfg)).get(archive[0]["id"])).html
     nothing = invoke(cfg, "digest", "--send", "--edition", "de")
     assert "nothing" in nothing.output and len(mails(control)) == 2
     # A stored issue, resent to one reader who lost it; the archive is unchanged.

@@ -12,6 +12,7 @@ NEWSLETTER = NewsletterChannelConfig(
     from_name="Novastan",
     mode="live",
     unsubscribe_mailto="unsubscribe@novastan.example",
+    postal_address="Novastan e.V.\nMusterstraße 1\n10115 Berlin",
 )
 UNSUBSCRIBE = "https://novastan.example/unsubscribe/{token}"
 TELEGRAM = TelegramChannelConfig(chat_id="@novastan_test")

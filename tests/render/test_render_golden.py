@@ -80,7 +80,7 @@ def test_digest_golden(lang, templates):
         image="https://novastan.example/img/2.jpg", url=first.url.replace("ukraine", "ukraine-2"))
     msg = render_digest([first, second], templates=templates, language=lang, name="Novastan",
                         issue_date=ISSUE_DATE, newsletter=NEWSLETTER, utm=UTM,
-                        unsubscribe_url=UNSUBSCRIBE)
+                        unsubscribe_url=UNSUBSCRIBE, archive_url=f"https://novastan.example/archive/{lang}/{{issue}}")
     check_golden(f"{lang}/digest.html", msg.html)
     check_golden(f"{lang}/digest.txt", msg.text)
     check_golden(f"{lang}/digest.meta.json", meta(msg))

@@ -165,7 +165,7 @@ def test_digest_html_is_mail_client_safe(templates):
     assert soup.find("table", attrs={"role": "presentation"})
     assert all(img.get("alt") for img in soup.find_all("img"))
     pre = soup.find(class_="preheader")
-    assert "display: none" in pre["style"] and pre.get_text().startswith("1 neue Artikel")
+    assert "display: none" in pre["style"] and pre.get_text().startswith("1 neuer Artikel")
     assert "Diese Woche bei Novastan" in msg.text and "10. März 2023" in msg.text
     assert article.title in msg.text and "Jean Monéger" in msg.text
     assert "utm_medium=email" in msg.text and "{token}" in msg.html
