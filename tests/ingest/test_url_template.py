@@ -78,3 +78,24 @@ def test_a_feed_source_has_no_url_template(make_config):
                       'url_template = "https://novastan.org/de/{slug}/"\n')
     with pytest.raises(ConfigurationError, match="only a folder source has one"):
         load_settings(cfg)
+
+
+def test_changing_url_template_relinks_the_stored_articles(make_config, articles_dir):
+    # The folder skips files whose bytes did not change: the template is part
+    # of what a folder item is, so a new one re-links what is stored.
+    cfg = make_config(articles=articles_dir)
+    assert invoke(cfg, "ingest").exit_code == 0
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] is None and rows[SEED_KEY]["without_link"]
+    with_template(cfg, "https://novastan.org/de/{slug}/")
+    result = invoke(cfg, "ingest")
+    assert result.exit_code == 0 and "updated" in result.output, result.output
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] == "https://novastan.org/de/de-kasachstan-china-ukraine/"
+    assert not rows[SEED_KEY]["without_link"]
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("/de/{slug}/", "/de/artikel/{slug}/"), encoding="utf-8")
+    assert invoke(cfg, "ingest").exit_code == 0
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] == "https://novastan.org/de/artikel/de-kasachstan-china-ukraine/"
+    again = invoke(cfg, "ingest").output
+    assert "0 updated" in again and " new " not in again, again  # unchanged template: nothing re-parsed
