@@ -4,6 +4,7 @@ about articles that would go out without a link or a title."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -99,3 +100,13 @@ def test_changing_url_template_relinks_the_stored_articles(make_config, articles
     assert rows[SEED_KEY]["url"] == "https://novastan.org/de/artikel/de-kasachstan-china-ukraine/"
     again = invoke(cfg, "ingest").output
     assert "0 updated" in again and " new " not in again, again  # unchanged template: nothing re-parsed
+
+
+def test_parse_says_it_applies_no_url_template_unless_given_one():
+    help_text = CliRunner().invoke(cli, ["parse", "--help"]).output
+    assert "url_template" in help_text and "reads no config" in help_text
+    seed = str(Path(__file__).resolve().parents[2] / "examples" / "articles" / SEED_KEY)
+    plain = CliRunner().invoke(cli, ["parse", seed, "--json"])
+    assert json.loads(plain.output)["url"] is None
+    linked = CliRunner().invoke(cli, ["parse", seed, "--json", "--url-template", "https://novastan.org/de/{slug}/"])
+    assert json.loads(linked.output)["url"] == "https://novastan.org/de/de-kasachstan-china-ukraine/"
