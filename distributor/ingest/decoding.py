@@ -4,7 +4,7 @@ The order of evidence, strongest first:
 
 1. a byte-order mark (UTF-8, UTF-16, UTF-32), when what follows really reads
    as text in it (a latin-1 file may begin with "ÿþ", which is FF FE);
-2. NUL bytes: UTF-16 without a BOM when they fall in the pattern of its
+2. NUL bytes: UTF-16 or UTF-32 without a BOM when they fall in the pattern of its
    code units, otherwise a binary file;
 3. the declared charset (HTTP Content-Type, <?xml encoding?>, <meta charset>),
    when the bytes decode in it cleanly and the text passes the sanity check;
@@ -60,7 +60,8 @@ _WESTERN = frozenset({"cp1252", "latin_1", "iso8859_15", "cp1250", "iso8859_2", 
                       "iso8859_13", "cp1254", "iso8859_9", "mac_roman", "cp850", "cp437"})
 _DISPLAY = {"cp1250": "cp1250 (windows-1250)", "cp1251": "cp1251 (windows-1251)",
             "cp1252": "cp1252 (windows-1252)", "latin_1": "latin-1 (ISO-8859-1)", "koi8_r": "koi8-r",
-            "koi8_u": "koi8-u", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE", "utf_8": "UTF-8"}
+            "koi8_u": "koi8-u", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE", "utf_8": "UTF-8",
+            "utf_32_le": "UTF-32LE", "utf_32_be": "UTF-32BE"}
 
 
 def declared_charset(data: bytes, *, html: bool = False, xml: bool = False) -> str | None:
@@ -158,6 +159,17 @@ def _from_nul_pattern(data: bytes, where: str) -> Found | None:
     head = data[:8192]
     if b"\x00" not in head:
         return None
+    quarters = len(head) // 4
+    zeros = [head[i::4].count(0) for i in range(4)]
+    # UTF-32: two NULs in every code unit (the high bytes of any BMP letter).
+    for encoding, high, low in (("utf-32-le", (2, 3), 0), ("utf-32-be", (0, 1), 3)):
+        if quarters >= 2 and all(zeros[i] * 20 >= quarters * 19 for i in high) and zeros[low] * 20 <= quarters:
+            text = data[: len(data) - len(data) % 4].decode(encoding, "replace")
+            if not garbled(text, encoding):
+                warnings = [f"encoding: no byte-order mark; read as {display(encoding)}"]
+                if len(data) % 4:
+                    warnings.append(f"encoding: the text ends in a truncated character ({len(data) % 4} byte(s) dropped)")
+                return text, encoding, warnings
     even, odd = head[0::2].count(0), head[1::2].count(0)
     # Lopsided: all the NULs on one side of the code units.
     for encoding, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):

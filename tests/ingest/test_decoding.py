@@ -84,3 +84,9 @@ def test_a_document_mixing_utf8_and_cp1252_reads_both_right_and_says_so(utf8_par
     assert text == (DE + FR) * utf8_parts + (FR + DE) * cp1252_parts
     assert any("windows-1252" in w and "mixed" in w for w in warnings), warnings
 
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_utf32_without_bom_is_text(encoding):
+    for sample in (DE, RU):
+        text, warnings = decode(sample.encode(encoding), "a.txt")
+        assert text == sample and "no byte-order mark" in warnings[0]
