@@ -168,7 +168,8 @@ def _from_nul_pattern(data: bytes, where: str) -> Found | None:
             if not garbled(text, encoding):
                 warnings = [f"encoding: no byte-order mark; read as {display(encoding)}"]
                 if len(data) % 4:
-                    warnings.append(f"encoding: the text ends in a truncated character ({len(data) % 4} byte(s) dropped)")
+                    warnings.append("encoding: the text ends in a truncated character "
+                                    f"({len(data) % 4} byte(s) dropped)")
                 return text, encoding, warnings
     even, odd = head[0::2].count(0), head[1::2].count(0)
     # Lopsided: all the NULs on one side of the code units.
