@@ -96,12 +96,18 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed structure as JSON.")
 @click.option("--language", default=None, help="Language to assume when the file does not say (de, fr, …).")
+@click.option("--url-template", default=None, metavar="TEMPLATE",
+              help='A folder source\'s url_template to apply, e.g. "https://novastan.org/de/{slug}/".')
 @handle_errors
-def parse(path: Path, as_json: bool, language: str | None) -> None:
-    """Parse one article file (.txt, .md, .html); needs no database."""
+def parse(path: Path, as_json: bool, language: str | None, url_template: str | None) -> None:
+    """Parse one article file (.txt, .md, .html); needs no database.
+
+    It reads no config either: the url_template of the folder source the file
+    may sit in is not applied (pass --url-template, or use `preview PATH`,
+    which applies its source's), so a file without its own url shows no link."""
     from distributor.ingest.parse import parse_file
 
-    article = parse_file(path, default_language=language)
+    article = parse_file(path, default_language=language, url_template=url_template)
     if as_json:
         echo_json(article.to_json())
         return

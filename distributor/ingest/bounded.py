@@ -12,7 +12,9 @@ parse, never stop it. The bound therefore has two parts:
   (RLIMIT_AS) and is killed when it is not done within
   PARSE_TIMEOUT_SECONDS. Both end in a ParseError naming the article.
   BeautifulSoup's cost grows faster than linearly with a page's size (4 MB
-  of HTML takes ~20 s), so this is where the limits bite.
+  of HTML takes ~20 s), so this is where the limits bite. A smaller input
+  goes there too when a linear look finds what html.parser reads in
+  quadratic time (hundreds of "<" that open no tag: needs_worker()).
 
 Above that, the sources refuse anything over the source's max_bytes before it
 is read or parsed at all.
@@ -21,6 +23,7 @@ is read or parsed at all.
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
 
@@ -30,12 +33,26 @@ from distributor.model import Article, RawArticle
 INLINE_MAX_CHARS = 256 * 1024
 PARSE_TIMEOUT_SECONDS = 60.0
 PARSE_MEMORY_BYTES = 1 << 30
+# html.parser is quadratic in "<" that open no complete tag ("<a <a <a …": it
+# rescans from each one to the end): more than this many go to the worker.
+INLINE_MAX_STRAY_LT = 500
+_COMPLETE_TAG = re.compile(r"<[^<>]*>")
+
+
+def needs_worker(raw: RawArticle) -> bool:
+    """Whether the size alone does not bound this parse (a cheap, linear look)."""
+    if len(raw.content) > INLINE_MAX_CHARS:
+        return True
+    if raw.format == "text":
+        return False
+    opened = raw.content.count("<")
+    return opened > INLINE_MAX_STRAY_LT and opened - len(_COMPLETE_TAG.findall(raw.content)) > INLINE_MAX_STRAY_LT
 
 
 def parse_bounded(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
     from distributor.ingest.parse import parse_inline
 
-    if len(raw.content) <= INLINE_MAX_CHARS:
+    if not needs_worker(raw):
         return parse_inline(raw, default_language, url_template)
     size = f"{len(raw.content)} characters"
     payload = pickle.dumps((raw, default_language, url_template, PARSE_MEMORY_BYTES))

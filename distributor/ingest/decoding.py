@@ -4,14 +4,16 @@ The order of evidence, strongest first:
 
 1. a byte-order mark (UTF-8, UTF-16, UTF-32), when what follows really reads
    as text in it (a latin-1 file may begin with "ÿþ", which is FF FE);
-2. NUL bytes: UTF-16 without a BOM when they fall in the pattern of its
+2. NUL bytes: UTF-16 or UTF-32 without a BOM when they fall in the pattern of its
    code units, otherwise a binary file;
 3. the declared charset (HTTP Content-Type, <?xml encoding?>, <meta charset>),
    when the bytes decode in it cleanly and the text passes the sanity check;
-4. valid UTF-8 (also: mostly UTF-8 with a few broken bytes, replaced);
+4. valid UTF-8 (also: mostly UTF-8 with some bytes that are not, which
+   are read as windows-1252: a document of mixed encodings);
 5. charset-normalizer's detection, with windows-1252 preferred among the
    Western single-byte code pages that read the bytes equally well (WHATWG
-   reads "latin-1" as windows-1252 too).
+   reads "latin-1" as windows-1252 too); a Western code page with UTF-8
+   letters among its bytes is read as mixed, like 4.
 
 Text that still looks garbled (mojibake, a wrong guess) is kept but flagged
 with a warning on the article; it is never stored silently.
@@ -29,7 +31,6 @@ MESS_THRESHOLD = 0.2
 # The sanity check reads samples, never a whole large file (it is pure Python).
 _SAMPLE_CHARS = 4096
 
-_MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*["']([\w.:-]+)["']""")
 _TAG = re.compile(r"<[^<>]*>")
@@ -38,6 +39,7 @@ _BYTE_TAG = re.compile(rb"<[^<>]*>")
 _BYTE_SPACES = re.compile(rb"\s+")
 _DETECT_SAMPLE_BYTES = 64 * 1024
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_ESCAPED = re.compile("[\udc80-\udcff]")
 # UTF-8 read as windows-1252 or latin-1 ("Ã¼" for "ü", "â€™" for "’", "Ð¿" for "п").
 _MOJIBAKE = re.compile("Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
                        "|â€[\u0080-\u00bf\u0153\u02dc\u2013-\u2122]|[ÐÑ][\u0080-\u00bf\u2013-\u2122]")
@@ -58,7 +60,8 @@ _WESTERN = frozenset({"cp1252", "latin_1", "iso8859_15", "cp1250", "iso8859_2", 
                       "iso8859_13", "cp1254", "iso8859_9", "mac_roman", "cp850", "cp437"})
 _DISPLAY = {"cp1250": "cp1250 (windows-1250)", "cp1251": "cp1251 (windows-1251)",
             "cp1252": "cp1252 (windows-1252)", "latin_1": "latin-1 (ISO-8859-1)", "koi8_r": "koi8-r",
-            "koi8_u": "koi8-u", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE", "utf_8": "UTF-8"}
+            "koi8_u": "koi8-u", "utf_16_le": "UTF-16LE", "utf_16_be": "UTF-16BE", "utf_8": "UTF-8",
+            "utf_32_le": "UTF-32LE", "utf_32_be": "UTF-32BE"}
 
 
 def declared_charset(data: bytes, *, html: bool = False, xml: bool = False) -> str | None:
@@ -156,6 +159,18 @@ def _from_nul_pattern(data: bytes, where: str) -> Found | None:
     head = data[:8192]
     if b"\x00" not in head:
         return None
+    quarters = len(head) // 4
+    zeros = [head[i::4].count(0) for i in range(4)]
+    # UTF-32: two NULs in every code unit (the high bytes of any BMP letter).
+    for encoding, high, low in (("utf-32-le", (2, 3), 0), ("utf-32-be", (0, 1), 3)):
+        if quarters >= 2 and all(zeros[i] * 20 >= quarters * 19 for i in high) and zeros[low] * 20 <= quarters:
+            text = data[: len(data) - len(data) % 4].decode(encoding, "replace")
+            if not garbled(text, encoding):
+                warnings = [f"encoding: no byte-order mark; read as {display(encoding)}"]
+                if len(data) % 4:
+                    warnings.append("encoding: the text ends in a truncated character "
+                                    f"({len(data) % 4} byte(s) dropped)")
+                return text, encoding, warnings
     even, odd = head[0::2].count(0), head[1::2].count(0)
     # Lopsided: all the NULs on one side of the code units.
     for encoding, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
@@ -196,13 +211,39 @@ def _from_utf8(data: bytes, declared: str | None) -> Found | None:
         pass
     else:
         return text, "utf-8", [f"encoding: read as UTF-8{note}"] if note and not text.isascii() else []
-    # Mostly UTF-8 with a few broken bytes: re-reading it all as cp1252 would
-    # garble every umlaut, so keep UTF-8 and replace only the broken bytes.
-    replaced = data.decode("utf-8", "replace")
-    invalid = replaced.count("\ufffd")
-    if len(_MULTIBYTE_UTF8.findall(data)) > invalid:
-        return replaced, "utf-8", [f"encoding: {invalid} invalid UTF-8 byte(s) replaced{note}"]
+    # Mostly UTF-8 with some bytes that are not: a document of mixed encodings
+    # (a feed whose items came from different editors) or a few pasted
+    # windows-1252 characters. Re-reading it all as one code page would garble
+    # every UTF-8 letter, so keep UTF-8 and read only the stray bytes as cp1252.
+    valid, invalid = _utf8_counts(data)
+    if valid >= 2 and valid >= invalid:
+        return _mixed(data, invalid, note)
     return None
+
+
+def _utf8_counts(data: bytes) -> tuple[int, int]:
+    """(valid multi-byte UTF-8 sequences, bytes that are not UTF-8) in data."""
+    text = data.decode("utf-8", "surrogateescape")
+    invalid = len(text) - len(_ESCAPED.sub("", text))
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - invalid, invalid
+
+
+def _mixed(data: bytes, invalid: int, note: str = "") -> Found:
+    text = data.decode("utf-8", "distributor-cp1252")
+    return text, "utf-8", [f"encoding: {invalid} invalid UTF-8 byte(s) read as windows-1252 "
+                           f"(mixed encodings){note}; check the article"]
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """codecs error handler: the bytes UTF-8 refuses, read as windows-1252."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(bytes([b]).decode("cp1252", "replace") for b in bad), exc.end
+
+
+codecs.register_error("distributor-cp1252", _cp1252_bytes)
 
 
 def _detected(data: bytes, declared: str | None) -> Found:
@@ -214,6 +255,13 @@ def _detected(data: bytes, declared: str | None) -> Found:
     why = f"the declared {declared!r} does not decode it" if declared else "no charset declared"
     sample = _BYTE_SPACES.sub(b" ", _BYTE_TAG.sub(b" ", data[: 4 * _DETECT_SAMPLE_BYTES]))[:_DETECT_SAMPLE_BYTES]
     best = charset_normalizer.from_bytes(sample, cp_isolation=_WEB_ENCODINGS).best() if sample else None
+    if best is None or best.encoding in _WESTERN:
+        # A Western code page (or none found), and yet UTF-8 letters among its
+        # bytes: mostly windows-1252 with some UTF-8 parts, which no single
+        # code page reads both.
+        valid, invalid = _utf8_counts(data)
+        if valid >= 2 and valid * 10 >= invalid:
+            return _mixed(data, invalid, f"; {why}")
     if best is None:
         # Undecidable: cp1252 reads nearly every byte; the sanity check flags it.
         encoding = "cp1252"

@@ -134,10 +134,14 @@ _MD_HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
 _MD_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _MD_QUOTE = re.compile(r"^\s*>\s?")
-_MD_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_MD_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+# Link text and alt text hold no "[" (the innermost brackets are the link, as
+# in CommonMark), so an unclosed "[" is never rescanned from every one after it.
+_MD_IMAGE = re.compile(r"!\[(?P<alt>[^\[\]]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_MD_LINK = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<href>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _MD_AUTOLINK = re.compile(r"<(?P<href>https?://[^>\s]+)>")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
+# Emphasis spans at most 2,000 characters: an unmatched marker then costs a
+# bounded scan, not one over the rest of the line from every marker after it.
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.{1,2000}?)(?<=\S)\1")
 _MD_CODE = re.compile(r"`([^`]*)`")
 
 

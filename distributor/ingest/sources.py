@@ -92,7 +92,19 @@ def _folder_item(key: str, path, fmt: str, source: SourceConfig) -> Item:
     # The source's language is only a default (the pipeline passes it as
     # such): the article's own front matter or text decides first.
     raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
-    return Item(key, raw=raw, content_hash=sha256(data))
+    return Item(key, raw=raw, content_hash=folder_hash(data, source))
+
+
+def folder_hash(data: bytes, source: SourceConfig) -> str:
+    """A folder item's content hash: its bytes, and the source's url_template
+    when it has one (the template is part of the article's link, so changing
+    it re-parses and re-links the stored articles; without one the hash is
+    the file's plain sha256, as before)."""
+    if not source.url_template:
+        return sha256(data)
+    digest = hashlib.sha256(data)
+    digest.update(b"\x1furl_template=" + source.url_template.encode("utf-8"))
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------ feed

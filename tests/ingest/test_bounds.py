@@ -122,3 +122,29 @@ def test_an_unexpected_error_in_one_source_is_a_clean_error_and_the_others_go_on
     assert reports[0].error == ("source 'first': UnicodeDecodeError: 'utf-16-le' codec can't decode byte 0x41 "
                                 "in position 0: truncated data")
     assert reports[1].ok and reports[1].new
+
+
+def test_html_that_the_inline_parser_reads_in_quadratic_time_goes_to_the_bounded_worker(monkeypatch):
+    # html.parser rescans an unclosed "<a " for every one that follows: 30,000
+    # characters of them took ~15 s inline, 250,000 (under INLINE_MAX_CHARS)
+    # would take many minutes with no bound at all.
+    monkeypatch.setattr(bounded, "PARSE_TIMEOUT_SECONDS", 1.0)
+    raw = RawArticle(key="stray.html", content="<p>Ein Satz.</p>" + "<a " * 10_000, format="html",
+                     name="stray.html")
+    started = time.monotonic()
+    with pytest.raises(ParseError, match="stray.html: parsing took longer than 1s"):
+        parse_raw(raw)
+    assert time.monotonic() - started < 5
+    ordinary = RawArticle(key="ok.html", content=_big_html(300), format="html", name="ok.html")
+    assert not bounded.needs_worker(ordinary)  # real articles stay in-process
+
+
+@pytest.mark.parametrize("run_of", ["[", "![", "_a ", "*a "])
+def test_markdown_inline_syntax_is_read_in_linear_time(run_of):
+    # Unclosed "[" (and "_a _a …") made the link and emphasis patterns
+    # backtrack over the rest of the line from every one of them.
+    content = "Ein Satz über Bischkek.\n\n" + run_of * (40_000 // len(run_of)) + "\n\nFolgt uns auf Telegram.\n"
+    started = time.process_time()
+    article = parse_raw(RawArticle(key="k.md", content=content, format="markdown", name="k.md", title="T"))
+    assert time.process_time() - started < 3
+    assert article.lede == "Ein Satz über Bischkek."

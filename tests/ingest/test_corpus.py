@@ -41,6 +41,14 @@ FEEDS = {
     "empty.xml": ("error", "the feed is empty"),
     "binary.xml": ("error", "binary file, not RSS or Atom"),
     "truncated-utf16.xml": ("error", "not well-formed XML at line 2: syntax error"),
+    "rss-0.91-netscape.xml": ("articles", DE, "undefined entity"),
+    "rss-1.0-rdf.xml": ("articles", DE, None),
+    "atom-0.3.xml": ("articles", FR, None),
+    "rss-doctype-entities.xml": ("articles", DE, None),
+    "rss-billion-laughs.xml": ("articles", DE, "undefined entity"),
+    "rss-external-entity.xml": ("articles", DE, "read by feedparser's lenient parser"),
+    "rss-mixed-utf8-cp1252.xml": ("articles", "", "mixed encodings"),
+    "rss-utf32le-no-bom.xml": ("articles", RU, "UTF-32LE"),
 }
 FILES = {
     "de-utf8.txt": ("articles", DE, None),
@@ -156,3 +164,47 @@ def test_run_once_goes_on_past_a_truncated_utf16_file(make_config, tmp_path):
     assert "ingest articles: 1 new, 0 updated, 0 unchanged, 1 errors" in result.output, result.output
     assert "ingest feed: 1 new" in result.output, result.output
     assert "binary file, not an article" in result.output
+
+
+def _feed_articles(make_config, tmp_path, name):
+    cfg = _config(make_config, tmp_path,
+                  f'\n[[sources]]\nname = "corpus"\nkind = "feed"\nurl = "{CORPUS / "feeds" / name}"\n')
+    settings = load_settings(cfg)
+    with Store.open(settings) as store:
+        report = next(r for r in ingest(settings, store) if r.source == "corpus")
+    return [s.article for s in report.new]
+
+
+OLDER_FORMATS = {
+    "rss-1.0-rdf.xml": ("Bergdörfer", "https://example.org/de/701/", "de", "Jan Berg"),
+    "atom-0.3.xml": ("L’été à Douchanbé", "https://example.org/fr/702/", "fr", None),
+    "rss-0.91-netscape.xml": ("Bergdörfer schrumpfen", "https://example.org/de/091/", "de", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OLDER_FORMATS))
+def test_the_older_formats_keep_their_titles_links_and_authors(make_config, tmp_path, name):
+    (a,) = _feed_articles(make_config, tmp_path, name)
+    assert (a.title, a.url, a.language, a.author.name if a.author else None) == OLDER_FORMATS[name]
+
+
+def test_entities_a_doctype_declares_are_used(make_config, tmp_path):
+    (declared,) = _feed_articles(make_config, tmp_path, "rss-doctype-entities.xml")
+    assert declared.title == "Grüße von\u00a0Novastan"
+
+
+def test_a_billion_laughs_is_never_expanded(make_config, tmp_path):
+    (bomb,) = _feed_articles(make_config, tmp_path, "rss-billion-laughs.xml")
+    assert "lollol" not in f"{bomb.title}{bomb.body_text}" and len(bomb.title) < 100
+
+
+def test_an_external_entity_is_never_resolved(make_config, tmp_path):
+    (xxe,) = _feed_articles(make_config, tmp_path, "rss-external-entity.xml")
+    assert "root:" not in f"{xxe.title}{xxe.body_text}"
+
+
+def test_a_feed_mixing_utf8_and_cp1252_items_reads_each_right(make_config, tmp_path):
+    articles = {a.url: a for a in _feed_articles(make_config, tmp_path, "rss-mixed-utf8-cp1252.xml")}
+    assert DE in articles["https://example.org/de/706/"].body_text
+    assert FR in articles["https://example.org/fr/707/"].body_text
+    assert articles["https://example.org/fr/707/"].title == "L’été"

@@ -70,3 +70,23 @@ def test_decoding_a_large_file_costs_little():
     started = time.perf_counter()
     text, warnings = decode(data, "big.txt")
     assert time.perf_counter() - started < 3 and "windows-1252" in warnings[0]
+
+
+FR = "À Douchanbé, l’été est brûlant ; les marchés ferment à midi.\n"
+
+
+@pytest.mark.parametrize("utf8_parts, cp1252_parts", [(1, 1), (3, 1), (1, 3)])
+def test_a_document_mixing_utf8_and_cp1252_reads_both_right_and_says_so(utf8_parts, cp1252_parts):
+    # A feed whose items were pasted from different editors: some UTF-8, some
+    # windows-1252. Neither half may become mojibake (it once read as cp1250).
+    data = b"".join([(DE + FR).encode("utf-8")] * utf8_parts + [(FR + DE).encode("cp1252")] * cp1252_parts)
+    text, warnings = decode(data, "feed.xml", xml=True)
+    assert text == (DE + FR) * utf8_parts + (FR + DE) * cp1252_parts
+    assert any("windows-1252" in w and "mixed" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_utf32_without_bom_is_text(encoding):
+    for sample in (DE, RU):
+        text, warnings = decode(sample.encode(encoding), "a.txt")
+        assert text == sample and "no byte-order mark" in warnings[0]

@@ -4,6 +4,7 @@ about articles that would go out without a link or a title."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -78,3 +79,34 @@ def test_a_feed_source_has_no_url_template(make_config):
                       'url_template = "https://novastan.org/de/{slug}/"\n')
     with pytest.raises(ConfigurationError, match="only a folder source has one"):
         load_settings(cfg)
+
+
+def test_changing_url_template_relinks_the_stored_articles(make_config, articles_dir):
+    # The folder skips files whose bytes did not change: the template is part
+    # of what a folder item is, so a new one re-links what is stored.
+    cfg = make_config(articles=articles_dir)
+    assert invoke(cfg, "ingest").exit_code == 0
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] is None and rows[SEED_KEY]["without_link"]
+    with_template(cfg, "https://novastan.org/de/{slug}/")
+    result = invoke(cfg, "ingest")
+    assert result.exit_code == 0 and "updated" in result.output, result.output
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] == "https://novastan.org/de/de-kasachstan-china-ukraine/"
+    assert not rows[SEED_KEY]["without_link"]
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("/de/{slug}/", "/de/artikel/{slug}/"), encoding="utf-8")
+    assert invoke(cfg, "ingest").exit_code == 0
+    rows = {r["key"]: r for r in json.loads(invoke(cfg, "articles", "--json").output)}
+    assert rows[SEED_KEY]["url"] == "https://novastan.org/de/artikel/de-kasachstan-china-ukraine/"
+    again = invoke(cfg, "ingest").output
+    assert "0 updated" in again and " new " not in again, again  # unchanged template: nothing re-parsed
+
+
+def test_parse_says_it_applies_no_url_template_unless_given_one():
+    help_text = CliRunner().invoke(cli, ["parse", "--help"]).output
+    assert "url_template" in help_text and "reads no config" in help_text
+    seed = str(Path(__file__).resolve().parents[2] / "examples" / "articles" / SEED_KEY)
+    plain = CliRunner().invoke(cli, ["parse", seed, "--json"])
+    assert json.loads(plain.output)["url"] is None
+    linked = CliRunner().invoke(cli, ["parse", seed, "--json", "--url-template", "https://novastan.org/de/{slug}/"])
+    assert json.loads(linked.output)["url"] == "https://novastan.org/de/de-kasachstan-china-ukraine/"
