@@ -242,48 +242,106 @@ _CONTENT_SELECTORS = (".entry-content", "article", "main", '[role="main"]', ".po
 
 
 def read_html(content: str) -> Document:
-    """A WordPress post body (feed content) or a whole page."""
+    """A WordPress post body (feed content) or a whole page.
+
+    The tree is Beautiful Soup's (html.parser); it is searched with plain
+    walks over `.descendants` below, not find_all()/select_one(), whose
+    generic matching cost most of an ingest. Each helper says which bs4 call
+    it stands for: the results are the same."""
     soup = BeautifulSoup(content, "html.parser")
-    meta = _html_meta(soup)
-    for tag in soup.find_all(_DROP_TAGS):
+    tags = _tags(soup)
+    meta = _html_meta(tags)
+    for tag in [t for t in tags if t.name in _DROP_TAGS]:  # soup.find_all(_DROP_TAGS)
         tag.decompose()
-    root: Tag = soup
-    for selector in _CONTENT_SELECTORS:
-        found = soup.select_one(selector)
-        if found is not None:
-            root = found
-            break
+    root: Tag = _select_content(_tags(soup)) or soup
     if root.name in ("body", "main") or root is soup:
-        for tag in root.find_all(_PAGE_CHROME):
+        for tag in [t for t in _tags(root) if t.name in _PAGE_CHROME]:  # root.find_all(_PAGE_CHROME)
             tag.decompose()
 
-    h1 = soup.find("h1")
+    h1 = _first(soup, "h1")
     if h1 is not None and _clean(h1.get_text(" ")):
         meta["title"] = _clean(h1.get_text(" "))
 
     paras: list[Para] = []
-    for el in root.find_all(_BLOCK_TAGS):
-        if el.name == "h1" or el.find(_BLOCK_TAGS) is not None:
-            continue  # the title; or a wrapper whose inner blocks are read instead
-        text = _html_text(el)
-        if not text:
-            continue
-        links = tuple(
-            Link(_clean(a.get_text(" ")), a["href"].strip())
-            for a in el.find_all("a", href=True)
-            if a["href"].strip().startswith(("http://", "https://", "/"))
-        )
-        links += tuple(link for link in _bare_links(text) if link.href not in {x.href for x in links})
-        paras.append(Para(text, links, heading=el.name in ("h2", "h3", "h4", "h5", "h6")))
+    for el in [t for t in _tags(root) if t.name in _BLOCK_SET]:  # root.find_all(_BLOCK_TAGS)
+        if el.name == "h1":
+            continue  # the title
+        para = _html_block(el)
+        if para is not None:
+            paras.append(para)
     if not paras:
         # Feed content without <p>: text separated by <br> or newlines.
         text = _html_text(root)
         paras = [Para(line, _bare_links(line), heading=False) for line in text.split("\n") if line]
     if "image" not in meta:
-        img = root.find("img", src=True)
+        img = _first(root, "img", "src")
         if img is not None:
             meta["image"] = img["src"]
     return Document(paras, meta)
+
+
+_BLOCK_SET = frozenset(_BLOCK_TAGS)
+_HEADINGS = frozenset(("h2", "h3", "h4", "h5", "h6"))
+
+
+def _tags(node: Tag) -> list[Tag]:
+    """Every tag below node, in document order."""
+    return [d for d in node.descendants if isinstance(d, Tag)]
+
+
+def _first(node: Tag, name: str, attr: str | None = None) -> Tag | None:
+    """node.find(name) / node.find(name, attr=True)."""
+    for d in node.descendants:
+        if isinstance(d, Tag) and d.name == name and (attr is None or d.get(attr) is not None):
+            return d
+    return None
+
+
+def _select_content(tags: list[Tag]) -> Tag | None:
+    """The first of _CONTENT_SELECTORS that matches, as soup.select_one() of
+    each in turn would find it."""
+    first: dict[str, Tag] = {}
+    for t in tags:
+        classes = t.get("class") or ()
+        if isinstance(classes, str):
+            classes = classes.split()
+        for key, hit in ((".entry-content", "entry-content" in classes), ("article", t.name == "article"),
+                         ("main", t.name == "main"), ('[role="main"]', t.get("role") == "main"),
+                         (".post-content", "post-content" in classes), ("body", t.name == "body")):
+            if hit and key not in first:
+                first[key] = t
+    for selector in _CONTENT_SELECTORS:
+        if selector in first:
+            return first[selector]
+    return None
+
+
+def _html_block(el: Tag) -> Para | None:
+    """One block element as a paragraph with its links; None for an empty
+    one, or a wrapper whose inner blocks are read instead."""
+    parts: list[str] = []
+    anchors: list[Tag] = []
+    for node in el.descendants:
+        if type(node) is NavigableString:  # not a Comment, CData or Doctype
+            parts.append(str(node).replace("\n", " "))
+        elif isinstance(node, Tag):
+            name = node.name
+            if name in _BLOCK_SET:
+                return None  # el.find(_BLOCK_TAGS) is not None
+            if name == "br":
+                parts.append("\n")
+            elif name == "a" and node.get("href") is not None:
+                anchors.append(node)
+    text = _clean("".join(parts))
+    if not text:
+        return None
+    links = tuple(
+        Link(_clean(a.get_text(" ")), a["href"].strip())
+        for a in anchors
+        if a["href"].strip().startswith(("http://", "https://", "/"))
+    )
+    links += tuple(link for link in _bare_links(text) if link.href not in {x.href for x in links})
+    return Para(text, links, heading=el.name in _HEADINGS)
 
 
 def _html_text(el: Tag) -> str:
@@ -297,34 +355,39 @@ def _html_text(el: Tag) -> str:
     return _clean("".join(parts))
 
 
-def _html_meta(soup: BeautifulSoup) -> dict[str, Any]:
+def _html_meta(tags: list[Tag]) -> dict[str, Any]:
+    """Page metadata from the document's tags (all of them, in order)."""
     meta: dict[str, Any] = {}
+    metas = [t for t in tags if t.name == "meta"]
 
     def prop(name: str) -> str | None:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        # soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        tag = next((t for t in metas if _attr_is(t, "property", name)), None) \
+            or next((t for t in metas if _attr_is(t, "name", name)), None)
         value = tag.get("content") if tag else None
         return value.strip() if isinstance(value, str) and value.strip() else None
 
-    html = soup.find("html")
+    html = next((t for t in tags if t.name == "html"), None)
     lang = html.get("lang") if isinstance(html, Tag) else None
     if isinstance(lang, str) and lang.strip():
         meta["language"] = lang.strip()
-    canonical = soup.find("link", rel="canonical", href=True)
+    canonical = next((t for t in tags if t.name == "link" and _attr_is(t, "rel", "canonical")
+                      and t.get("href") is not None), None)
     url = (canonical["href"] if canonical else None) or prop("og:url")
     if url:
         meta["url"] = url
     if prop("og:image"):
         meta["image"] = prop("og:image")
-    tags = [t["content"] for t in soup.find_all("meta", attrs={"property": "article:tag"}, content=True)]
-    if tags:
-        meta["tags"] = tags
+    tags_ = [t["content"] for t in metas if _attr_is(t, "property", "article:tag") and t.get("content") is not None]
+    if tags_:
+        meta["tags"] = tags_
     published = prop("article:published_time")
     if published:
         try:
             meta["published"] = dt.datetime.fromisoformat(published)
         except ValueError:
             pass
-    title_tag = soup.find("title")
+    title_tag = next((t for t in tags if t.name == "title"), None)
     title = prop("og:title") or (_clean(title_tag.get_text(" ")) if title_tag else None)
     site = prop("og:site_name")
     if title:
@@ -333,3 +396,12 @@ def _html_meta(soup: BeautifulSoup) -> dict[str, Any]:
             title = re.sub(rf"\s*[-–|·]\s*{re.escape(site)}\s*$", "", title)
         meta["title"] = title
     return meta
+
+
+def _attr_is(tag: Tag, attr: str, value: str) -> bool:
+    """bs4's attrs={attr: value} match: the value, or one of a multi-valued
+    attribute's values (rel="canonical nofollow"), or all of them joined."""
+    got = tag.get(attr)
+    if isinstance(got, list):
+        return value in got or " ".join(got) == value
+    return got == value

@@ -6,25 +6,40 @@ One source's failure is recorded and reported; the other sources go on.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
 
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest import sources
 from distributor.routing import route
-from distributor.store import Store, StoredArticle, utcnow
+from distributor.store import ArticleRef, ArticleWrite, FileStat, Store, utcnow
+
+
+# Articles are stored (with their plans) one transaction per chunk of this many.
+CHUNK = 200
+# A file modified this recently may change again within the same mtime tick
+# without changing its size: it is read again at the next poll (as git does
+# with "racily clean" entries), its hash deciding whether it changed.
+RACY_SECONDS = 2.0
 
 
 @dataclass
 class SourceReport:
     source: str
-    new: list[StoredArticle] = field(default_factory=list)
-    updated: list[StoredArticle] = field(default_factory=list)
+    # What was stored, as small references (the parsed articles are not kept:
+    # a report of a 10,000-item first ingest stays small).
+    new: list[ArticleRef] = field(default_factory=list)
+    updated: list[ArticleRef] = field(default_factory=list)
     unchanged: int = 0
     item_errors: list[str] = field(default_factory=list)
     error: str | None = None  # the whole source failed
     not_modified: bool = False
+    # The feed document is byte for byte the one ingested last time: not parsed.
+    document_unchanged: bool = False
     # Folder files gone since the last poll whose unsent deliveries were cancelled.
     removed: list[str] = field(default_factory=list)
 
@@ -37,6 +52,8 @@ class SourceReport:
             return f"error: {self.error}"
         if self.not_modified:
             return "not modified since the last poll"
+        if self.document_unchanged:
+            return "unchanged since the last poll (the same feed document, not parsed again)"
         parts = [f"{len(self.new)} new", f"{len(self.updated)} updated", f"{self.unchanged} unchanged"]
         if self.removed:
             parts.append(f"{len(self.removed)} removed")
@@ -57,71 +74,212 @@ def ingest(settings: Settings, store: Store, *, source_name: str | None = None,
 def ingest_source(settings: Settings, store: Store, source: SourceConfig, *,
                   now: dt.datetime | None = None,
                   on_item: Callable[[str, str, str], None] | None = None) -> SourceReport:
-    from distributor.ingest.parse import parse_raw
-
     now = now or utcnow()
     report = SourceReport(source.name)
-    state = sources.FeedState()
-    known = store.content_hashes(source.name)
-    seen: set[str] = set()
+    batch = _Batch(settings, store, source, report, now, on_item)
+    document_hash = None
     try:
-        for item in _items(settings, store, source, state):
-            seen.add(item.key)
-            if item.error:
-                report.item_errors.append(f"{item.key}: {item.error}")
-                _notify(on_item, source.name, "error", f"{item.key}: {item.error}")
-                continue
-            assert item.raw is not None
-            if known.get(item.key) == item.content_hash:
-                # The same bytes as stored: unchanged, without parsing it again.
-                report.unchanged += 1
-                continue
-            try:
-                article = parse_raw(item.raw, default_language=source.language or None)
-            except ParseError as exc:
-                report.item_errors.append(f"{item.key}: {exc}")
-                _notify(on_item, source.name, "error", f"{item.key}: {exc}")
-                continue
-            stored, status = store.upsert_article(source=source.name, key=item.key,
-                                                  content_hash=item.content_hash, article=article, now=now,
-                                                  routing=route(article, settings, now=now))
-            if status == "unchanged":
-                report.unchanged += 1
-            else:
-                (report.new if status == "new" else report.updated).append(stored)
-            _notify(on_item, source.name, status, f"#{stored.id} {stored.article.title}")
         if source.kind == "folder":
-            # A file an editor removed is a retraction: what was not sent yet is
-            # cancelled. (A feed item that scrolls out of the feed is not.)
-            for key in sorted(set(known) - seen):
-                cancelled = store.retract(source.name, key, now=now,
-                                          reason="its file was removed from the folder before it went out")
-                if cancelled:
-                    report.removed.append(key)
-                    _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
+            _ingest_folder(settings, store, source, report, batch, now, on_item)
+        else:
+            document_hash = _ingest_feed(settings, store, source, report, batch)
+        batch.flush()
     except SourceError as exc:
         report.error = str(exc)
-    report.not_modified = state.not_modified
     store.record_poll(source.name, ok=report.ok, summary=report.summary(), error=report.error,
-                      etag=state.etag, last_modified=state.last_modified, now=now)
+                      etag=batch.state.etag, last_modified=batch.state.last_modified, now=now,
+                      document_hash=document_hash if report.ok else None)
     return report
 
 
-def _items(settings: Settings, store: Store, source: SourceConfig,
-           state: sources.FeedState) -> Iterator[sources.Item]:
-    if source.kind == "folder":
-        yield from sources.folder_items(source, settings)
-        return
+class _Batch:
+    """Parsed articles waiting to be stored, one transaction per CHUNK; the
+    report and the folder cache learn of an article only once it is committed."""
+
+    def __init__(self, settings: Settings, store: Store, source: SourceConfig, report: SourceReport,
+                 now: dt.datetime, on_item) -> None:
+        self.settings, self.store, self.source, self.report = settings, store, source, report
+        self.now, self.on_item = now, on_item
+        self.state = sources.FeedState()
+        self.writes: list[ArticleWrite] = []
+        self.files: dict[str, FileStat] = {}
+        self.cache: _FolderCache | None = None  # the folder's, updated after each commit
+
+    def add(self, item: sources.Item, stat: FileStat | None = None) -> None:
+        from distributor.ingest.parse import parse_raw
+
+        assert item.raw is not None
+        try:
+            article = parse_raw(item.raw, default_language=self.source.language or None)
+        except ParseError as exc:
+            self.error(item.key, str(exc), stat and replace(stat, error=str(exc)))
+            return
+        self.writes.append(ArticleWrite(item.key, item.content_hash, article,
+                                        route(article, self.settings, now=self.now)))
+        if stat is not None:
+            self.files[item.key] = stat
+        if len(self.writes) >= CHUNK:
+            self.flush()
+
+    def error(self, key: str, message: str, stat: FileStat | None = None) -> None:
+        self.report.item_errors.append(f"{key}: {message}")
+        _notify(self.on_item, self.source.name, "error", f"{key}: {message}")
+        if stat is not None:
+            self.file(key, stat)
+
+    def file(self, key: str, stat: FileStat) -> None:
+        """A folder file's new stat, with nothing to store for it."""
+        self.files[key] = stat
+        if len(self.files) >= CHUNK * 5:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.writes and not self.files:
+            return
+        results = self.store.store_articles(self.source.name, self.writes, now=self.now, files=self.files)
+        if self.cache is not None:
+            self.cache.stats.update(self.files)
+            self.cache.articles.update(ref.key for ref, _status in results)
+        self.writes, self.files = [], {}
+        for ref, status in results:
+            if status == "unchanged":
+                self.report.unchanged += 1
+            else:
+                (self.report.new if status == "new" else self.report.updated).append(ref)
+            _notify(self.on_item, self.source.name, status, f"#{ref.id} {ref.title}")
+
+
+def _ingest_feed(settings: Settings, store: Store, source: SourceConfig, report: SourceReport,
+                 batch: _Batch) -> str | None:
+    """Returns the feed document's hash when every item of it was handled."""
+    state = batch.state
     last = store.last_poll(source.name)
     if last and last.ok:
         state.etag, state.last_modified = last.etag, last.last_modified
     data = sources.fetch_feed_bytes(source, settings, state)
     if state.not_modified:
-        return
+        report.not_modified = True
+        return last.document_hash if last else None
+    document_hash = _document_hash(source, data)
+    if last and last.ok and last.document_hash == document_hash:
+        # Byte for byte the document ingested last time: nothing to parse.
+        report.document_unchanged = True
+        return document_hash
     parsed = sources.parse_feed(source, data)
-    yield from sources.feed_items(
-        source, parsed, page_fetcher=lambda url: sources.fetch_page_article_html(url, source)
-    )
+    del data
+    incomplete = False
+
+    def fetch_page(url: str) -> str:
+        nonlocal incomplete
+        try:
+            return sources.fetch_page_article_html(url, source)
+        except SourceError:
+            incomplete = True  # read it again next time, the page may answer then
+            raise
+
+    known = store.content_hashes(source.name)
+    for item in sources.feed_items(source, parsed, page_fetcher=fetch_page):
+        if item.error:
+            batch.error(item.key, item.error)
+            continue
+        if known.get(item.key) == item.content_hash:
+            # The same item as stored: unchanged, without parsing it again.
+            report.unchanged += 1
+            continue
+        batch.add(item)
+    if incomplete or report.item_errors:
+        return None
+    return document_hash
+
+
+def _document_hash(source: SourceConfig, data: bytes) -> str:
+    # What else decides how the same bytes are read is part of the hash.
+    h = hashlib.sha256(f"{source.language}|{source.fetch_full_page}|".encode())
+    h.update(data)
+    return h.hexdigest()
+
+
+def _ingest_folder(settings: Settings, store: Store, source: SourceConfig, report: SourceReport,
+                   batch: _Batch, now: dt.datetime, on_item) -> None:
+    """Stat every file; read only those whose size or mtime changed since they
+    were last read (or that were never read); parse only those whose bytes changed."""
+    cache = _folder_cache(store, source.name)
+    batch.cache = cache
+    cache_stats = cache.stats
+    listing = sources.scan_folder(source, settings)
+    seen: set[str] = set()
+    racy_after = now.timestamp() - RACY_SECONDS
+    unknown: list[tuple[str, Path, os.stat_result]] = []
+    for key, path, st in listing:
+        seen.add(key)
+        prev = cache_stats.get(key)
+        if prev is not None and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+            if prev.error:
+                report.item_errors.append(f"{key}: {prev.error}")
+                _notify(on_item, source.name, "error", f"{key}: {prev.error}")
+            else:
+                report.unchanged += 1
+            continue
+        unknown.append((key, path, st))
+    if unknown:
+        # Stored hashes only for the files that must be read.
+        known = store.content_hashes(source.name, keys=[k for k, _p, _s in unknown])
+        for key, path, st in unknown:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                batch.error(key, f"cannot read {path}: {exc.strerror}")
+                continue
+            digest = sources.sha256(data)
+            # A file written in the last moments may change again within the
+            # same mtime tick: not trusted by its stat next time.
+            mtime_ns = st.st_mtime_ns if st.st_mtime < racy_after else -1
+            stat = FileStat(len(data), mtime_ns, digest)
+            prev = cache_stats.get(key)
+            if (prev is not None and prev.content_hash == digest and not prev.error) or known.get(key) == digest:
+                # Touched, not changed: the same bytes are not a new version.
+                report.unchanged += 1
+                batch.file(key, stat)
+                continue
+            item = sources.folder_item(key, path, sources.FORMATS[path.suffix.lower()], data, digest)
+            if item.error:
+                batch.error(key, item.error, replace(stat, error=item.error))
+                continue
+            batch.add(item, stat)
+    batch.flush()
+    # A file an editor removed is a retraction: what was not sent yet is
+    # cancelled. (A feed item that scrolls out of the feed is not.)
+    for key in sorted(cache.articles - seen):
+        cancelled = store.retract(source.name, key, now=now,
+                                  reason="its file was removed from the folder before it went out")
+        cache.articles.discard(key)
+        if cancelled:
+            report.removed.append(key)
+            _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
+    gone = [key for key in cache.stats if key not in seen]
+    if gone:
+        store.save_file_stats(source.name, {}, removed=gone)
+        for key in gone:
+            del cache.stats[key]
+
+
+class _FolderCache:
+    """What this process knows of a folder source between polls, so that a
+    poll of an unchanged folder is a stat per file and no query: the files'
+    stats as last read, and the keys that have a stored article (to retract
+    when their file goes). Loaded from the database at the first poll, kept
+    in step with every commit after it."""
+
+    def __init__(self, store: Store, source: str) -> None:
+        self.stats: dict[str, FileStat] = store.file_stats(source)
+        self.articles: set[str] = set(store.content_hashes(source))
+
+
+def _folder_cache(store: Store, source: str) -> _FolderCache:
+    cache = store.ingest_cache.get(("folder", source))
+    if cache is None:
+        cache = store.ingest_cache[("folder", source)] = _FolderCache(store, source)
+    return cache
 
 
 def _notify(cb, source: str, status: str, what: str) -> None:

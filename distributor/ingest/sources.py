@@ -10,7 +10,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import feedparser
@@ -50,31 +53,66 @@ def sha256(data: bytes) -> str:
 
 
 def folder_items(source: SourceConfig, settings: Settings) -> Iterator[Item]:
+    for key, path, _stat in scan_folder(source, settings):
+        yield read_folder_file(key, path)
+
+
+def scan_folder(source: SourceConfig, settings: Settings) -> list[tuple[str, Path, os.stat_result]]:
+    """The article files of a folder source, (key, path, stat) in path order,
+    without reading any: a stat per file is all a poll of an unchanged folder
+    costs. Hidden files and folders are skipped, and so are unknown types."""
     root = settings.resolve(source.path)
     if not root.is_dir():
         raise SourceError(source.name, f"folder {root} does not exist or is not a directory")
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            continue
-        key = rel.as_posix()
+    found: list[tuple[tuple[str, ...], str, str, os.stat_result]] = []
+
+    def walk(folder: str, parts: tuple[str, ...]) -> None:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Item(key, error=f"cannot read {path}: {exc.strerror}")
-            continue
-        try:
-            content, warnings = decode(data, str(path), html=fmt == "html")
-        except ParseError as exc:
-            yield Item(key, error=str(exc))
-            continue
-        # The source's language is only a default (the pipeline passes it as
-        # such): the article's own front matter or text decides first.
-        raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
-        yield Item(key, raw=raw, content_hash=sha256(data))
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, (*parts, name))
+                    continue
+                dot = name.rfind(".")
+                if dot < 0 or name[dot:].lower() not in FORMATS:
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found.append(((*parts, name), "/".join((*parts, name)), entry.path, st))
+
+    walk(str(root), ())
+    found.sort(key=lambda f: f[0])
+    return [(key, Path(path), st) for _parts, key, path, st in found]
+
+
+def read_folder_file(key: str, path: Path) -> Item:
+    """Read and decode one folder file: an Item with its RawArticle and the
+    sha256 of its bytes, or an Item with the error."""
+    fmt = FORMATS[path.suffix.lower()]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Item(key, error=f"cannot read {path}: {exc.strerror}")
+    return folder_item(key, path, fmt, data)
+
+
+def folder_item(key: str, path: Path, fmt: str, data: bytes, digest: str | None = None) -> Item:
+    try:
+        content, warnings = decode(data, str(path), html=fmt == "html")
+    except ParseError as exc:
+        return Item(key, error=str(exc), content_hash=digest or sha256(data))
+    # The source's language is only a default (the pipeline passes it as
+    # such): the article's own front matter or text decides first.
+    raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
+    return Item(key, raw=raw, content_hash=digest or sha256(data))
 
 
 # ------------------------------------------------------------------ feed
