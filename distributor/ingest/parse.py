@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +31,9 @@ FALLBACK_LANGUAGE = "en"
 
 _MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.I)
+# Unicode category Cc but tab, newline, form feed and carriage return (one
+# regex pass instead of a unicodedata call per character).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _SENTENCE = re.compile(r"^(.+?[.!?…])(?:\s|$)")
 _HEADING_END = tuple(".:;,!…\"“”»«'’)")
@@ -76,7 +78,7 @@ def decode(data: bytes, where: str, *, html: bool = False) -> tuple[str, list[st
         text, warnings = data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         text, warnings = _decode_fallback(data, html)
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    controls = len(_CONTROLS.findall(text))
     if controls > max(3, len(text) // 50):
         raise ParseError(f"{where}: binary file, not an article")
     return text, warnings

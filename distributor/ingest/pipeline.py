@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,7 @@ from typing import Callable
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest import sources
+from distributor.ingest.watch import FolderWatch
 from distributor.routing import route
 from distributor.store import ArticleRef, ArticleWrite, FileStat, Store, utcnow
 
@@ -25,6 +27,8 @@ CHUNK = 200
 # without changing its size: it is read again at the next poll (as git does
 # with "racily clean" entries), its hash deciding whether it changed.
 RACY_SECONDS = 2.0
+# With a folder watch (watch.py), an unchanged folder is still scanned this often.
+FULL_SCAN_SECONDS = 30.0
 
 
 @dataclass
@@ -206,46 +210,57 @@ def _ingest_folder(settings: Settings, store: Store, source: SourceConfig, repor
     cache = _folder_cache(store, source.name)
     batch.cache = cache
     cache_stats = cache.stats
-    listing = sources.scan_folder(source, settings)
+    watch = cache.watch
+    clock = time.monotonic()
+    if watch is not None:
+        changed = watch.changed()  # before the scan: a change during it is seen at the next poll
+        if not changed and cache.scanned_at is not None and clock - cache.scanned_at < FULL_SCAN_SECONDS \
+                and not cache.racy:
+            # Nothing in the folder changed since the last scan: the same report, without one.
+            report.unchanged += cache.unchanged
+            for key, error in cache.errors:
+                report.item_errors.append(f"{key}: {error}")
+                _notify(on_item, source.name, "error", f"{key}: {error}")
+            return
+    listing = sources.scan_folder(source, settings, on_folder=watch.add if watch is not None else None)
+    listing.sort(key=lambda f: f[0].split("/"))  # path order, as the report lists them
     seen: set[str] = set()
     racy_after = now.timestamp() - RACY_SECONDS
-    unknown: list[tuple[str, Path, os.stat_result]] = []
-    for key, path, st in listing:
+    # Stored hashes only for the files that must be read.
+    unknown = [key for key, _name, st in listing if not _same_stat(cache_stats.get(key), st)]
+    known = store.content_hashes(source.name, keys=unknown) if unknown else {}
+    unchanged = 0
+    for key, name, st in listing:
         seen.add(key)
         prev = cache_stats.get(key)
-        if prev is not None and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+        if _same_stat(prev, st):
             if prev.error:
-                report.item_errors.append(f"{key}: {prev.error}")
-                _notify(on_item, source.name, "error", f"{key}: {prev.error}")
+                batch.error(key, prev.error)
             else:
-                report.unchanged += 1
+                unchanged += 1
             continue
-        unknown.append((key, path, st))
-    if unknown:
-        # Stored hashes only for the files that must be read.
-        known = store.content_hashes(source.name, keys=[k for k, _p, _s in unknown])
-        for key, path, st in unknown:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                batch.error(key, f"cannot read {path}: {exc.strerror}")
-                continue
-            digest = sources.sha256(data)
-            # A file written in the last moments may change again within the
-            # same mtime tick: not trusted by its stat next time.
-            mtime_ns = st.st_mtime_ns if st.st_mtime < racy_after else -1
-            stat = FileStat(len(data), mtime_ns, digest)
-            prev = cache_stats.get(key)
-            if (prev is not None and prev.content_hash == digest and not prev.error) or known.get(key) == digest:
-                # Touched, not changed: the same bytes are not a new version.
-                report.unchanged += 1
-                batch.file(key, stat)
-                continue
-            item = sources.folder_item(key, path, sources.FORMATS[path.suffix.lower()], data, digest)
-            if item.error:
-                batch.error(key, item.error, replace(stat, error=item.error))
-                continue
-            batch.add(item, stat)
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            batch.error(key, f"cannot read {path}: {exc.strerror}")
+            continue
+        digest = sources.sha256(data)
+        # A file written in the last moments may change again within the
+        # same mtime tick: not trusted by its stat next time.
+        mtime_ns = st.st_mtime_ns if st.st_mtime < racy_after else -1
+        stat = FileStat(len(data), mtime_ns, digest)
+        if (prev is not None and prev.content_hash == digest and not prev.error) or known.get(key) == digest:
+            # Touched, not changed: the same bytes are not a new version.
+            unchanged += 1
+            batch.file(key, stat)
+            continue
+        item = sources.folder_item(key, path, sources.FORMATS[path.suffix.lower()], data, digest)
+        if item.error:
+            batch.error(key, item.error, replace(stat, error=item.error))
+            continue
+        batch.add(item, stat)
+    report.unchanged += unchanged
     batch.flush()
     # A file an editor removed is a retraction: what was not sent yet is
     # cancelled. (A feed item that scrolls out of the feed is not.)
@@ -261,6 +276,14 @@ def _ingest_folder(settings: Settings, store: Store, source: SourceConfig, repor
         store.save_file_stats(source.name, {}, removed=gone)
         for key in gone:
             del cache.stats[key]
+    cache.scanned_at = clock
+    cache.unchanged = sum(1 for f in cache.stats.values() if not f.error)
+    cache.errors = [(k, f.error) for k, f in sorted(cache.stats.items(), key=lambda kv: kv[0].split("/")) if f.error]
+    cache.racy = any(f.mtime_ns == -1 for f in cache.stats.values())
+
+
+def _same_stat(prev: FileStat | None, st: os.stat_result) -> bool:
+    return prev is not None and prev.mtime_ns == st.st_mtime_ns and prev.size == st.st_size
 
 
 class _FolderCache:
@@ -273,6 +296,17 @@ class _FolderCache:
     def __init__(self, store: Store, source: str) -> None:
         self.stats: dict[str, FileStat] = store.file_stats(source)
         self.articles: set[str] = set(store.content_hashes(source))
+        # After a scan: when it was, and what an unchanged folder reports.
+        self.scanned_at: float | None = None
+        self.unchanged = 0
+        self.errors: list[tuple[str, str]] = []
+        self.racy = False
+        self.watch = FolderWatch.open()
+
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
 
 
 def _folder_cache(store: Store, source: str) -> _FolderCache:

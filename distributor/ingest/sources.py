@@ -14,7 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import feedparser
 import httpx
@@ -53,44 +53,49 @@ def sha256(data: bytes) -> str:
 
 
 def folder_items(source: SourceConfig, settings: Settings) -> Iterator[Item]:
-    for key, path, _stat in scan_folder(source, settings):
-        yield read_folder_file(key, path)
+    for key, path, _stat in sorted(scan_folder(source, settings), key=lambda f: f[0].split("/")):
+        yield read_folder_file(key, Path(path))
 
 
-def scan_folder(source: SourceConfig, settings: Settings) -> list[tuple[str, Path, os.stat_result]]:
-    """The article files of a folder source, (key, path, stat) in path order,
-    without reading any: a stat per file is all a poll of an unchanged folder
-    costs. Hidden files and folders are skipped, and so are unknown types."""
+def scan_folder(source: SourceConfig, settings: Settings,
+                on_folder: Callable[[str], None] | None = None) -> list[tuple[str, str, os.stat_result]]:
+    """The article files of a folder source as (key, path, stat), in no
+    particular order (sort by key.split("/") for path order), without reading
+    any: a stat per file is all a poll of an unchanged folder costs, so this
+    loop is kept lean. Hidden files and folders are skipped, and so are
+    unknown types. `on_folder(path)` is called for each folder before it is listed."""
     root = settings.resolve(source.path)
     if not root.is_dir():
         raise SourceError(source.name, f"folder {root} does not exist or is not a directory")
-    found: list[tuple[tuple[str, ...], str, str, os.stat_result]] = []
-
-    def walk(folder: str, parts: tuple[str, ...]) -> None:
+    found: list[tuple[str, str, os.stat_result]] = []
+    append, is_reg, formats = found.append, stat.S_ISREG, FORMATS
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        if on_folder is not None:
+            on_folder(folder)
         try:
-            entries = list(os.scandir(folder))
+            entries = os.scandir(folder)
         except OSError:
-            return
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, (*parts, name))
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name[0] == ".":
                     continue
-                dot = name.rfind(".")
-                if dot < 0 or name[dot:].lower() not in FORMATS:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, f"{prefix}{name}/"))
+                        continue
+                    dot = name.rfind(".")
+                    if dot < 0 or name[dot:].lower() not in formats:
+                        continue
+                    st = entry.stat()
+                except OSError:
                     continue
-                st = entry.stat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                found.append(((*parts, name), "/".join((*parts, name)), entry.path, st))
-
-    walk(str(root), ())
-    found.sort(key=lambda f: f[0])
-    return [(key, Path(path), st) for _parts, key, path, st in found]
+                if is_reg(st.st_mode):
+                    append((prefix + name, entry.path, st))
+    return found
 
 
 def read_folder_file(key: str, path: Path) -> Item:

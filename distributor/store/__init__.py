@@ -145,6 +145,10 @@ class Store:
         return cls(engine)
 
     def close(self) -> None:
+        for cached in self.ingest_cache.values():
+            if hasattr(cached, "close"):
+                cached.close()
+        self.ingest_cache.clear()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
