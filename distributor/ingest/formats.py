@@ -593,10 +593,17 @@ class _XmlWalk:
         self.dropped: set = root.dropped
 
     def _iter(self, el):  # type: ignore[no-untyped-def]
-        for child in el:
-            if isinstance(child.tag, str) and child not in self.dropped:
-                yield child
-                yield from self._iter(child)
+        """The elements below el in document order, but those decomposed
+        and everything in them (lxml's iterator, in C, then a filter)."""
+        from lxml import etree
+
+        elements = el.iterdescendants(etree.Element)
+        if not self.dropped:
+            return elements
+        gone = set()
+        for d in self.dropped:
+            gone.update(d.iter(etree.Element))
+        return [e for e in elements if e not in gone]
 
     def tags(self, node: _XmlTag) -> list[_XmlTag]:
         return [_XmlTag(e, self.dropped) for e in self._iter(node.el)]
