@@ -23,7 +23,7 @@ from distributor.store import ArticleRef, ArticleWrite, FileStat, Store, utcnow
 
 
 # Articles are stored (with their plans) one transaction per chunk of this many.
-CHUNK = 200
+CHUNK = 100
 # A file modified this recently may change again within the same mtime tick
 # without changing its size: it is read again at the next poll (as git does
 # with "racily clean" entries), its hash deciding whether it changed.

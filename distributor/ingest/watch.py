@@ -99,3 +99,9 @@ class FolderWatch:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def __del__(self) -> None:  # a Store never closed must not leak the descriptor
+        try:
+            self.close()
+        except OSError:
+            pass
