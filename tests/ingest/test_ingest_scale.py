@@ -287,3 +287,46 @@ def test_lxml_and_beautiful_soup_read_html_alike(monkeypatch):
         monkeypatch.setattr(formats, "XML_FAST_PATH", False)
         assert formats.read_html(doc) == with_lxml, doc
     assert fast > 80  # the fast path was exercised, not only the fallback
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture
+def pg_store():
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = f"distributor_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {admin_url} (.ci/run starts it): {exc}")
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with Store.open_url(url) as store:
+            yield store
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_chunked_ingest_on_postgresql(make_config, folder, pg_store, monkeypatch):
+    settings = load_settings(make_config(articles=folder))
+    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    r = one(settings, pg_store)
+    n = len(list(folder.iterdir()))
+    assert len(r.new) == n and sorted(a.key for a in r.new) == sorted(p.name for p in folder.iterdir())
+    for ref in r.new:
+        a = pg_store.get_article(ref.id)
+        assert a.key == ref.key and a.version == 1
+        plan = route(a.article, settings)
+        assert len(pg_store.deliveries(article_id=a.id)) == len(plan.planned) + len(plan.skipped)
+    assert set(pg_store.file_stats("articles")) == {p.name for p in folder.iterdir()}
+    assert one(settings, pg_store).unchanged == n
