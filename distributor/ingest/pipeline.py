@@ -175,6 +175,8 @@ def _ingest_feed(settings: Settings, store: Store, source: SourceConfig, report:
     # The parsed feed is tens of thousands of long-lived objects: frozen, the
     # garbage collector does not walk them again at every collection while
     # the items are parsed (that made ingest time grow faster than the feed).
+    # Collected first, so that feedparser's own garbage is not frozen with it.
+    gc.collect()
     gc.freeze()
     try:
         return _ingest_entries(store, source, report, batch, parsed, document_hash)
