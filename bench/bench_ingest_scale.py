@@ -320,7 +320,7 @@ class Daemon:
         self.cfg = work / f"{name}.toml"
         self.cfg.write_text(
             f'[database]\nurl = "sqlite:///{self.db}"\n[sandbox]\nhost = "127.0.0.1"\nport = {sandbox_port}\n'
-            f'autostart = false\n[[sources]]\nname = "drop"\nkind = "folder"\npath = "{folder}"\npoll_seconds = 1\n'
+            f'autostart = false\n[web]\nenabled = false\n[[sources]]\nname = "drop"\nkind = "folder"\npath = "{folder}"\npoll_seconds = 1\n'
             f'[editions.de]\ntimezone = "Europe/Berlin"\n[editions.de.channels.telegram]\nchat_id = "@novastan_de"\n',
             encoding="utf-8")
         self.log = open(work / f"{name}.log", "wb")
