@@ -167,7 +167,7 @@ def prepare(settings: Settings, m: int) -> tuple[Store, list]:  # type: ignore[t
     if len(pending) != m or {d.channel for d in pending} != {"de.telegram"}:
         raise SystemExit(f"expected {m} pending de.telegram deliveries, got {len(pending)}: "
                          f"{sorted({d.channel for d in pending})}")
-    messages = [render_article(settings, s.article, "telegram") for s in report.new]
+    messages = [render_article(settings, store.get_article(s.id).article, "telegram") for s in report.new]
     return store, messages
 
 

@@ -108,11 +108,14 @@ def vary(path: Path, i: int) -> tuple[str, str]:
         text = "\n".join(lines) + "\n"
     elif path.suffix == ".md":
         text = re.sub(r'(?m)^title: "', f'title: "({stamp}) ', text, count=1)
+        # Each copy is its own article: its own url (ingest takes one url for one article).
+        text = re.sub(r"(?m)^url: (\S+?)/?$", lambda m: f"url: {m.group(1)}-{i}/", text, count=1)
         text = text.replace("\n\nThe ", f"\n\nIn this {stamp}: the ", 1)
         if (i // 6) % 2:
             text = text.replace("every Monday", "every week")
     elif path.suffix == ".html":
         text = re.sub(r"<title>", f"<title>({stamp}) ", text, count=1)
+        text = re.sub(r'(rel="canonical" href="[^"?]+?)/?(?=[?"])', lambda m: f"{m.group(1)}-{i}/", text, count=1)
         text = re.sub(r"<p>", f"<p>{stamp}. ", text, count=1)
     return f"{path.stem}-{i:04d}{path.suffix}", text
 

@@ -101,13 +101,13 @@ class Article:
             "lede": self.lede,
             "language": self.language,
             "url": self.url,
-            "author": dataclasses.asdict(self.author) if self.author else None,
+            "author": _plain(self.author) if self.author else None,
             "translator": self.translator,
-            "related": [dataclasses.asdict(r) for r in self.related],
-            "channels": [dataclasses.asdict(c) for c in self.channels],
+            "related": [_plain(r) for r in self.related],
+            "channels": [_plain(c) for c in self.channels],
             "footer": self.footer,
             "body_text": self.body_text,
-            "blocks": [dataclasses.asdict(b) for b in self.blocks],
+            "blocks": [_plain(b) for b in self.blocks],
             "warnings": list(self.warnings),
             "image": self.image,
             "tags": list(self.tags),
@@ -173,6 +173,16 @@ class Article:
         else:
             kinds = tuple(c.kind for c in self.channels)
         return tuple(dict.fromkeys(kinds))
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """dataclasses.asdict of a flat dataclass without its deep copy (a tenth
+    of the time, for every block of every stored article); asdict itself for
+    one with nested values."""
+    values = dict(vars(obj))
+    if all(v is None or type(v) in (str, int, float, bool) for v in values.values()):
+        return values
+    return dataclasses.asdict(obj)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -59,6 +59,11 @@ class FolderIdentities:
         return None
 
 
+def facets(identity: str | None, url: str | None, content_hash: str) -> set[tuple[str, str]]:
+    """What an article is recognised by: its own id, url and content hash."""
+    return _facets(identity, url, content_hash)
+
+
 def _facets(identity: str | None, url: str | None, content_hash: str) -> set[tuple[str, str]]:
     return {(f, v) for f, v in (("id", identity), ("url", _url(url)), ("hash", content_hash)) if v}
 

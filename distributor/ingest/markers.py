@@ -127,6 +127,11 @@ def is_credit(text: str) -> bool:
 
 def strip_truncation(text: str) -> str:
     """Remove an excerpt's cut-off tail ("… Lest… [...]", "Read More")."""
+    tail = text.rstrip()
+    # Every such tail ends in "…", "...", "]" or "more": most paragraphs are
+    # passed without running the regex (which tries every position).
+    if not tail.endswith(("…", "...", "]")) and tail[-4:].lower() != "more":
+        return tail
     return _TRUNCATED_TAIL.sub("", text).rstrip()
 
 

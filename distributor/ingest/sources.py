@@ -11,12 +11,15 @@ import calendar
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import feedparser
 import httpx
@@ -59,40 +62,97 @@ def sha256(data: bytes) -> str:
 
 
 def folder_items(source: SourceConfig, settings: Settings) -> Iterator[Item]:
+    for key, path, _stat in sorted(scan_folder(source, settings), key=lambda f: f[0].split("/")):
+        yield read_folder_file(key, Path(path), source, _stat.st_size)
+
+
+def scan_folder(source: SourceConfig, settings: Settings,
+                on_folder: Callable[[str], None] | None = None) -> list[tuple[str, str, os.stat_result]]:
+    """The article files of a folder source as (key, path, stat), in no
+    particular order (sort by key.split("/") for path order), without reading
+    any: a stat per file is all a poll of an unchanged folder costs, so this
+    loop is kept lean. Hidden files and folders are skipped, and so are
+    unknown types. `on_folder(path)` is called for each folder before it is listed."""
     root = settings.resolve(source.path)
     if not root.is_dir():
         raise SourceError(source.name, f"folder {root} does not exist or is not a directory")
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        fmt = FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            continue
-        key = rel.as_posix()
+    found: list[tuple[str, str, os.stat_result]] = []
+    append, is_reg, formats = found.append, stat.S_ISREG, FORMATS
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        if on_folder is not None:
+            on_folder(folder)
         try:
-            yield _folder_item(key, path, fmt, source)
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops its source
-            log.debug("folder item %s failed", path, exc_info=True)
-            yield Item(key, error=f"{path}: cannot read: {type(exc).__name__}: {exc}")
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name[0] == ".":
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, f"{prefix}{name}/"))
+                        continue
+                    dot = name.rfind(".")
+                    if dot < 0 or name[dot:].lower() not in formats:
+                        continue
+                    st = entry.stat()
+                except OSError:
+                    continue
+                if is_reg(st.st_mode):
+                    append((prefix + name, entry.path, st))
+    return found
 
 
-def _folder_item(key: str, path, fmt: str, source: SourceConfig) -> Item:
+def read_folder_file(key: str, path: Path, source: SourceConfig, size: int | None = None) -> Item:
+    """Read and decode one folder file: an Item with its RawArticle and the
+    sha256 of its bytes, or an Item with the error. A file over the source's
+    max_bytes is refused before it is read (`size`: its stat's, when known)."""
     try:
-        size = path.stat().st_size
+        return _read_folder_file(key, path, source, size)
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops its source
+        log.debug("folder item %s failed", path, exc_info=True)
+        return Item(key, error=f"{path}: cannot read: {type(exc).__name__}: {exc}")
+
+
+def _read_folder_file(key: str, path: Path, source: SourceConfig, size: int | None) -> Item:
+    fmt = FORMATS[path.suffix.lower()]
+    try:
+        if size is None:
+            size = path.stat().st_size
         if size > source.max_bytes:
-            return Item(key, error=f"{path}: the file is {size} bytes, over max_bytes={source.max_bytes}; refused")
+            return Item(key, error=too_big(path, size, source))
         data = path.read_bytes()
     except OSError as exc:
         return Item(key, error=f"cannot read {path}: {exc.strerror}")
+    if len(data) > source.max_bytes:  # grew between the stat and the read
+        return Item(key, error=too_big(path, len(data), source), content_hash=folder_hash(data, source))
+    return folder_item(key, path, fmt, data, source)
+
+
+def too_big(path: Path, size: int, source: SourceConfig) -> str:
+    return f"{path}: the file is {size} bytes, over max_bytes={source.max_bytes}; refused"
+
+
+def folder_item(key: str, path: Path, fmt: str, data: bytes, source: SourceConfig,
+                digest: str | None = None) -> Item:
+    """Decode a folder file's bytes (never raises: an error Item instead);
+    `digest`, its folder_hash, when the caller has it already."""
+    digest = digest or folder_hash(data, source)
     try:
         content, warnings = decode(data, str(path), html=fmt == "html")
     except ParseError as exc:
-        return Item(key, error=str(exc))
+        return Item(key, error=str(exc), content_hash=digest)
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops its source
+        log.debug("folder item %s failed", path, exc_info=True)
+        return Item(key, error=f"{path}: cannot read: {type(exc).__name__}: {exc}", content_hash=digest)
     # The source's language is only a default (the pipeline passes it as
     # such): the article's own front matter or text decides first.
     raw = RawArticle(key=key, content=content, format=fmt, name=path.name, warnings=tuple(warnings))
-    return Item(key, raw=raw, content_hash=folder_hash(data, source))
+    return Item(key, raw=raw, content_hash=digest)
 
 
 def folder_hash(data: bytes, source: SourceConfig) -> str:

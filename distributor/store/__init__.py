@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Literal
 
 import sqlalchemy as sa
@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from distributor.errors import DistributorError
 from distributor.model import Article
 from distributor.store.db import create_engine, migrate
-from distributor.store.schema import articles, deliveries, source_polls
+from distributor.store.schema import articles, deliveries, source_files, source_polls
 
 if TYPE_CHECKING:
     from distributor.config import Settings
     from distributor.routing import Routing
 
-__all__ = ["Store", "StoredArticle", "ArticleIdentity", "DeliveryRow", "SourcePoll", "utcnow"]
+__all__ = ["Store", "StoredArticle", "ArticleIdentity", "ArticleRef", "ArticleWrite", "FileStat", "DeliveryRow",
+           "SourcePoll", "utcnow"]
 
 
 
@@ -75,6 +76,52 @@ class SourcePoll:
     error: str | None
     etag: str | None
     last_modified: str | None
+    document_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """What an ingest report keeps of a stored article: small, so a report of
+    10,000 articles does not hold 10,000 parsed bodies."""
+
+    id: int
+    source: str
+    key: str
+    version: int
+    title: str
+    # The article's label (its title, or the start of its lede when untitled).
+    label: str
+    # Reads the stored article back, for callers that want it whole (`.article`).
+    store: Store | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def article(self) -> Article:
+        if self.store is None:
+            raise DistributorError(f"article #{self.id}: no store to read it from")
+        return self.store.get_article(self.id).article
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """A folder file as last read (see schema.source_files)."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One parsed article to store with store_articles()."""
+
+    key: str
+    content_hash: str
+    article: Article
+    routing: Routing | None = None
+    # The stored article this one was recognised as under another key (see
+    # upsert_article): it moves to `key`.
+    same_as: int | None = None
 
 
 UpsertStatus = Literal["new", "updated", "unchanged", "moved"]
@@ -99,6 +146,8 @@ class Store:
 
         self.engine = engine
         self.outbox = Outbox(engine)
+        # What ingestion keeps between polls in this process (ingest.pipeline).
+        self.ingest_cache: dict = {}
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -118,6 +167,10 @@ class Store:
         return cls(engine)
 
     def close(self) -> None:
+        for cached in self.ingest_cache.values():
+            if hasattr(cached, "close"):
+                cached.close()
+        self.ingest_cache.clear()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -142,18 +195,7 @@ class Store:
         are planned in the same transaction: an article is never stored
         without its plan."""
         now = now or utcnow()
-        values = {
-            "title": article.title,
-            "language": article.language,
-            "url": article.url,
-            "published_at": _aware(article.published),
-            "publish_at": _aware(article.publish_at),
-            "data": json.dumps(article.to_json(), ensure_ascii=False),
-            "content_hash": content_hash,
-            "identity": own_id(article, key),
-            "removed_at": None,
-            "updated_at": now,
-        }
+        values = _article_values(article, content_hash, now, key)
         with self.engine.begin() as conn:
             where = (articles.c.id == same_as if same_as is not None else articles.c.source_key == key)
             row = conn.execute(sa.select(articles).where(articles.c.source == source, where)).first()
@@ -179,15 +221,124 @@ class Store:
                 self._apply_routing(conn, stored, routing, now)
         return stored, status
 
-    def content_hashes(self, source: str) -> dict[str, str]:
-        """key -> content hash of every stored article of a source (one query
-        per poll, so unchanged items are recognised without parsing them).
-        A removed article's is "": its file, back, is read again."""
-        live_hash = sa.case((articles.c.removed_at.is_(None), articles.c.content_hash), else_="")
+    def store_articles(
+        self, source: str, writes: list[ArticleWrite], *, now: dt.datetime | None = None,
+        files: dict[str, FileStat] | None = None,
+    ) -> list[tuple[ArticleRef, UpsertStatus]]:
+        """upsert_article for a chunk of articles in ONE transaction: every
+        article of the chunk is stored with its planned deliveries (and the
+        folder files' new stats with them), or none is. One transaction per
+        chunk instead of per article is what makes a 10,000-item first ingest
+        cheap; the guarantee "an article is never stored without its plan"
+        holds per chunk. The statuses are upsert_article's (a write with
+        `same_as` moves that article to its key; a removed article comes
+        back "updated"), one per write, in the order of `writes`."""
+        now = now or utcnow()
+        if not writes and not files:
+            return []
+        out: list[tuple[ArticleRef, UpsertStatus] | None] = [None] * len(writes)
+        cols = (articles.c.id, articles.c.source_key, articles.c.content_hash, articles.c.version,
+                articles.c.removed_at)
+        with self.engine.begin() as conn:
+            by_key, by_id = {}, {}
+            keys = [w.key for w in writes if w.same_as is None]
+            for start in range(0, len(keys), 500):
+                for r in conn.execute(sa.select(*cols).where(
+                        articles.c.source == source, articles.c.source_key.in_(keys[start:start + 500]))):
+                    by_key[r.source_key] = r
+            ids = [w.same_as for w in writes if w.same_as is not None]
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(sa.select(*cols).where(
+                        articles.c.source == source, articles.c.id.in_(ids[start:start + 500]))):
+                    by_id[r.id] = r
+            fresh: list[tuple[int, ArticleWrite, dict]] = []
+            for i, w in enumerate(writes):
+                values = _article_values(w.article, w.content_hash, now, w.key)
+                row = by_key.get(w.key) if w.same_as is None else by_id.get(w.same_as)
+                if row is None and w.same_as is not None:
+                    raise DistributorError(f"no article #{w.same_as} in source {source!r} to move to {w.key}")
+                if row is None:
+                    fresh.append((i, w, values))
+                    continue
+                changed = row.content_hash != w.content_hash
+                removed = row.removed_at is not None
+                if not changed and row.source_key == w.key and not removed:
+                    ref = ArticleRef(row.id, source, w.key, row.version, w.article.title, w.article.label, self)
+                    out[i] = (ref, "unchanged")
+                    continue
+                conn.execute(articles.update().where(articles.c.id == row.id)
+                             .values(source_key=w.key, version=row.version + changed, **values))
+                ref = ArticleRef(row.id, source, w.key, row.version + changed, w.article.title, w.article.label, self)
+                status: UpsertStatus = "updated" if changed or removed else "moved"
+                if w.routing is not None and status != "moved":
+                    self._apply_routing(conn, ref, w.routing, now)
+                out[i] = (ref, status)
+            if fresh:
+                new_ids = self._insert_articles(conn, source, [(w, values) for _i, w, values in fresh], now)
+                plans = []
+                for (i, w, _values), new_id in zip(fresh, new_ids):
+                    ref = ArticleRef(new_id, source, w.key, 1, w.article.title, w.article.label, self)
+                    if w.routing is not None:
+                        plans.extend(_new_deliveries(ref, w.routing, now))
+                    out[i] = (ref, "new")
+                if plans:
+                    conn.execute(_insert_ignore(conn, deliveries), plans)
+            if files:
+                self._save_file_stats(conn, source, files)
+        return out  # type: ignore[return-value]
+
+    @staticmethod
+    def _insert_articles(conn: sa.Connection, source: str, fresh: list, now: dt.datetime) -> list[int]:
+        rows = [dict(source=source, source_key=w.key, version=1, ingested_at=now, **values) for w, values in fresh]
+        # One INSERT … RETURNING for the chunk (SQLAlchemy's insertmanyvalues),
+        # ids in the order of the rows.
+        result = conn.execute(articles.insert().returning(articles.c.id, sort_by_parameter_order=True), rows)
+        return [r.id for r in result]
+
+    def file_stats(self, source: str) -> dict[str, FileStat]:
+        """path -> FileStat of a folder source's files as last read."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(articles.c.source_key, live_hash.label("content_hash"))
-                                .where(articles.c.source == source))
-            return {r.source_key: r.content_hash for r in rows}
+            rows = conn.execute(sa.select(source_files).where(source_files.c.source == source))
+            return {r.path: FileStat(r.size, r.mtime_ns, r.content_hash, r.error) for r in rows}
+
+    def save_file_stats(self, source: str, files: dict[str, FileStat], *, removed: Iterable[str] = ()) -> None:
+        removed = list(removed)
+        if not files and not removed:
+            return
+        with self.engine.begin() as conn:
+            self._save_file_stats(conn, source, files)
+            for start in range(0, len(removed), 500):
+                conn.execute(source_files.delete().where(source_files.c.source == source,
+                                                         source_files.c.path.in_(removed[start:start + 500])))
+
+    @staticmethod
+    def _save_file_stats(conn: sa.Connection, source: str, files: dict[str, FileStat]) -> None:
+        if not files:
+            return
+        paths = list(files)
+        for start in range(0, len(paths), 500):
+            conn.execute(source_files.delete().where(source_files.c.source == source,
+                                                     source_files.c.path.in_(paths[start:start + 500])))
+        conn.execute(source_files.insert(), [
+            dict(source=source, path=p, size=f.size, mtime_ns=f.mtime_ns, content_hash=f.content_hash, error=f.error)
+            for p, f in files.items()
+        ])
+
+    def content_hashes(self, source: str, *, keys: list[str] | None = None) -> dict[str, str]:
+        """key -> content hash of every stored article of a source (one query
+        per poll, so unchanged items are recognised without parsing them),
+        or of those among `keys`. A removed article's is "": its file, back,
+        is read again."""
+        live_hash = sa.case((articles.c.removed_at.is_(None), articles.c.content_hash), else_="")
+        q = sa.select(articles.c.source_key, live_hash.label("content_hash")).where(articles.c.source == source)
+        with self.engine.connect() as conn:
+            if keys is None:
+                return {r.source_key: r.content_hash for r in conn.execute(q)}
+            out = {}
+            for start in range(0, len(keys), 500):
+                rows = conn.execute(q.where(articles.c.source_key.in_(keys[start:start + 500])))
+                out.update({r.source_key: r.content_hash for r in rows})
+            return out
 
     def identities(self, source: str) -> list[ArticleIdentity]:
         """What recognises each stored article of a source under another key."""
@@ -259,7 +410,8 @@ class Store:
         return self.deliveries(article_id=stored.id)
 
     @staticmethod
-    def _apply_routing(conn: sa.Connection, stored: StoredArticle, routing: Routing, now: dt.datetime) -> None:
+    def _apply_routing(conn: sa.Connection, stored: StoredArticle | ArticleRef, routing: Routing,
+                       now: dt.datetime) -> None:
         wanted = {p.channel: p for p in routing.planned}
         skipped = {s.channel: s for s in routing.skipped}
         existing = {
@@ -317,9 +469,10 @@ class Store:
     def record_poll(
         self, source: str, *, ok: bool, summary: str | None = None, error: str | None = None,
         etag: str | None = None, last_modified: str | None = None, now: dt.datetime | None = None,
+        document_hash: str | None = None,
     ) -> None:
         values = dict(polled_at=now or utcnow(), ok=ok, summary=summary, error=error,
-                      etag=etag, last_modified=last_modified)
+                      etag=etag, last_modified=last_modified, document_hash=document_hash)
         with self.engine.begin() as conn:
             updated = conn.execute(
                 source_polls.update().where(source_polls.c.source == source).values(**values)
@@ -347,6 +500,39 @@ def _stored(row: sa.Row) -> StoredArticle:
         id=row.id, source=row.source, key=row.source_key, version=row.version, content_hash=row.content_hash,
         article=Article.from_json(json.loads(row.data)), ingested_at=row.ingested_at, updated_at=row.updated_at,
     )
+
+
+def _article_values(article: Article, content_hash: str, now: dt.datetime, key: str) -> dict:
+    return {
+        "title": article.title,
+        "language": article.language,
+        "url": article.url,
+        "published_at": _aware(article.published),
+        "publish_at": _aware(article.publish_at),
+        "data": json.dumps(article.to_json(), ensure_ascii=False),
+        "content_hash": content_hash,
+        "identity": own_id(article, key),
+        "removed_at": None,
+        "updated_at": now,
+    }
+
+
+def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> list[dict]:
+    """The outbox rows of a NEW article: what Store._apply_routing inserts
+    when the article has no deliveries yet (kept in step with it)."""
+    wanted = {p.channel: p for p in routing.planned}
+    skipped = {s.channel: s for s in routing.skipped}
+    rows = []
+    for channel, plan in {**skipped, **wanted}.items():
+        is_skip = channel in skipped and channel not in wanted
+        rows.append(dict(
+            article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
+            status="skipped" if is_skip else "pending",
+            reason=skipped[channel].reason if is_skip else None, article_version=stored.version,
+            next_attempt_at=None if is_skip else _aware(routing.not_before),
+            created_at=now, updated_at=now,
+        ))
+    return rows
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

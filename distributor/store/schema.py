@@ -127,6 +127,22 @@ source_polls = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),
+    # sha256 of the last feed document ingested whole (identical bytes are not parsed again).
+    sa.Column("document_hash", sa.String(64)),
+)
+
+# A folder source's files as last read: a file whose size and mtime are unchanged
+# is not read again. content_hash is the sha256 of its bytes; error, when the
+# file gave no article (the same error is reported without reading it again).
+source_files = sa.Table(
+    "source_files",
+    metadata,
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("path", sa.String(2000), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("error", sa.Text),
 )
 
 # Per channel ("de.telegram"): auto-pause after repeated failures, a provider's

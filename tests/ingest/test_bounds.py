@@ -103,14 +103,15 @@ def test_an_unexpected_error_in_one_item_is_a_clean_error_and_the_source_goes_on
 
 def test_an_unexpected_error_in_one_source_is_a_clean_error_and_the_others_go_on(make_config, tmp_path, monkeypatch,
                                                                                  articles_dir):
-    real = sources.folder_items
+    # The pipeline lists a folder with scan_folder (it stats before it reads).
+    real = sources.scan_folder
 
-    def broken(source, settings):
+    def broken(source, settings, on_folder=None):
         if source.name == "first":
             raise UnicodeDecodeError("utf-16-le", b"A", 0, 1, "truncated data")
-        yield from real(source, settings)
+        return real(source, settings, on_folder=on_folder)
 
-    monkeypatch.setattr(sources, "folder_items", broken)
+    monkeypatch.setattr(sources, "scan_folder", broken)
     cfg = make_config(f'\n[[sources]]\nname = "first"\nkind = "folder"\npath = "{articles_dir}"\n',
                       articles=articles_dir)
     settings = load_settings(cfg)

@@ -1,15 +1,14 @@
 """issues: an editor's own subject and intro (digest --subject/--intro)
 
 Revision ID: 0007
-Revises: 0006 (on the email branch, until 0006 lands: 0005)
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-# TEMPORARY: "0006" once the keyset-batches migration 0006 is merged.
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
