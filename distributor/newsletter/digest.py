@@ -72,9 +72,9 @@ def due_slot(settings: Settings, store: Store, edition: str, now: dt.datetime) -
 # ------------------------------------------------------------------ recipients
 
 
-def recipients_of(store: Store, edition: str) -> list[str]:
-    """The addresses of the edition's active subscribers, in id order."""
-    return [email for page in Subscribers(store.engine).active_pages(edition) for _, email in page]
+def batch_tokens(settings: Settings, edition: str, page: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """(address, unsubscribe token) for a page of (subscriber id, address)."""
+    return [(email, unsubscribe_token(settings, edition, sid)) for sid, email in page]
 
 
 def recipient_tokens(settings: Settings, store: Store, edition: str, emails: list[str]) -> list[tuple[str, str]]:
@@ -109,12 +109,12 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     msg = render_edition_digest(settings, edition, articles, slot.astimezone(
         ZoneInfo(settings.editions[edition].timezone)).date())
     nl = settings.editions[edition].channels.newsletter
-    recipients = recipients_of(store, edition)
-    if not recipients:
+    if not Subscribers(store.engine).counts(edition).get("active"):
         raise DistributorError(f"edition {edition} has no active newsletter subscribers")
+    # The snapshot is a rule (schema.issues), taken in the same transaction as the issue.
     return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
-                         text=msg.text, headers=dict(msg.headers), recipients=recipients,
-                         batch_size=nl.batch_size, items=items, now=now)
+                         text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
+                         now=now)
 
 
 def issue_message(issue: Issue) -> RenderedMessage:
@@ -152,20 +152,31 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             return DigestResult(issue.edition, issue, "paused",
                                 f"{channel_name} is paused ({state.paused_reason}); after `distributor resume "
                                 f"{channel_name}` the issue resumes at the next run")
-        for n in range(issue.batch_count):
+        # Keyset paging over the snapshot: batch n covers the subscriber ids
+        # (after, last]; a sent batch is skipped by its last id, so a resume
+        # continues with the next unsent batch and never re-reads the others.
+        n, after, total = 0, 0, 0
+        while True:
             if n in done and done[n].status == "sent":
+                after = done[n].last_id if done[n].last_id is not None else after
+                total += done[n].recipients
+                n += 1
                 continue
+            page = issues.recipient_page(issue, after)
+            if not page:
+                break
             if stop():
                 return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
-            batch = issue.batch(n)
+            last = page[-1][0]
             failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
             while True:
-                if not issues.begin_batch(issue.id, n, recipients=len(batch), now=clock()):
+                if not issues.begin_batch(issue.id, n, recipients=len(page), now=clock(), after_id=after,
+                                          last_id=last):
                     return DigestResult(issue.edition, issue, "already",
                                         f"batch {n + 1} is being sent by another process")
                 try:
                     message_id = await channel.send_batch(
-                        message, recipient_tokens(settings, store, issue.edition, batch),
+                        message, batch_tokens(settings, issue.edition, page),
                         custom_args={"issue_id": str(issue.id), "batch": str(n)})
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
@@ -195,11 +206,12 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                     return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
                 issues.finish_batch(issue.id, n, status="sent", now=clock(), message_id=message_id)
                 log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
-                         n + 1, issue.batch_count, len(batch), message_id)
+                         n + 1, issue.batch_count, len(page), message_id)
                 break
+            after, total, n = last, total + len(page), n + 1
         issues.set_status(issue.id, "sent", now=clock())
         return DigestResult(issue.edition, issues.get(issue.id), "sent",
-                            f"{len(issue.recipients)} recipients in {issue.batch_count} batch(es)")
+                            f"{total} recipients in {n} batch(es)")
     finally:
         if own_channel:
             await channel.aclose()

@@ -122,6 +122,17 @@ class Subscribers:
             yield rows
             after = rows[-1][0]
 
+    def snapshot_page(self, edition: str, *, max_id: int, after: int, limit: int = PAGE) -> list[tuple[int, str]]:
+        """The next page of an issue's recipients (see schema.issues): id in
+        (after, max_id] and active now. Keyset paging on the
+        (edition, status, id) index: the millionth page costs what the first does."""
+        q = (sa.select(subscribers.c.id, subscribers.c.email)
+             .where(subscribers.c.edition == edition, subscribers.c.status == "active",
+                    subscribers.c.id > after, subscribers.c.id <= max_id)
+             .order_by(subscribers.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [(r.id, r.email) for r in conn.execute(q)]
+
     def ids_of(self, edition: str, emails: Iterable[str]) -> dict[str, int]:
         emails = list(emails)
         out: dict[str, int] = {}
