@@ -16,11 +16,12 @@ and then lower-cased whole, so one reader is one row whatever they type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from distributor.errors import DistributorError
 from distributor.store.schema import subscribers
@@ -41,6 +42,26 @@ class InvalidAddress(ValueError):
     pass
 
 
+# The common case, checked in a microsecond instead of email-validator's ~80:
+# a plain ASCII dot-atom local part at a plain ASCII host name (letters, digits,
+# inner hyphens, no "--" anywhere, so no Punycode) under an alphabetic TLD that
+# is not a special-use name. Everything it accepts, email-validator accepts with
+# the same normalisation (tests/store/test_normalize.py checks the two agree);
+# anything else goes to email-validator. It is what makes a million-row import fast.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+(?P<tld>[A-Za-z]{{2,63}}))")
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _plain(address: str) -> str | None:
+    m = _PLAIN.fullmatch(address)
+    if (m is None or len(m["local"]) > 64 or len(address) > 254 or "--" in m["domain"]
+            or m["tld"].lower() in _SPECIAL):
+        return None
+    return address.lower()
+
+
 def normalize_email(raw: str) -> str:
     """The address as stored, or InvalidAddress with a reason a reader understands."""
     if not isinstance(raw, str) or not raw.strip():
@@ -49,6 +70,9 @@ def normalize_email(raw: str) -> str:
         raise InvalidAddress("the email address contains a line break or a control character")
     if len(raw) > 320:
         raise InvalidAddress("the email address is too long")
+    fast = _plain(raw.strip())
+    if fast is not None:
+        return fast
     try:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
