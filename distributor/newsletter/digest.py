@@ -162,10 +162,11 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                 total += done[n].recipients
                 n += 1
                 continue
+            stopping = stop()  # asked before the page is read: it is read as late as it can be
             page = issues.recipient_page(issue, after)
             if not page:
                 break
-            if stop():
+            if stopping:
                 return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
             last = page[-1][0]
             failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
