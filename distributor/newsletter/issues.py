@@ -179,21 +179,49 @@ class Issues:
         (after_id, last_id] it covers; False if it is already sending or sent
         (another process, or a crash to resolve)."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(issue_batches).where(issue_batches.c.issue_id == issue_id,
-                                                              issue_batches.c.batch_no == batch_no)).first()
-            if row is None:
-                from distributor.store import _insert_ignore
+            return self._begin(conn, issue_id, batch_no, recipients, now, after_id, last_id)
 
-                return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
-                    issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
-                    after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
-            return bool(conn.execute(
-                issue_batches.update()
-                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,
-                       issue_batches.c.status == "failed")
-                .values(status="sending", attempts=issue_batches.c.attempts + 1, started_at=now, error=None,
-                        recipients=recipients, after_id=after_id, last_id=last_id)
-            ).rowcount)
+    @staticmethod
+    def _begin(conn: sa.Connection, issue_id: int, batch_no: int, recipients: int, now: dt.datetime,
+               after_id: int | None, last_id: int | None) -> bool:
+        row = conn.execute(sa.select(issue_batches.c.status).where(issue_batches.c.issue_id == issue_id,
+                                                                   issue_batches.c.batch_no == batch_no)).first()
+        if row is None:
+            from distributor.store import _insert_ignore
+
+            return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
+                issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
+                after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
+        return bool(conn.execute(
+            issue_batches.update()
+            .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,
+                   issue_batches.c.status == "failed")
+            .values(status="sending", attempts=issue_batches.c.attempts + 1, started_at=now, error=None,
+                    recipients=recipients, after_id=after_id, last_id=last_id)
+        ).rowcount)
+
+    def advance(self, issue: Issue, batch_no: int, *, message_id: str | None, now: dt.datetime,
+                after: int, page: list[tuple[int, str, str]]) -> tuple[list[tuple[int, str, str]], bool]:
+        """One transaction between two requests: batch `batch_no` is sent, and
+        the next one (`page`, read while that request was in flight, covering
+        ids after `after`) loses whoever stopped being active since it was
+        read and, unless empty, is marked `sending`. Returns (the page as it
+        will be sent, whether it was begun)."""
+        with self.engine.begin() as conn:
+            conn.execute(issue_batches.update().where(issue_batches.c.issue_id == issue.id,
+                                                      issue_batches.c.batch_no == batch_no)
+                         .values(status="sent", message_id=message_id, error=None, finished_at=now))
+            if not page:
+                return page, False
+            left = {r.id for r in conn.execute(sa.select(subscribers.c.id).where(
+                subscribers.c.id > after, subscribers.c.id <= page[-1][0], subscribers.c.edition == issue.edition,
+                subscribers.c.status != "active"))}
+            if left:
+                page = [p for p in page if p[0] not in left]
+            if not page:
+                return page, False
+            began = self._begin(conn, issue.id, batch_no + 1, len(page), now, after, page[-1][0])
+        return page, began
 
     def finish_batch(self, issue_id: int, batch_no: int, *, status: str, now: dt.datetime,
                      message_id: str | None = None, error: str | None = None) -> None:

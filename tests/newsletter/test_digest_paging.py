@@ -93,3 +93,11 @@ def test_a_crash_after_batch_one_resumes_at_batch_two(sb_settings, store, clock,
     got = [e for b in bodies for e in to_of(b)]
     assert got == people and len(set(got)) == 2500  # batch 1 was not sent again
     assert {b.status for b in Issues(store.engine).batches(first.issue.id).values()} == {"sent"}
+
+
+def test_batch_tokens_are_the_unsubscribe_tokens(sb_settings):
+    from distributor.newsletter import tokens
+
+    ids = [1, 42, 10**12]
+    assert tokens.unsubscribe_tokens(sb_settings, "de", ids) == [
+        tokens.unsubscribe_token(sb_settings, "de", i) for i in ids]
