@@ -3,9 +3,11 @@ resumable batches.
 
 An issue holds the articles whose footer names the newsletter and that no
 issue carried yet. With none, no issue goes out. Sending goes through SendGrid
-in batches of at most 1000 recipients, each with their own unsubscribe token;
-progress is saved after each batch, so a crash resumes where it stopped and
-never sends a batch twice (a batch whose outcome is unknown holds the issue).
+in batches of at most 1000 recipients, each with their own unsubscribe token,
+read from the database a batch at a time (the snapshot rule: issues.py);
+progress is saved after each batch, keyed by the last subscriber id it
+covered, so a crash resumes at the next unsent batch and never sends a batch
+twice (a batch whose outcome is unknown holds the issue).
 """
 
 from __future__ import annotations
