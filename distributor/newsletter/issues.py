@@ -41,7 +41,7 @@ class Issue:
     text: str
     headers: dict[str, str]
     # The recipient snapshot (schema.issues): a rule, never a list of addresses.
-    snapshot_at: dt.datetime
+    snapshot_at: dt.datetime | None
     max_subscriber_id: int
     recipient_count: int
     batch_size: int

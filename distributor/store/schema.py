@@ -161,7 +161,9 @@ issues = sa.Table(
     sa.Column("html", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("headers", sa.Text, nullable=False),  # JSON, with the {token} slot
-    sa.Column("snapshot_at", UTCDateTime, nullable=False),
+    # When the issue was made (its snapshot); set for every issue, nullable
+    # only because SQLite cannot add a NOT NULL column to a table in place.
+    sa.Column("snapshot_at", UTCDateTime),
     sa.Column("max_subscriber_id", sa.Integer, nullable=False, server_default="0"),
     sa.Column("recipient_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("batch_size", sa.Integer, nullable=False),

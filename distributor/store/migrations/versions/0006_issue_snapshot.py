@@ -27,13 +27,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("issues") as batch:
-        batch.add_column(sa.Column("snapshot_at", UTCDateTime))
-        batch.add_column(sa.Column("max_subscriber_id", sa.Integer, nullable=False, server_default="0"))
-        batch.add_column(sa.Column("recipient_count", sa.Integer, nullable=False, server_default="0"))
-    with op.batch_alter_table("issue_batches") as batch:
-        batch.add_column(sa.Column("after_id", sa.Integer))
-        batch.add_column(sa.Column("last_id", sa.Integer))
+    # Plain ALTER TABLE on both backends (SQLite >= 3.35 drops a column in
+    # place): a batch-mode copy of `issues` would drop and recreate it, and with
+    # foreign keys on that deletes every issue's items and batches in cascade.
+    op.add_column("issues", sa.Column("snapshot_at", UTCDateTime))
+    op.add_column("issues", sa.Column("max_subscriber_id", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("issues", sa.Column("recipient_count", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("issue_batches", sa.Column("after_id", sa.Integer))
+    op.add_column("issue_batches", sa.Column("last_id", sa.Integer))
     conn = op.get_bind()
     top = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM subscribers")).scalar() or 0
     rows = conn.execute(sa.text("SELECT id, edition, recipients, batch_size, created_at FROM issues")).fetchall()
@@ -51,14 +52,11 @@ def upgrade() -> None:
                                  "WHERE issue_id = :i AND batch_no = :b"),
                          {"a": after, "l": last, "i": issue_id, "b": batch_no})
             after = last
-    with op.batch_alter_table("issues") as batch:
-        batch.alter_column("snapshot_at", existing_type=UTCDateTime, nullable=False)
-        batch.drop_column("recipients")
+    op.drop_column("issues", "recipients")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("issues") as batch:
-        batch.add_column(sa.Column("recipients", sa.Text, nullable=False, server_default="[]"))
+    op.add_column("issues", sa.Column("recipients", sa.Text, nullable=False, server_default="[]"))
     # The list is rebuilt from the rule (the addresses still active).
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, edition, max_subscriber_id FROM issues")).fetchall()
@@ -68,10 +66,6 @@ def downgrade() -> None:
             {"e": edition, "top": top})]
         conn.execute(sa.text("UPDATE issues SET recipients = :r WHERE id = :id"),
                      {"r": json.dumps(emails), "id": issue_id})
-    with op.batch_alter_table("issue_batches") as batch:
-        batch.drop_column("last_id")
-        batch.drop_column("after_id")
-    with op.batch_alter_table("issues") as batch:
-        batch.drop_column("recipient_count")
-        batch.drop_column("max_subscriber_id")
-        batch.drop_column("snapshot_at")
+    for table, column in (("issue_batches", "last_id"), ("issue_batches", "after_id"),
+                          ("issues", "recipient_count"), ("issues", "max_subscriber_id"), ("issues", "snapshot_at")):
+        op.drop_column(table, column)
