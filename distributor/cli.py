@@ -329,7 +329,7 @@ def main() -> None:
 
 
 # The outbox commands live in their own module; importing it registers them.
-from distributor import cli_digest, cli_outbox, cli_run, cli_status, cli_web  # noqa: E402,F401
+from distributor import cli_digest, cli_outbox, cli_run, cli_status, cli_subscribers, cli_web  # noqa: E402,F401
 
 
 if __name__ == "__main__":

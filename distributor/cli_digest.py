@@ -191,7 +191,7 @@ def issues(ctx: click.Context, as_json: bool, edition: str | None) -> None:
             batches = repo.batches(i.id)
             rows.append({
                 "id": i.id, "edition": i.edition, "slot": i.slot, "status": i.status, "subject": i.subject,
-                "articles": repo.article_ids(i.id), "recipients": len(i.recipients),
+                "articles": repo.article_ids(i.id), "recipients": i.recipient_count,
                 "batches_sent": sum(b.status == "sent" for b in batches.values()), "batches": i.batch_count,
                 "sent_at": i.sent_at, "reason": i.reason,
             })

@@ -165,7 +165,7 @@ def _channels(store: Store, now: dt.datetime, problems: list[str]) -> list[dict[
 
 def _issue(issue) -> dict[str, Any]:
     return {"id": issue.id, "slot": iso(issue.slot), "status": issue.status, "subject": issue.subject,
-            "reason": issue.reason, "recipients": len(issue.recipients), "sent_at": iso(issue.sent_at),
+            "reason": issue.reason, "recipients": issue.recipient_count, "sent_at": iso(issue.sent_at),
             "updated_at": iso(issue.updated_at)}
 
 

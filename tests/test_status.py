@@ -46,9 +46,12 @@ def fail(store, delivery_id: int, error: str, now: dt.datetime) -> None:
 
 
 def make_issue(store, edition: str, slot: dt.datetime, now: dt.datetime):
+    from support import add_subscribers
+
+    add_subscribers(store, edition, ["leserin@example.org"])  # the issue's snapshot: its one active reader
     return Issues(store.engine).create(
         edition=edition, slot=slot, subject=f"Digest {edition}", html="<p>x</p>", text="x", headers={},
-        recipients=["leserin@example.org"], batch_size=1000, items=[], now=now)
+        batch_size=1000, items=[], now=now)
 
 
 # ------------------------------------------------------------------ healthy

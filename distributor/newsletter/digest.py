@@ -3,9 +3,11 @@ resumable batches.
 
 An issue holds the articles whose footer names the newsletter and that no
 issue carried yet. With none, no issue goes out. Sending goes through SendGrid
-in batches of at most 1000 recipients, each with their own unsubscribe token;
-progress is saved after each batch, so a crash resumes where it stopped and
-never sends a batch twice (a batch whose outcome is unknown holds the issue).
+in batches of at most 1000 recipients, each with their own unsubscribe token,
+read from the database a batch at a time (the snapshot rule: issues.py);
+progress is saved after each batch, keyed by the last subscriber id it
+covered, so a crash resumes at the next unsent batch and never sends a batch
+twice (a batch whose outcome is unknown holds the issue).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.newsletter.issues import Issue, Issues
-from distributor.newsletter.tokens import unsubscribe_token
+from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
@@ -73,9 +75,10 @@ def due_slot(settings: Settings, store: Store, edition: str, now: dt.datetime) -
 # ------------------------------------------------------------------ recipients
 
 
-def recipients_of(store: Store, edition: str) -> list[str]:
-    """The addresses of the edition's active subscribers, in id order."""
-    return [email for page in Subscribers(store.engine).active_pages(edition) for _, email in page]
+def batch_tokens(settings: Settings, edition: str, page: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """(address, unsubscribe token) for a page of (subscriber id, address)."""
+    toks = unsubscribe_tokens(settings, edition, [sid for sid, _ in page])
+    return [(email, tok) for (_, email), tok in zip(page, toks)]
 
 
 def recipient_tokens(settings: Settings, store: Store, edition: str, emails: list[str]) -> list[tuple[str, str]]:
@@ -86,6 +89,13 @@ def recipient_tokens(settings: Settings, store: Store, edition: str, emails: lis
 
 
 # ------------------------------------------------------------------ sending
+
+
+def _page(settings: Settings, issues: Issues, issue: Issue, after: int) -> list[tuple[int, str, str]]:
+    """The issue's next batch after subscriber `after`: (id, address, unsubscribe token)."""
+    page = issues.recipient_page(issue, after)
+    toks = unsubscribe_tokens(settings, issue.edition, [sid for sid, _ in page])
+    return [(sid, email, tok) for (sid, email), tok in zip(page, toks)]
 
 
 @dataclass
@@ -112,12 +122,12 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     msg = render_edition_digest(settings, edition, articles, slot.astimezone(
         ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
     nl = settings.editions[edition].channels.newsletter
-    recipients = recipients_of(store, edition)
-    if not recipients:
+    if not Subscribers(store.engine).counts(edition).get("active"):
         raise DistributorError(f"edition {edition} has no active newsletter subscribers")
+    # The snapshot is a rule (schema.issues), taken in the same transaction as the issue.
     return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
-                         text=msg.text, headers=dict(msg.headers), recipients=recipients,
-                         batch_size=nl.batch_size, items=items, now=now, editor_subject=subject, intro=intro)
+                         text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
+                         now=now, editor_subject=subject, intro=intro)
 
 
 def issue_message(issue: Issue) -> RenderedMessage:
@@ -157,21 +167,42 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             return DigestResult(issue.edition, issue, "paused",
                                 f"{channel_name} is paused ({state.paused_reason}); after `distributor resume "
                                 f"{channel_name}` the issue resumes at the next run")
-        for n in range(issue.batch_count):
-            if n in done and done[n].status == "sent":
-                continue
-            if stop():
-                return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
-            batch = issue.batch(n)
+        # Keyset paging over the snapshot: batch n covers the subscriber ids
+        # (after, last]; a sent batch is skipped by its last id, so a resume
+        # continues with the next unsent batch and never re-reads the others.
+        # While a batch's request is in flight the next page is read and its
+        # tokens made; between two requests one transaction marks the one sent,
+        # drops from the next whoever left meanwhile, and marks it sending.
+        n, after, total = 0, 0, 0
+        while n in done and done[n].status == "sent":
+            after = done[n].last_id if done[n].last_id is not None else after
+            total += done[n].recipients
+            n += 1
+        stopping = stop()  # asked before the page is read: it is read as late as it can be
+        page = _page(settings, issues, issue, after)
+        if page and stopping:
+            return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
+        began = False  # batch n marked `sending` by the transaction that closed batch n - 1
+        while page:
+            last = page[-1][0]
             failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
             while True:
-                if not issues.begin_batch(issue.id, n, recipients=len(batch), now=clock()):
+                if not began and not issues.begin_batch(issue.id, n, recipients=len(page), now=clock(),
+                                                        after_id=after, last_id=last):
                     return DigestResult(issue.edition, issue, "already",
                                         f"batch {n + 1} is being sent by another process")
+                began = False
                 try:
-                    message_id = await channel.send_batch(
-                        message, recipient_tokens(settings, store, issue.edition, batch),
-                        custom_args={"issue_id": str(issue.id), "batch": str(n)})
+                    request = asyncio.ensure_future(channel.send_batch(
+                        message, [(e, t) for _, e, t in page],
+                        custom_args={"issue_id": str(issue.id), "batch": str(n)}))
+                    await asyncio.sleep(0)  # the request starts (in its thread) before the next page is read
+                    try:
+                        upcoming = _page(settings, issues, issue, last)
+                    except BaseException:
+                        request.cancel()
+                        raise
+                    message_id = await request
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
                     reason = f"batch {n + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
@@ -198,13 +229,24 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                                             f"{channel_name}` the issue resumes at the next run")
                     issues.set_status(issue.id, "failed", now=clock(), reason=f"batch {n + 1}: {decision.why}")
                     return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
-                issues.finish_batch(issue.id, n, status="sent", now=clock(), message_id=message_id)
                 log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
-                         n + 1, issue.batch_count, len(batch), message_id)
+                         n + 1, issue.batch_count, len(page), message_id)
                 break
+            after, total, n = last, total + len(page), n + 1
+            if stop():
+                issues.finish_batch(issue.id, n - 1, status="sent", now=clock(), message_id=message_id)
+                if upcoming:
+                    return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
+                break
+            prefetched_last = upcoming[-1][0] if upcoming else after
+            page, began = issues.advance(issue, n - 1, message_id=message_id, now=clock(), after=after,
+                                         page=upcoming)
+            if upcoming and not page:  # everyone in it left meanwhile: read on after it
+                page = _page(settings, issues, issue, prefetched_last)
+                after = prefetched_last
         issues.set_status(issue.id, "sent", now=clock())
         return DigestResult(issue.edition, issues.get(issue.id), "sent",
-                            f"{len(issue.recipients)} recipients in {issue.batch_count} batch(es)")
+                            f"{total} recipients in {n} batch(es)")
     finally:
         if own_channel:
             await channel.aclose()

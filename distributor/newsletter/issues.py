@@ -1,5 +1,15 @@
 """Issues of the weekly digest in the database: creation, batch progress, state.
 
+The recipient snapshot is a rule, not a list (a million addresses do not fit
+in a row): an issue records the highest subscriber id of its edition when it
+was made (max_subscriber_id), and its recipients are the subscribers with an
+id up to that one who are active when their batch is read, in id order, a
+batch of `batch_size` at a time (keyset paging). So: everyone active at the
+start, minus whoever unsubscribed, bounced or complained since (their batch
+leaves them out), plus an existing pending address confirmed during the send;
+a signup made after the start waits for the next issue. Each address is in at
+most one batch, because batches are consecutive id ranges (after_id, last_id].
+
 Like the outbox, every batch request is bracketed by two committed writes:
 `begin_batch` (status `sending`) before it and `finish_batch` after it. A batch
 found in `sending` when an issue resumes had an unknown outcome: the issue is
@@ -11,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Iterator
 
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
-from distributor.store.schema import deliveries, issue_batches, issue_items, issues
+from distributor.store.schema import deliveries, issue_batches, issue_items, issues, subscribers
+from distributor.store.subscribers import Subscribers
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,10 @@ class Issue:
     html: str
     text: str
     headers: dict[str, str]
-    recipients: list[str]
+    # The recipient snapshot (schema.issues): a rule, never a list of addresses.
+    snapshot_at: dt.datetime | None
+    max_subscriber_id: int
+    recipient_count: int
     batch_size: int
     reason: str | None
     created_at: dt.datetime
@@ -39,10 +54,8 @@ class Issue:
 
     @property
     def batch_count(self) -> int:
-        return -(-len(self.recipients) // self.batch_size)
-
-    def batch(self, n: int) -> list[str]:
-        return self.recipients[n * self.batch_size:(n + 1) * self.batch_size]
+        """Batches at the start (fewer when readers leave during the send)."""
+        return -(-self.recipient_count // self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class Batch:
     batch_no: int
     status: str
     recipients: int
+    after_id: int | None
+    last_id: int | None
     message_id: str | None
     attempts: int
     error: str | None
@@ -61,7 +76,6 @@ class Batch:
 def _issue(row) -> Issue:
     m = dict(row._mapping)
     m["headers"] = json.loads(m["headers"])
-    m["recipients"] = json.loads(m["recipients"])
     return Issue(**m)
 
 
@@ -84,20 +98,26 @@ class Issues:
             return [(r.id, r.article_id) for r in conn.execute(q)]
 
     def create(self, *, edition: str, slot: dt.datetime, subject: str, html: str, text: str,
-               headers: dict[str, str], recipients: list[str], batch_size: int,
+               headers: dict[str, str], batch_size: int,
                items: list[tuple[int, int]], now: dt.datetime, editor_subject: str | None = None,
                intro: str | None = None) -> Issue | None:
-        """Store a new issue with its articles; None if (edition, slot) exists
+        """Store a new issue with its articles and its recipient snapshot (the
+        edition's subscribers active at `now`); None if (edition, slot) exists
         already (another process made it first)."""
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(issues.c.id).where(issues.c.edition == edition,
                                                                issues.c.slot == slot)).first()
             if exists:
                 return None
+            top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(subscribers.c.id), 0))
+                               .where(subscribers.c.edition == edition)).scalar_one()
+            count = conn.execute(sa.select(sa.func.count()).select_from(subscribers).where(
+                subscribers.c.edition == edition, subscribers.c.status == "active")).scalar_one()
             issue_id = conn.execute(issues.insert().values(
                 edition=edition, slot=slot, status="sending", subject=subject, html=html, text=text,
-                headers=json.dumps(headers), recipients=json.dumps(recipients), batch_size=batch_size,
-                created_at=now, updated_at=now, editor_subject=editor_subject or None, intro=intro or None,
+                headers=json.dumps(headers), snapshot_at=now, max_subscriber_id=top, recipient_count=count,
+                batch_size=batch_size, created_at=now, updated_at=now, editor_subject=editor_subject or None,
+                intro=intro or None,
             )).inserted_primary_key[0]
             if items:
                 conn.execute(issue_items.insert(), [
@@ -138,6 +158,18 @@ class Issues:
                 sa.select(issue_items.c.article_id).where(issue_items.c.issue_id == issue_id)
                 .order_by(issue_items.c.position))]
 
+    def recipient_page(self, issue: Issue, after: int) -> list[tuple[int, str]]:
+        """(id, email) of the issue's next batch of recipients after subscriber `after`."""
+        return Subscribers(self.engine).snapshot_page(issue.edition, max_id=issue.max_subscriber_id,
+                                                      after=after, limit=issue.batch_size)
+
+    def recipients(self, issue: Issue) -> Iterator[list[tuple[int, str]]]:
+        """The issue's recipients now, a batch at a time (never all at once)."""
+        after = 0
+        while page := self.recipient_page(issue, after):
+            yield page
+            after = page[-1][0]
+
     # ------------------------------------------------------------ batches
 
     def batches(self, issue_id: int) -> dict[int, Batch]:
@@ -145,24 +177,56 @@ class Issues:
             rows = conn.execute(sa.select(issue_batches).where(issue_batches.c.issue_id == issue_id))
             return {r.batch_no: Batch(**{k: v for k, v in r._mapping.items() if k != "id"}) for r in rows}
 
-    def begin_batch(self, issue_id: int, batch_no: int, *, recipients: int, now: dt.datetime) -> bool:
-        """Mark a batch `sending` (new, or failed before); False if it is
-        already sending or sent (another process, or a crash to resolve)."""
+    def begin_batch(self, issue_id: int, batch_no: int, *, recipients: int, now: dt.datetime,
+                    after_id: int | None = None, last_id: int | None = None) -> bool:
+        """Mark a batch `sending` (new, or failed before) with the id range
+        (after_id, last_id] it covers; False if it is already sending or sent
+        (another process, or a crash to resolve)."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(issue_batches).where(issue_batches.c.issue_id == issue_id,
-                                                              issue_batches.c.batch_no == batch_no)).first()
-            if row is None:
-                from distributor.store import _insert_ignore
+            return self._begin(conn, issue_id, batch_no, recipients, now, after_id, last_id)
 
-                return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
-                    issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
-                    attempts=1, started_at=now)).rowcount)
-            return bool(conn.execute(
-                issue_batches.update()
-                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,
-                       issue_batches.c.status == "failed")
-                .values(status="sending", attempts=issue_batches.c.attempts + 1, started_at=now, error=None)
-            ).rowcount)
+    @staticmethod
+    def _begin(conn: sa.Connection, issue_id: int, batch_no: int, recipients: int, now: dt.datetime,
+               after_id: int | None, last_id: int | None) -> bool:
+        row = conn.execute(sa.select(issue_batches.c.status).where(issue_batches.c.issue_id == issue_id,
+                                                                   issue_batches.c.batch_no == batch_no)).first()
+        if row is None:
+            from distributor.store import _insert_ignore
+
+            return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
+                issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
+                after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
+        return bool(conn.execute(
+            issue_batches.update()
+            .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,
+                   issue_batches.c.status == "failed")
+            .values(status="sending", attempts=issue_batches.c.attempts + 1, started_at=now, error=None,
+                    recipients=recipients, after_id=after_id, last_id=last_id)
+        ).rowcount)
+
+    def advance(self, issue: Issue, batch_no: int, *, message_id: str | None, now: dt.datetime,
+                after: int, page: list[tuple[int, str, str]]) -> tuple[list[tuple[int, str, str]], bool]:
+        """One transaction between two requests: batch `batch_no` is sent, and
+        the next one (`page`, read while that request was in flight, covering
+        ids after `after`) loses whoever stopped being active since it was
+        read and, unless empty, is marked `sending`. Returns (the page as it
+        will be sent, whether it was begun)."""
+        with self.engine.begin() as conn:
+            conn.execute(issue_batches.update().where(issue_batches.c.issue_id == issue.id,
+                                                      issue_batches.c.batch_no == batch_no)
+                         .values(status="sent", message_id=message_id, error=None, finished_at=now))
+            if not page:
+                return page, False
+            # By primary key: a range condition next to `edition = …` would let the
+            # planner walk the (edition, status, id) index through the whole edition.
+            left = {r.id for r in conn.execute(sa.select(subscribers.c.id).where(
+                subscribers.c.id.in_([p[0] for p in page]), subscribers.c.status != "active"))}
+            if left:
+                page = [p for p in page if p[0] not in left]
+            if not page:
+                return page, False
+            began = self._begin(conn, issue.id, batch_no + 1, len(page), now, after, page[-1][0])
+        return page, began
 
     def finish_batch(self, issue_id: int, batch_no: int, *, status: str, now: dt.datetime,
                      message_id: str | None = None, error: str | None = None) -> None:

@@ -52,19 +52,23 @@ def signup(settings: Settings, subs: Subscribers, edition: str, email: str, *, n
     return Signup(sub, send)
 
 
-async def send_confirmation(settings: Settings, subs: Subscribers, sub: Subscriber, *, now: dt.datetime) -> str:
-    """The double opt-in email, through the edition's newsletter channel."""
+async def send_confirmation(settings: Settings, subs: Subscribers, sub: Subscriber, *, now: dt.datetime,
+                            channel=None) -> str:  # noqa: ANN001 - a newsletter channel
+    """The double opt-in email, through the edition's newsletter channel (the
+    caller's, when it sends many: an import)."""
     from distributor.channels import build_channel
     from distributor.render import render_edition_confirm
 
     url = confirm_url(settings, sub.edition, sub.id, now)
     message = render_edition_confirm(settings, sub.edition, url)
-    channel = build_channel(settings, f"{sub.edition}.newsletter")
+    own = channel is None
+    channel = channel or build_channel(settings, f"{sub.edition}.newsletter")
     try:
         message_id = await channel.send_batch(message, [(sub.email, "")],
                                               custom_args={"kind": "confirm", "edition": sub.edition})
     finally:
-        await channel.aclose()
+        if own:
+            await channel.aclose()
     subs.confirm_sent(sub.id, now)
     log.info("confirmation email for subscriber %s (%s) sent: %s", sub.id, sub.edition, message_id)
     return message_id

@@ -76,6 +76,18 @@ def unsubscribe_token(settings: Settings, edition: str, subscriber_id: int) -> s
     return make(settings, UNSUBSCRIBE, edition, subscriber_id)
 
 
+def unsubscribe_tokens(settings: Settings, edition: str, subscriber_ids: list[int]) -> list[str]:
+    """unsubscribe_token for many subscribers at once (a digest batch): the
+    secret is read once, each MAC is one call into OpenSSL."""
+    secret = web_secret(settings)
+    out = []
+    for sid in subscriber_ids:
+        body = f"{UNSUBSCRIBE}.{edition}.{int(sid)}"
+        mac = hmac.digest(secret, f"distributor-token/{body}".encode(), "sha256")
+        out.append(f"{body}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')[:_MAC_CHARS]}")
+    return out
+
+
 def confirm_token(settings: Settings, edition: str, subscriber_id: int, now: dt.datetime) -> str:
     expires = int(now.timestamp() + settings.web.confirm_hours * 3600)
     return make(settings, CONFIRM, edition, subscriber_id, expires=expires)

@@ -5,7 +5,9 @@
     /sendgrid/v3/…                       SendGrid v3
     GET  /_sandbox/                      what followers and subscribers would see (HTML)
     GET  /_sandbox/accounts[?reveal=1]   what the sandbox accepts
-    GET  /_sandbox/requests?service=…[&all=1]   accepted calls in order (all=1: refused ones too)
+    GET  /_sandbox/requests?service=…[&all=1]   accepted calls in order (all=1: refused ones too);
+                                               the last 10,000 listed, bodies of the last 200,
+                                               "total" counts them all
     DELETE /_sandbox/requests
     GET|POST|DELETE /_sandbox/faults     injected errors, latency, timeouts
     POST /_sandbox/telegram/updates      an incoming update (a user writes, a button press)
@@ -103,7 +105,8 @@ class Sandbox:
             return json_response({"error": "service must be telegram, x or sendgrid"}, 400)
         everything = request.query_params.get("all") in ("1", "true")
         entries = self.core.log.select(service, accepted_only=not everything)
-        return json_response({"requests": entries, "count": len(entries)})
+        return json_response({"requests": entries, "count": len(entries),
+                              "total": self.core.log.total(service, accepted_only=not everything)})
 
     async def faults(self, request: Request) -> Response:
         faults = self.core.faults
@@ -151,7 +154,7 @@ class Sandbox:
         return json_response({"reset": True})
 
     async def events(self, request: Request) -> Response:
-        return json_response({"url": self.core.config.event_webhook_url, "batches": self.sendgrid.emitter.sent},)
+        return json_response({"url": self.core.config.event_webhook_url, "batches": list(self.sendgrid.emitter.sent)},)
 
     async def file(self, request: Request) -> Response:
         upload = self.telegram.files.get(request.path_params["file_id"])

@@ -14,16 +14,25 @@ from distributor.sandbox.accounts import Accounts, accounts_from_settings
 from distributor.sandbox.faults import Faults
 from distributor.sandbox.ratelimit import Clock
 
-# Enough for any benchmark run; the oldest entries go first.
-MAX_LOGGED = 200_000
+# The log is bounded so that a digest to a million readers (a thousand 1,000-
+# recipient requests of ~300 KB each) does not make the sandbox the bottleneck
+# or the memory hog: every call is counted, the last MAX_LOGGED are listed, and
+# only the last BODIES_KEPT keep their request body (older ones: body None,
+# "body_dropped": true). Tests and the page look at recent calls only.
+MAX_LOGGED = 10_000
+BODIES_KEPT = 200
 
 
 class RequestLog:
     """Every call in order: the accepted ones, and the refused ones flagged."""
 
-    def __init__(self, maxlen: int = MAX_LOGGED):
+    def __init__(self, maxlen: int = MAX_LOGGED, bodies: int = BODIES_KEPT):
         self.entries: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self._with_body: deque[dict[str, Any]] = deque()
+        self.bodies = bodies
         self.seq = 0
+        # (service, accepted) -> calls since the last clear, however many were listed.
+        self.counts: dict[tuple[str, bool], int] = {}
 
     def add(self, service: str, method: str, path: str, now: float, body: Any, *,
             account: str = "", status: int = 200, result: Any = None, error: str = "") -> dict[str, Any]:
@@ -35,14 +44,29 @@ class RequestLog:
         if error:
             entry["error"] = error
         self.entries.append(entry)
+        key = (service, status < 300)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if body is not None:
+            self._with_body.append(entry)
+            if len(self._with_body) > self.bodies:
+                old = self._with_body.popleft()
+                old["body"] = None
+                old["body_dropped"] = True
         return entry
 
     def select(self, service: str | None = None, *, accepted_only: bool = True) -> list[dict[str, Any]]:
         return [e for e in self.entries
                 if (service is None or e["service"] == service) and (e["accepted"] or not accepted_only)]
 
+    def total(self, service: str | None = None, *, accepted_only: bool = True) -> int:
+        """Calls counted since the last clear (listed or not)."""
+        return sum(n for (s, ok), n in self.counts.items()
+                   if (service is None or s == service) and (ok or not accepted_only))
+
     def clear(self) -> None:
         self.entries.clear()
+        self._with_body.clear()
+        self.counts.clear()
 
 
 class SandboxCore:

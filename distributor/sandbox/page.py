@@ -126,7 +126,7 @@ def _mail(sandbox: "Sandbox") -> str:
     if not sandbox.sendgrid.mail:
         return "<p class=meta>No email sent yet.</p>"
     parts = []
-    for m in sandbox.sendgrid.mail[-50:]:
+    for m in list(sandbox.sendgrid.mail)[-50:]:
         body = m["body"]
         ps = body.get("personalizations") or []
         rcpt = [r["email"] for p in ps for k in ("to", "cc", "bcc") for r in p.get(k) or ()]

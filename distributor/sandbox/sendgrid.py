@@ -9,6 +9,7 @@ Every response after authentication carries the `X-RateLimit-*` headers.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import json
 import secrets
 from typing import Any
@@ -48,7 +49,8 @@ class SendGridService:
 
     def reset(self) -> None:
         self.window = FixedWindow(self.core.config.sendgrid_requests_per_second, 1.0)
-        self.mail: list[dict[str, Any]] = []  # accepted messages, for the page
+        # The last accepted messages, for the page (bounded: see core.BODIES_KEPT).
+        self.mail: deque[dict[str, Any]] = deque(maxlen=50)
         self.batches: set[str] = set()
         self.emitter.sent.clear()
 

@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections import deque
 from typing import Any
 
 import httpx
@@ -94,7 +95,8 @@ class EventEmitter:
 
     def __init__(self, url: str, clock: Any, attempts: int = 3):
         self.url, self.clock, self.attempts = url, clock, attempts
-        self.sent: list[dict[str, Any]] = []
+        # The last 200 batches posted (bounded, as the request log is).
+        self.sent: deque[dict[str, Any]] = deque(maxlen=200)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def emit(self, events: list[dict[str, Any]]) -> None:

@@ -160,7 +160,10 @@ channel_state = sa.Table(
 )
 
 # The weekly digest: one issue per (edition, slot), with its rendered email and
-# a snapshot of its recipients, so a crash resumes on the same list.
+# its recipient snapshot as a rule, never a list of addresses: the edition's
+# subscribers with id <= max_subscriber_id (the highest at snapshot_at) that
+# are active when their batch is read (an unsubscribe during the send is
+# honoured). recipient_count: how many were active at the start.
 issues = sa.Table(
     "issues",
     metadata,
@@ -174,7 +177,11 @@ issues = sa.Table(
     sa.Column("html", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("headers", sa.Text, nullable=False),  # JSON, with the {token} slot
-    sa.Column("recipients", sa.Text, nullable=False),  # JSON list, in batch order
+    # When the issue was made (its snapshot); set for every issue, nullable
+    # only because SQLite cannot add a NOT NULL column to a table in place.
+    sa.Column("snapshot_at", UTCDateTime),
+    sa.Column("max_subscriber_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("recipient_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("batch_size", sa.Integer, nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -207,6 +214,10 @@ issue_batches = sa.Table(
     # sending (outcome unknown if found at start), sent, failed (to be sent again)
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("recipients", sa.Integer, nullable=False),
+    # The keyset range of subscriber ids the batch covered: (after_id, last_id].
+    # A resume continues after the last_id of the last batch sent.
+    sa.Column("after_id", sa.Integer),
+    sa.Column("last_id", sa.Integer),
     sa.Column("message_id", sa.String(200)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),

@@ -123,7 +123,7 @@ def test_the_archive_page_serves_the_issue_without_anything_personal(sent_issue)
         # An issue made but not sent to anyone yet is not public.
         now = dt.datetime.now(dt.timezone.utc)
         unsent = Issues(store.engine).create(edition="de", slot=now, subject="s", html="<p>draft</p>", text="t",
-                                             headers={}, recipients=READERS, batch_size=1000, items=[], now=now)
+                                             headers={}, batch_size=1000, items=[], now=now)
         missing = client.get(f"/archive/de/{unsent.id}")
         assert missing.status_code == 404 and "draft" not in missing.text
 

@@ -96,7 +96,8 @@ def test_the_archive_copy_fits_a_phone_too(browser, digest_html, settings):
 
     now = dt.datetime(2025, 3, 14, tzinfo=dt.timezone.utc)
     issue = Issue(id=7, edition="fr", slot=now, status="sent", subject="s", html=digest_html, text="", headers={},
-                  recipients=[], batch_size=1000, reason=None, created_at=now, updated_at=now, sent_at=now)
+                  snapshot_at=now, max_subscriber_id=0, recipient_count=0, batch_size=1000, reason=None,
+                  created_at=now, updated_at=now, sent_at=now)
     html = public_html(settings, issue)
     assert "/unsubscribe/" not in html and "Voir dans le navigateur" not in html
     page = show(browser, html, 390)

@@ -32,7 +32,7 @@ def client(sb_settings, store):
 @pytest.fixture
 def issue(store):
     return Issues(store.engine).create(edition="de", slot=NOW, subject="s", html="h", text="t", headers={},
-                                       recipients=["a@example.org"], batch_size=1000, items=[], now=NOW)
+                                       batch_size=1000, items=[], now=NOW)
 
 
 def post(client, events, *, ts: int | None = None, signature: str | None = None, body: bytes | None = None):
