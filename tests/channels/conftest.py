@@ -5,6 +5,7 @@ then resets the connection (the request left; the answer never came)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
@@ -98,3 +99,18 @@ def resetting_port():
 def fault(control, **f) -> None:
     r = control.post("/_sandbox/faults", json=f)
     assert r.status_code < 300, r.text
+
+
+def raised(channel, call) -> BaseException | None:
+    """What `call(channel)` (a coroutine) raised, or None; the channel is closed
+    either way. Each row of an adapter's error table asserts on this."""
+    async def go():
+        try:
+            await call(channel)
+        except BaseException as exc:  # noqa: BLE001 - the row asserts what came out
+            return exc
+        finally:
+            await channel.aclose()
+        return None
+
+    return asyncio.run(go())

@@ -4,7 +4,6 @@ faults, or a local socket that misbehaves."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -20,23 +19,14 @@ from distributor.errors import (
 )
 from distributor.render import RenderedMessage
 
-from .conftest import fault
+from .conftest import fault, raised
 
 MESSAGE = RenderedMessage(channel="email", text="Hallo {token}", html="<p>Hallo {token}</p>", subject="Digest",
                           headers={}, length=12, limit=0)
 
 
 def attempt(channel) -> BaseException | None:
-    async def go():
-        try:
-            await channel.send_batch(MESSAGE, [("leserin@example.org", "tok")])
-        except BaseException as exc:  # noqa: BLE001 - the row asserts what came out
-            return exc
-        finally:
-            await channel.aclose()
-        return None
-
-    return asyncio.run(go())
+    return raised(channel, lambda c: c.send_batch(MESSAGE, [("leserin@example.org", "tok")]))
 
 
 @pytest.mark.parametrize("status, error", [

@@ -4,7 +4,6 @@ sandbox's faults, network failures through an injected httpx transport."""
 
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
@@ -21,22 +20,13 @@ from distributor.errors import (
 from distributor.render import RenderedMessage
 from support import with_channel
 
-from .conftest import fault
+from .conftest import fault, raised
 
 MESSAGE = RenderedMessage(channel="telegram", text="<b>Hallo</b> Welt", length=10, limit=4096)
 
 
 def attempt(channel) -> BaseException | None:
-    async def go():
-        try:
-            await channel.send(MESSAGE)
-        except BaseException as exc:  # noqa: BLE001 - the row asserts what came out
-            return exc
-        finally:
-            await channel.aclose()
-        return None
-
-    return asyncio.run(go())
+    return raised(channel, lambda c: c.send(MESSAGE))
 
 
 @pytest.mark.parametrize("status, description, error", [

@@ -5,7 +5,6 @@ adapter's own redirecting transport."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -21,22 +20,13 @@ from distributor.errors import (
 from distributor.render import RenderedMessage
 from support import with_channel
 
-from .conftest import fault
+from .conftest import fault, raised
 
 MESSAGE = RenderedMessage(channel="twitter", text="Kasachstan und China: eine Annäherung?", length=38, limit=280)
 
 
 def attempt(channel) -> BaseException | None:
-    async def go():
-        try:
-            await channel.send(MESSAGE)
-        except BaseException as exc:  # noqa: BLE001 - the row asserts what came out
-            return exc
-        finally:
-            await channel.aclose()
-        return None
-
-    return asyncio.run(go())
+    return raised(channel, lambda c: c.send(MESSAGE))
 
 
 @pytest.mark.parametrize("status, description, error", [
