@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -25,7 +24,6 @@ from distributor.cli import cli
 from distributor.sandbox.sendgrid_events import public_key_b64
 from support import add_subscribers, sent
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def canary(tag: str) -> str:
@@ -79,21 +77,6 @@ def forms(value: str) -> set[str]:
     return {value, quote(value, safe=""), quote_plus(value), quote(value), value.split(":")[-1]}
 
 
-@pytest.fixture
-def pg_database():
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"distributor_canary_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (.ci/run starts it): {exc}")
-    yield name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
 class Collect(logging.Handler):
     """Every record any logger emits, formatted as a log file would hold it."""
 
@@ -120,7 +103,7 @@ def restore_logging():
 
 
 @pytest.mark.postgres
-def test_no_canary_secret_anywhere(tmp_path, articles_dir, sandbox, control, pg_database, monkeypatch,
+def test_no_canary_secret_anywhere(tmp_path, articles_dir, sandbox, control, pg_url, monkeypatch,
                                    restore_logging):
     values: dict[str, str] = {}
     for n, (code, kinds) in enumerate(EDITIONS.items()):
@@ -132,7 +115,9 @@ def test_no_canary_secret_anywhere(tmp_path, articles_dir, sandbox, control, pg_
         values[secret_env("api_key_env", code)] = "SG." + canary(f"sg{code}")
     values[WEB_SECRET_ENV] = canary("web")
     password = canary("pw")
-    values["DISTRIBUTOR_DATABASE_URL"] = f"postgresql+psycopg://postgres:{password}@127.0.0.1:5432/{pg_database}"
+    # The fresh database's URL with a canary password (trust auth ignores it).
+    values["DISTRIBUTOR_DATABASE_URL"] = sa.engine.make_url(pg_url).set(password=password).render_as_string(
+        hide_password=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DISTRIBUTOR_LOG_LEVEL", "DEBUG")

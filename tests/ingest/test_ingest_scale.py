@@ -294,27 +294,9 @@ def test_lxml_and_beautiful_soup_read_html_alike(monkeypatch):
 
 
 @pytest.fixture
-def pg_store():
-    import uuid
-
-    import sqlalchemy as sa
-
-    admin_url = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        name = f"distributor_test_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {admin_url} (.ci/run starts it): {exc}")
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        with Store.open_url(url) as store:
-            yield store
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+def pg_store(pg_url):
+    with Store.open_url(pg_url) as store:
+        yield store
 
 
 @pytest.mark.postgres

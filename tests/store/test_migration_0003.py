@@ -13,7 +13,6 @@ from alembic import command
 from distributor.store.db import _alembic_config, create_engine, migrate
 from distributor.store.schema import articles, deliveries, delivery_attempts
 
-from test_store import pg_url  # noqa: F401  (the fixture: a fresh PostgreSQL database per test)
 
 NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc)
 
@@ -65,7 +64,7 @@ def test_0003_settles_shared_posts_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_0003_settles_shared_posts_on_postgresql(pg_url):  # noqa: F811
+def test_0003_settles_shared_posts_on_postgresql(pg_url):
     engine = create_engine(pg_url)
     try:
         check(engine)

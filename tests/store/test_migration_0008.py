@@ -14,7 +14,6 @@ from alembic import command
 from distributor.newsletter.issues import Issues
 from distributor.store.db import _alembic_config, create_engine, migrate
 
-from test_store import pg_url  # noqa: F401  (the fixture: a fresh PostgreSQL database per test)
 
 NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc)
 
@@ -54,7 +53,7 @@ def test_0008_keeps_an_issue_in_flight_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_0008_keeps_an_issue_in_flight_on_postgresql(pg_url):  # noqa: F811
+def test_0008_keeps_an_issue_in_flight_on_postgresql(pg_url):
     engine = create_engine(pg_url)
     try:
         check(engine)

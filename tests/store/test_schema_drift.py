@@ -11,7 +11,6 @@ from alembic.runtime.migration import MigrationContext
 from distributor.store import Store
 from distributor.store.schema import metadata
 
-from test_store import pg_url  # noqa: F401  (the fixture: a fresh PostgreSQL database per test)
 
 # Tables that are not ours: APScheduler creates and owns its job table.
 FOREIGN_TABLES = {"apscheduler_jobs", "alembic_version"}

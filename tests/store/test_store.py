@@ -1,8 +1,6 @@
 """The store on SQLite, and the same schema and migrations on PostgreSQL."""
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +11,6 @@ from distributor.store import Store
 from distributor.store.db import head_revision
 
 NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc)
-PG_ADMIN_URL = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def seed_like(kinds=("twitter", "facebook", "telegram", "newsletter"), title="Kasachstan"):
@@ -85,22 +82,6 @@ def test_migrations_reach_head_and_are_idempotent(settings):
     assert rev == head_revision()
     with Store.open(settings):  # a second start migrates nothing and fails nothing
         pass
-
-
-@pytest.fixture
-def pg_url():
-    try:
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = f"distributor_test_{uuid.uuid4().hex[:10]}"
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (.ci/run starts it): {exc}")
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 @pytest.mark.postgres

@@ -4,8 +4,6 @@ keyset pages, webhook events applied once; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +13,6 @@ from distributor.store import Store
 from distributor.store.subscribers import TRANSITIONS, InvalidAddress, Subscribers, normalize_email
 from distributor.web.webhook import apply_events
 
-PG_ADMIN_URL = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = dt.datetime(2025, 3, 14, 9, 0, tzinfo=dt.timezone.utc)
 
 
@@ -69,16 +66,6 @@ def test_every_status_has_its_transitions():
 
 
 @pytest.mark.postgres
-def test_subscribers_on_postgresql():
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"distributor_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        with Store.open_url(url) as store:
-            exercise(store.engine)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+def test_subscribers_on_postgresql(pg_url):
+    with Store.open_url(pg_url) as store:
+        exercise(store.engine)
