@@ -1,21 +1,30 @@
 """The dispatch loop.
 
-For each due delivery: render, claim (state written before the call), send,
-record (state written after it). Then, by the error the channel raised (the
-waits, backoff and give-up are policy.py's, shared with the digest):
+For each due delivery: render, build the request (the channel's pure payload
+builder), claim (state and the exact request written before the call), post,
+record (state written after it). Then, by what policy.py decides the
+channel's error means (the waits, backoff and give-up are shared with the
+digest):
 
 - RateLimited: due again after exactly `retry_after`; the whole channel waits.
 - TransientDeliveryError: exponential backoff with jitter; failed after
   `max_attempts`; the channel pauses after `pause_after_failures` in a row.
+- ChatMigrated: the channel's chat id is updated and the delivery is due again at once.
 - ChannelUnusable (bad credentials, bot removed): the channel pauses at once
   and the delivery waits for it, instead of every delivery failing in turn.
+- PhotoRefused: posted at once without the photo, with a note.
 - PermanentDeliveryError: failed, shown to editors.
 - OutcomeUnknown (or any surprise after the claim): held for an editor with
-  the evidence, except on X, where the account's recent posts are searched
+  the evidence, except on a channel that declares it can search its posts
+  (SearchableChannel: X), where the account's recent posts are searched
   first and a post found there marks the delivery sent, if its text is what
   this delivery sent and no other delivery owns it. Never resent blindly.
   Any other surprise holds that one delivery, with the traceback's summary;
   the loop and the recovery go on.
+- DuplicateContent: searched for in the same way; failed if it is not ours.
+
+Corrections edit a post in place where the channel declares it can
+(EditableChannel: Telegram) and the config asks for it.
 
 Newsletter deliveries are not sent here: they wait for the weekly digest.
 The clock and the sleep are injected, so tests move time instead of waiting.
@@ -33,35 +42,29 @@ import socket
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from distributor.channels import build_channel, channel_config
-from distributor.config import Settings
-from distributor.policy import RetryPolicy
+from distributor.channels import Channel, Request, SendResult, SocialConfig, build_channel, social_config
+from distributor.config import Settings, TelegramChannelConfig
+from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, RenderError
+from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
-from distributor.errors import (
-    ChannelUnusable,
-    ChatMigrated,
-    ConfigurationError,
-    DeliveryError,
-    OutcomeUnknown,
-    PermanentDeliveryError,
-    RateLimited,
-    RenderError,
-    TransientDeliveryError,
-)
 from distributor.render import RenderedMessage, render_article
-from distributor.store import DeliveryRow, Store, utcnow
+from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
 
 # X refuses a text it was sent in this window as a duplicate.
 DUPLICATE_WINDOW = dt.timedelta(hours=24)
+# The services' names in what editors read ("posted without the photo, which Telegram refused").
+SERVICE_NAMES = {"telegram": "Telegram", "twitter": "X"}
 
 Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[None]]
+# Builds a channel the dispatcher posts to: (settings, "de.telegram", chat_id=…).
+ChannelFactory = Callable[..., Channel[Any]]
 
 
 def worker_id() -> str:
@@ -91,7 +94,7 @@ class DrainReport:
 class Dispatcher:
     def __init__(self, settings: Settings, store: Store, *, clock: Clock = utcnow,
                  sleep: Sleep = asyncio.sleep, worker: str | None = None,
-                 channel_factory=build_channel, rand: Callable[[], float] = random.random):
+                 channel_factory: ChannelFactory = build_channel, rand: Callable[[], float] = random.random):
         self.settings = settings
         self.store = store
         self.outbox = store.outbox
@@ -101,7 +104,7 @@ class Dispatcher:
         self.channel_factory = channel_factory
         self.rand = rand
         self.policy = RetryPolicy(settings, rand)
-        self._channels: dict[str, object] = {}
+        self._channels: dict[str, Channel[Any]] = {}
         self.stopping = False
 
     # ------------------------------------------------------------ the loop
@@ -166,13 +169,13 @@ class Dispatcher:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
-        cfg = channel_config(self.settings, row.channel)
+        cfg = social_config(self.settings, row.channel)
         window = parse_window(cfg.posting_window)
         silent = False
         if window is not None:
             tz = ZoneInfo(self.settings.editions[row.edition].timezone)
             if not in_window(now, window, tz):
-                if getattr(cfg, "silent_outside_window", False):
+                if isinstance(cfg, TelegramChannelConfig) and cfg.silent_outside_window:
                     silent = True
                 else:
                     opening = next_opening(now, window, tz)
@@ -186,49 +189,40 @@ class Dispatcher:
             self.outbox.finish_failed(row.id, None, outcome="permanent", error=f"render: {exc}", now=now)
             return Outcome(row.id, row.channel, "failed", f"render: {exc}")
         channel = self._channel(row.channel)  # a ConfigurationError stops the loop, holding nothing
-        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message), now=now)
+        # The channel's payload builder makes the exact request; the attempt
+        # records it before it is made.
+        request = channel.build(message, silent=silent)
+        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now)
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
-            result = await self._send(channel, message, stored, silent=silent)
-        except RateLimited as exc:
-            wait = self.policy.decide(exc, failures=row.attempts).delay
-            until = self.clock() + dt.timedelta(seconds=wait)
-            self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
-                                     next_attempt_at=until, count_failure=False, now=self.clock())
-            self.outbox.update_channel(row.channel, not_before=until, now=self.clock())
-            return Outcome(row.id, row.channel, "rate_limited", f"retry after {wait:g}s")
-        except ChatMigrated as exc:
-            if str(exc.new_chat_id) == str(getattr(channel, "chat_id", "")):
-                # Told to move where we already are: never loop on it.
-                self.outbox.finish_failed(row.id, attempt, outcome="permanent", now=self.clock(),
-                                          error=f"{exc} (the chat we already post to)")
-                return Outcome(row.id, row.channel, "failed", str(exc))
-            self.outbox.update_channel(row.channel, chat_id=str(exc.new_chat_id), now=self.clock())
-            self._drop_channel(row.channel)
-            self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),
-                                     next_attempt_at=self.clock(), count_failure=False, now=self.clock())
-            return Outcome(row.id, row.channel, "retry", f"chat migrated to {exc.new_chat_id}")
-        except ChannelUnusable as exc:
-            self._pause(row.channel, f"{exc} (delivery {row.id})")
-            self.outbox.finish_retry(row.id, attempt, outcome="permanent", error=str(exc),
-                                     next_attempt_at=self.clock(), count_failure=False, now=self.clock())
-            return Outcome(row.id, row.channel, "paused", str(exc))
-        except TransientDeliveryError as exc:
-            return self._transient(row, attempt, exc)
-        except PermanentDeliveryError as exc:
-            from distributor.channels.twitter import DuplicateContent
-
-            if isinstance(exc, DuplicateContent):
-                return await self._resolve(row, attempt, message, str(exc), duplicate=True)
-            self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=str(exc), now=self.clock())
-            self._count_failure(row.channel, str(exc))
-            return Outcome(row.id, row.channel, "failed", str(exc))
-        except OutcomeUnknown as exc:
-            return await self._resolve(row, attempt, message, str(exc))
+            result = await channel.post(request)
+        except DeliveryError as exc:
+            decision = self.policy.decide(exc, failures=row.attempts)
+            if decision.action == "drop_photo":
+                return await self._without_photo(row, attempt, channel, stored, exc, cfg, silent=silent)
+            return await self._failed(row, attempt, message, exc, decision)
         except Exception as exc:  # noqa: BLE001
             # A surprise after the claim: the request may have gone out.
             return await self._resolve(row, attempt, message, f"unexpected {surprise(exc)}")
+        return self._sent(row, attempt, stored, cfg, result, silent=silent)
+
+    async def _without_photo(self, row: DeliveryRow, attempt: int, channel: Channel[Any], stored: StoredArticle,
+                             refused: DeliveryError, cfg: SocialConfig, *, silent: bool) -> Outcome:
+        """The service refused the photo and posted nothing: the post goes out
+        as a text post instead, within the same attempt, with a note."""
+        message = render_article(self.settings, stored.article.replace(image=None), row.kind)
+        try:
+            result = await channel.send(message, silent=silent)
+        except DeliveryError as exc:
+            return await self._failed(row, attempt, message, exc, self.policy.decide(exc, failures=row.attempts))
+        except Exception as exc:  # noqa: BLE001
+            return await self._resolve(row, attempt, message, f"unexpected {surprise(exc)}")
+        note = f"posted without the photo, which {SERVICE_NAMES[row.kind]} refused: {refused}"
+        return self._sent(row, attempt, stored, cfg, dataclasses.replace(result, note=note), silent=silent)
+
+    def _sent(self, row: DeliveryRow, attempt: int, stored: StoredArticle, cfg: SocialConfig, result: SendResult,
+              *, silent: bool) -> Outcome:
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
         interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
@@ -236,20 +230,40 @@ class Dispatcher:
                                 channel_not_before=self.clock() + dt.timedelta(seconds=interval))
         return Outcome(row.id, row.channel, "sent", result.remote_id)
 
-    async def _send(self, channel, message: RenderedMessage, stored, *, silent: bool):
-        """Send; a Telegram photo that Telegram refused (nothing was posted)
-        goes out as a text post instead, with a note for the editors."""
-        from distributor.channels.telegram import PhotoRefused
+    async def _failed(self, row: DeliveryRow, attempt: int, message: RenderedMessage, exc: DeliveryError,
+                      decision: Decision) -> Outcome:
+        """What the policy decided the channel's error means, done."""
+        now = self.clock()
+        match decision.action:
+            case "wait":
+                until = now + dt.timedelta(seconds=decision.delay)
+                self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
+                                         next_attempt_at=until, count_failure=False, now=now)
+                self.outbox.update_channel(row.channel, not_before=until, now=now)
+                return Outcome(row.id, row.channel, "rate_limited", f"retry after {decision.delay:g}s")
+            case "move" if isinstance(exc, ChatMigrated):
+                self.outbox.update_channel(row.channel, chat_id=str(exc.new_chat_id), now=now)
+                self._drop_channel(row.channel)
+                self.outbox.finish_retry(row.id, attempt, outcome="transient", error=str(exc),
+                                         next_attempt_at=now, count_failure=False, now=now)
+                return Outcome(row.id, row.channel, "retry", decision.why)
+            case "pause":
+                self._pause(row.channel, f"{exc} (delivery {row.id})")
+                self.outbox.finish_retry(row.id, attempt, outcome="permanent", error=str(exc),
+                                         next_attempt_at=now, count_failure=False, now=now)
+                return Outcome(row.id, row.channel, "paused", str(exc))
+            case "retry" | "give_up":
+                return self._transient(row, attempt, exc, decision)
+            case "look_up":
+                return await self._resolve(row, attempt, message, str(exc), duplicate=True)
+            case "hold":
+                return await self._resolve(row, attempt, message, str(exc))
+            case _:  # "fail"
+                self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=decision.why, now=now)
+                self._count_failure(row.channel, decision.why)
+                return Outcome(row.id, row.channel, "failed", decision.why)
 
-        try:
-            return await channel.send(message, silent=silent)
-        except PhotoRefused as exc:
-            text = render_article(self.settings, stored.article.replace(image=None), "telegram")
-            result = await channel.send(text, silent=silent)
-            return dataclasses.replace(result, note=f"posted without the photo, which Telegram refused: {exc}")
-
-    def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError) -> Outcome:
-        decision = self.policy.decide(exc, failures=row.attempts)
+    def _transient(self, row: DeliveryRow, attempt: int, exc: DeliveryError, decision: Decision) -> Outcome:
         failures = decision.failures
         now = self.clock()
         if decision.action == "give_up":
@@ -265,17 +279,22 @@ class Dispatcher:
 
     async def _resolve(self, row: DeliveryRow, attempt: int | None, message: RenderedMessage, why: str,
                        *, duplicate: bool = False, since: dt.datetime | None = None) -> Outcome:
-        """An unknown outcome (or X's "duplicate content"): look for the post
-        where the channel allows it, else hold the delivery for an editor. A
-        post found counts as this delivery's only if its text is what this
-        delivery sent and no other delivery owns it."""
-        found, taken = None, None
-        channel = self._channel(row.channel)
-        if hasattr(channel, "find_posts"):
-            if duplicate:  # the post it duplicates may be as old as X's duplicate window
+        """An unknown outcome (or a post refused as a duplicate): look for the
+        post where the channel can search its posts, else hold the delivery
+        for an editor. A post found counts as this delivery's only if its text
+        is what this delivery sent and no other delivery owns it. `attempt`
+        None: a claim of a process that is gone (recovery)."""
+        found: str | None = None
+        taken: tuple[str, tuple[int, int]] | None = None
+        # Our own claim, or the gone process's: the row is settled only if it still holds it.
+        claimed_by = self.worker if attempt else _claimer(row)
+        service = SERVICE_NAMES.get(row.kind, row.kind)
+        searchable = self._channel(row.channel).as_searchable()
+        if searchable is not None:
+            if duplicate:  # the post it duplicates may be as old as the service's duplicate window
                 since = self.clock() - DUPLICATE_WINDOW
             try:
-                for post_id in await channel.find_posts(message, since or row.claimed_at or self.clock()):
+                for post_id in await searchable.find_posts(message, since or row.claimed_at or self.clock()):
                     owner = self.outbox.owner_of(row.channel, post_id, besides=row.id)
                     if owner is None:
                         found = post_id
@@ -287,16 +306,16 @@ class Dispatcher:
                 why = f"{why}; looking for the post failed: unexpected {surprise(exc)}"
         now = self.clock()
         if found:
-            note = ("X refused it as a duplicate; the post was found on the account" if duplicate
+            note = (f"{service} refused it as a duplicate; the post was found on the account" if duplicate
                     else f"outcome was unknown ({why}); the post was found on the account")
-            self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                        status="sent", reason=note, remote_id=found, now=now)
+            self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status="sent", reason=note, remote_id=found,
+                                        now=now)
             return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
         if taken:
             post_id, (owner_delivery, owner_article) = taken
             elsewhere = f"post {post_id}, already article {owner_article}'s (delivery {owner_delivery})"
             if duplicate:
-                error = f"X refused it as a duplicate of {elsewhere}"
+                error = f"{service} refused it as a duplicate of {elsewhere}"
                 self.outbox.finish_failed(row.id, attempt, outcome="permanent", error=error, now=now)
                 return Outcome(row.id, row.channel, "failed", error)
             why = f"{why}; the account's post with this text is {elsewhere}"
@@ -304,8 +323,8 @@ class Dispatcher:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
-        self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                    status="held", reason=_held_reason(row.id, why), remote_id=None, now=now)
+        self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status="held", reason=_held_reason(row.id, why),
+                                    remote_id=None, now=now)
         return Outcome(row.id, row.channel, "held", why)
 
     # ------------------------------------------------------------ recovery
@@ -332,7 +351,7 @@ class Dispatcher:
                 raise
             except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
                 why = f"{why}; settling it failed: unexpected {surprise(exc)}"
-                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status="held",
+                self.outbox.resolve_unknown(row.id, claimed_by=_claimer(row), status="held",
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
                 out.append(Outcome(row.id, row.channel, "held", why))
         return out
@@ -344,17 +363,22 @@ class Dispatcher:
         configured; leave the tweet alone and record the change."""
         out = []
         for row, stored in self.outbox.outdated_sent(kinds=SOCIAL_KINDS):
-            cfg = channel_config(self.settings, row.channel)
+            cfg = social_config(self.settings, row.channel)
             now = self.clock()
             version = stored.version
-            if row.kind != "telegram" or not getattr(cfg, "edit_on_update", False) or not row.remote_id:
+            # Only Telegram's config has edit_on_update; X posts stay as they are.
+            edit = isinstance(cfg, TelegramChannelConfig) and cfg.edit_on_update
+            if not edit or not row.remote_id:
                 note = f"article changed (version {version}); the post was left as it is"
                 self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)
                 out.append(Outcome(row.id, row.channel, "not_edited", note))
                 continue
             try:
                 message = render_article(self.settings, stored.article, row.kind)
-                await self._channel(row.channel).edit(row.remote_id, message)
+                editable = self._channel(row.channel).as_editable()
+                if editable is None:
+                    raise ConfigurationError(f"{row.channel} has edit_on_update, but the channel cannot edit posts")
+                request = await editable.edit(row.remote_id, message)
             except ConfigurationError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one post must not stop the drain
@@ -366,13 +390,13 @@ class Dispatcher:
                 continue
             note = f"edited to article version {version}"
             self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
-                                       payload=_payload(message))
+                                       payload=_payload(message, request))
             out.append(Outcome(row.id, row.channel, "edited", note))
         return out
 
     # ------------------------------------------------------------ channels
 
-    def _channel(self, name: str):
+    def _channel(self, name: str) -> Channel[Any]:
         if name not in self._channels:
             state = self.outbox.channel(name)
             self._channels[name] = self.channel_factory(self.settings, name, chat_id=state.chat_id)
@@ -412,8 +436,11 @@ def _held_reason(delivery_id: int, why: str) -> str:
             f"`distributor cancel {delivery_id}`; if not, `distributor release {delivery_id}`.")
 
 
-def _payload(message: RenderedMessage) -> str:
-    return json.dumps(message.to_json(), ensure_ascii=False)
+def _payload(message: RenderedMessage, request: Request) -> str:
+    """An attempt's record: the rendered message (what recovery compares with
+    the account's posts, what editors read) and, under "request", the exact
+    request the channel's payload builder made."""
+    return json.dumps({**message.to_json(), "request": request.to_json()}, ensure_ascii=False)
 
 
 def _message_from_payload(payload: str | None) -> RenderedMessage | None:
@@ -423,6 +450,12 @@ def _message_from_payload(payload: str | None) -> RenderedMessage | None:
     parts = tuple(data.get("parts") or ())
     return RenderedMessage(channel=data["channel"], text=data["text"], length=data.get("length", 0),
                            limit=data.get("limit", 0), parts=parts if len(parts) > 1 else ())
+
+
+def _claimer(row: DeliveryRow) -> str:
+    """The worker holding a `sending` row. Outbox.claim, the only writer of
+    `sending`, always names it."""
+    return row.claimed_by or ""
 
 
 def _claimer_gone(claimed_by: str | None) -> bool:

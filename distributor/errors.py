@@ -68,9 +68,27 @@ class ChannelUnusable(PermanentDeliveryError):
     the channel pauses and its deliveries wait rather than fail one by one."""
 
 
-class ChatMigrated(TransientDeliveryError):
-    """A Telegram group became a supergroup: retry at once with the new id."""
+class PhotoRefused(PermanentDeliveryError):
+    """The service refused the message's photo (an unreachable URL, not an
+    image) and posted nothing: the post may go out without it, at once."""
 
-    def __init__(self, message: str, *, new_chat_id: int, channel: str = ""):
+
+class DuplicateContent(PermanentDeliveryError):
+    """The service refused the post as a duplicate of a recent one (X: of the
+    last 24 hours). The post it duplicates may be this delivery's own, from an
+    attempt whose answer was lost: look for it before calling this a failure."""
+
+
+class ChatMigrated(TransientDeliveryError):
+    """The chat moved to a new id (a Telegram group became a supergroup):
+    retry at once in the new chat. `chat_id` is the chat the request went to."""
+
+    def __init__(self, message: str, *, new_chat_id: int, chat_id: str | int | None = None, channel: str = ""):
         super().__init__(message, channel=channel, status_code=400)
         self.new_chat_id = new_chat_id
+        self.chat_id = chat_id
+
+    @property
+    def same_chat(self) -> bool:
+        """Told to move where the request already went: moving again would loop."""
+        return self.chat_id is not None and str(self.new_chat_id) == str(self.chat_id)

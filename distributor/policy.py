@@ -9,8 +9,18 @@ The dispatcher (delivery.py) and the digest (newsletter/digest.py) both ask
   `max_attempts` failed attempts, give up.
 - ChannelUnusable: pause the channel (bad credentials, no rights) instead of
   failing each message in turn.
-- OutcomeUnknown: hold for an editor; never resent blindly.
+- ChatMigrated: move to the new chat and retry at once, not a failed
+  attempt; told to move where it already posts, fail (never loop).
+- OutcomeUnknown: hold for an editor (a channel that can search its posts
+  looks first); never resent blindly.
+- PhotoRefused: the service refused the photo and posted nothing: send the
+  post again at once without it, within the same attempt.
+- DuplicateContent: the post it duplicates may be this delivery's own (an
+  earlier answer lost): look it up on the account; fail if it is not ours.
 - PermanentDeliveryError: fail, shown to editors.
+
+The channel adapters raise these generic classes (errors.py); nothing here
+knows which service raised them.
 
 Where the caller waits differs (the dispatcher reschedules the row, a digest
 batch sleeps in place), the decision does not. A digest batch that sleeps
@@ -28,14 +38,17 @@ from typing import Callable, Literal
 from distributor.config import DeliveryConfig, Settings
 from distributor.errors import (
     ChannelUnusable,
+    ChatMigrated,
     DeliveryError,
+    DuplicateContent,
     OutcomeUnknown,
     PermanentDeliveryError,
+    PhotoRefused,
     RateLimited,
     TransientDeliveryError,
 )
 
-Action = Literal["wait", "retry", "give_up", "pause", "hold", "fail"]
+Action = Literal["wait", "retry", "give_up", "pause", "hold", "fail", "move", "drop_photo", "look_up"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,11 @@ class RetryPolicy:
                                 why=f"gave up after {waits + 1} rate limits in a row: {exc}")
             return Decision("wait", delay=float(exc.retry_after), failures=failures,
                             why=f"rate limited: retry after {exc.retry_after:g}s")
+        if isinstance(exc, ChatMigrated):
+            if exc.same_chat:
+                return Decision("fail", failures=failures + 1, counted=True,
+                                why=f"{exc} (the chat we already post to)")
+            return Decision("move", failures=failures, why=f"chat migrated to {exc.new_chat_id}")
         if isinstance(exc, TransientDeliveryError):
             n = failures + 1
             if n >= self.cfg.max_attempts:
@@ -90,6 +108,10 @@ class RetryPolicy:
             return Decision("pause", failures=failures, why=str(exc))
         if isinstance(exc, OutcomeUnknown):
             return Decision("hold", failures=failures, why=str(exc))
+        if isinstance(exc, PhotoRefused):
+            return Decision("drop_photo", failures=failures, why=str(exc))
+        if isinstance(exc, DuplicateContent):
+            return Decision("look_up", failures=failures, why=str(exc))
         if isinstance(exc, PermanentDeliveryError):
             return Decision("fail", failures=failures + 1, counted=True, why=str(exc))
         # A bare DeliveryError: nothing says it is safe to retry.

@@ -7,8 +7,11 @@ import pytest
 from distributor.config import DeliveryConfig
 from distributor.errors import (
     ChannelUnusable,
+    ChatMigrated,
+    DuplicateContent,
     OutcomeUnknown,
     PermanentDeliveryError,
+    PhotoRefused,
     RateLimited,
     TransientDeliveryError,
 )
@@ -27,6 +30,9 @@ def policy(rand=lambda: 1.0) -> RetryPolicy:
     (ChannelUnusable("401"), "pause"),
     (OutcomeUnknown("read timeout"), "hold"),
     (PermanentDeliveryError("400"), "fail"),
+    (PhotoRefused("wrong file identifier"), "drop_photo"),
+    (DuplicateContent("duplicate content"), "look_up"),
+    (ChatMigrated("migrated", new_chat_id=-100200, chat_id="@novastan_de"), "move"),
 ])
 def test_each_error_class_has_its_action(error, action):
     assert policy().decide(error, failures=0).action == action
@@ -58,3 +64,21 @@ def test_rate_limit_waits_in_a_row_are_bounded_for_a_caller_that_sleeps():
     assert [p.decide(limited, failures=0, waits=w).action for w in range(4)] == ["wait", "wait", "wait", "give_up"]
     # The dispatcher reschedules instead of sleeping, and passes no count.
     assert p.decide(limited, failures=0).action == "wait"
+
+
+@pytest.mark.parametrize("error", [
+    PhotoRefused("wrong file identifier", channel="de.telegram", status_code=400),
+    DuplicateContent("403 duplicate content", channel="de.twitter", status_code=403),
+    ChatMigrated("migrated", new_chat_id=-100200, chat_id=-100100),
+])
+def test_the_channel_specific_outcomes_are_no_failed_attempt(error):
+    """A photo sent again without it, a duplicate looked up, a chat moved:
+    none of them spends one of the delivery's attempts."""
+    d = policy().decide(error, failures=2)
+    assert (d.failures, d.counted, d.delay) == (2, False, 0.0)
+
+
+def test_a_chat_migrated_to_where_it_already_is_fails_instead_of_looping():
+    d = policy().decide(ChatMigrated("chat migrated to -100100", new_chat_id=-100100, chat_id="-100100"), failures=0)
+    assert (d.action, d.counted) == ("fail", True)
+    assert d.why == "chat migrated to -100100 (the chat we already post to)"

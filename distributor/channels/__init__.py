@@ -6,19 +6,50 @@ from the environment (or the sandbox's test credentials in sandbox mode).
 
 from __future__ import annotations
 
-from distributor.channels.base import Channel, EditableChannel, SearchableChannel, SendResult
-from distributor.config import Settings, channel_secret
+from typing import Union
+
+from distributor.channels.base import (
+    BatchChannel,
+    Channel,
+    EditableChannel,
+    Request,
+    SearchableChannel,
+    SendResult,
+)
+from distributor.config import (
+    NewsletterChannelConfig,
+    Settings,
+    TelegramChannelConfig,
+    TwitterChannelConfig,
+    channel_secret,
+)
 from distributor.errors import ConfigurationError
 
-__all__ = ["Channel", "EditableChannel", "SearchableChannel", "SendResult", "build_channel", "channel_config"]
+__all__ = ["BatchChannel", "Channel", "ChannelConfig", "EditableChannel", "Request", "SearchableChannel",
+           "SendResult", "SocialConfig", "build_channel", "channel_config", "social_config"]
+
+ChannelConfig = Union[TelegramChannelConfig, TwitterChannelConfig, NewsletterChannelConfig]
+# The channels the dispatcher posts to article by article.
+SocialConfig = Union[TelegramChannelConfig, TwitterChannelConfig]
 
 
-def channel_config(settings: Settings, channel: str):
+def channel_config(settings: Settings, channel: str) -> ChannelConfig:
     edition, _, kind = channel.partition(".")
     ed = settings.editions.get(edition)
-    cfg = getattr(ed.channels, kind, None) if ed else None
+    configured: dict[str, ChannelConfig | None] = (
+        {"telegram": ed.channels.telegram, "twitter": ed.channels.twitter, "newsletter": ed.channels.newsletter}
+        if ed else {})
+    cfg = configured.get(kind)
     if cfg is None:
         raise ConfigurationError(f"no channel {channel!r} in {settings.path}")
+    return cfg
+
+
+def social_config(settings: Settings, channel: str) -> SocialConfig:
+    """The config of a channel posted to article by article (Telegram, X)."""
+    cfg = channel_config(settings, channel)
+    if isinstance(cfg, NewsletterChannelConfig):
+        raise ConfigurationError(f"{channel} is a newsletter: it goes out with the digest, not post by post")
     return cfg
 
 
@@ -45,13 +76,13 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
     def secret(field: str, env: str) -> str:
         return channel_secret(settings, edition, kind, field, env)
 
-    if kind == "telegram":
+    if isinstance(cfg, TelegramChannelConfig):
         from distributor.channels.telegram import TelegramChannel
 
         return TelegramChannel(channel, token=secret("token", cfg.token_env), chat_id=chat_id or cfg.chat_id,
                                api_url=base, disable_notification=silent, timeout=cfg.timeout_seconds,
                                placeholder_image=placeholder)
-    if kind == "twitter":
+    if isinstance(cfg, TwitterChannelConfig):
         from distributor.channels.twitter import TwitterChannel
 
         return TwitterChannel(
@@ -64,10 +95,8 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
             timeout=cfg.timeout_seconds,
             placeholder_image=placeholder,
         )
-    if kind == "newsletter":
-        from distributor.channels.newsletter import NewsletterChannel
+    from distributor.channels.newsletter import NewsletterChannel
 
-        return NewsletterChannel(channel, api_key=secret("api_key", cfg.api_key_env), api_url=base,
-                                 from_email=cfg.from_email, from_name=cfg.from_name, categories=cfg.categories,
-                                 timeout=cfg.timeout_seconds)
-    raise ConfigurationError(f"distributor cannot deliver to {kind!r} channels")
+    return NewsletterChannel(channel, api_key=secret("api_key", cfg.api_key_env), api_url=base,
+                             from_email=cfg.from_email, from_name=cfg.from_name, categories=cfg.categories,
+                             timeout=cfg.timeout_seconds)

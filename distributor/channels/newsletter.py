@@ -3,6 +3,10 @@
 One request carries up to 1000 recipients, each in their own personalization
 with their own unsubscribe token: substituted into the body's {token} slot and
 filled into the List-Unsubscribe header (RFC 8058 one-click).
+
+`build_mail` is the pure payload builder (the exact Mail Send body of one
+batch); `NewsletterChannel` is the thin sender that posts it and maps
+SendGrid's answers into the delivery hierarchy.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any, Sequence
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
-from distributor.channels.base import wait_from_headers
+from distributor.channels.base import BatchChannel, wait_from_headers
 from distributor.errors import (
     ChannelUnusable,
+    DeliveryError,
     OutcomeUnknown,
     PermanentDeliveryError,
     RateLimited,
@@ -58,7 +63,7 @@ def build_mail(message: RenderedMessage, recipients: Sequence[tuple[str, str]], 
     return body
 
 
-class NewsletterChannel:
+class NewsletterChannel(BatchChannel):
     kind = "newsletter"
 
     def __init__(self, name: str, *, api_key: str, api_url: str, from_email: str, from_name: str = "",
@@ -70,12 +75,20 @@ class NewsletterChannel:
         self.client = SendGridAPIClient(api_key=api_key, host=api_url.rstrip("/"))
         self.client.client.timeout = timeout
 
+    def build(self, message: RenderedMessage, recipients: Sequence[tuple[str, str]], *,
+              custom_args: dict[str, str] | None = None) -> dict[str, Any]:
+        """The Mail Send body of one batch, from this channel's sender settings (pure)."""
+        return build_mail(message, recipients, from_email=self.from_email, from_name=self.from_name,
+                          categories=self.categories, custom_args=custom_args)
+
+    async def post(self, body: dict[str, Any]) -> str:
+        """Post a body `build` made; returns SendGrid's X-Message-Id."""
+        return await asyncio.to_thread(self._post, body)
+
     async def send_batch(self, message: RenderedMessage, recipients: Sequence[tuple[str, str]], *,
                          custom_args: dict[str, str] | None = None) -> str:
         """Send one batch; returns SendGrid's X-Message-Id."""
-        body = build_mail(message, recipients, from_email=self.from_email, from_name=self.from_name,
-                          categories=self.categories, custom_args=custom_args)
-        return await asyncio.to_thread(self._post, body)
+        return await self.post(self.build(message, recipients, custom_args=custom_args))
 
     def _post(self, body: dict[str, Any]) -> str:
         # urllib wraps any OSError while connecting and writing the request in
@@ -91,18 +104,18 @@ class NewsletterChannel:
         except (OSError, http.client.HTTPException) as exc:
             raise OutcomeUnknown(f"no answer, the batch may have gone out: {type(exc).__name__}: {exc}",
                                  channel=self.name) from None
-        return resp.headers.get("X-Message-Id", "")
+        return str(resp.headers.get("X-Message-Id", ""))
 
     async def aclose(self) -> None:
         pass
 
 
-def classify(exc: http_errors.HTTPError, channel: str) -> Exception:
+def classify(exc: http_errors.HTTPError, channel: str) -> DeliveryError:
     """SendGrid's answer, by its status code (python_http_client has classes
     for a few codes only, none for 502): 429 waits for X-RateLimit-Reset,
     401/403 make the channel unusable, any 5xx is transient, the rest of 4xx
     is permanent (a request that will be refused again)."""
-    status = int(getattr(exc, "status_code", 0) or 0)
+    status = int(exc.status_code or 0)
     if status == 429:
         wait = wait_from_headers(exc.headers, "X-RateLimit-Reset")
         return RateLimited(f"rate limited: {_describe(exc)}", retry_after=wait, channel=channel)

@@ -4,12 +4,20 @@ tweepy hard-codes https://api.twitter.com; another base URL (the sandbox) is
 reached by mounting a redirecting requests adapter on the client's session, so
 the OAuth signature is still computed over the real URL (reference §B.1).
 Images go up through the v2 media endpoint with the same signing session.
+
+The payload builder (`build_post`) is pure: a rendered message becomes an
+`XPost`, the exact POST /2/tweets bodies of a post or a thread (each part
+replying to the one before), with the image to upload first. `TwitterChannel`
+is the thin sender: it uploads, posts each body through tweepy's signing
+client, and maps tweepy's errors into the delivery hierarchy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -18,9 +26,10 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
-from distributor.channels.base import SendResult, sealed_photo, wait_from_headers
+from distributor.channels.base import SearchableChannel, SendResult, sealed_photo, wait_from_headers
 from distributor.errors import (
     ChannelUnusable,
+    DuplicateContent,
     OutcomeUnknown,
     PermanentDeliveryError,
     RateLimited,
@@ -33,41 +42,87 @@ MAX_IMAGE_BYTES = 5 * 2**20
 DUPLICATE = "duplicate content"
 # How many pages of 100 recent posts a search reads at most.
 SEARCH_PAGES = 10
+# In a recorded XPost, the ids X assigns while it is sent.
+MEDIA_ID = "{media_id}"
+PREVIOUS_POST = "{previous_post_id}"
+
+T = TypeVar("T")
+# requests' adapter arguments, as its stubs spell them.
+Timeout = Union[float, tuple[float, float], tuple[float, None], None]
+Cert = Union[bytes, str, tuple[Union[bytes, str], Union[bytes, str]], None]
 
 
-class DuplicateContent(PermanentDeliveryError):
-    """X refused the text as a duplicate of a post from the last 24 hours."""
+# ------------------------------------------------------------ payloads (pure)
 
+@dataclass(frozen=True)
+class XPost:
+    """A post, or a thread: `texts` in order, each replying to the one before.
+    `image` (a URL or a local file) is uploaded first and attached to the first."""
+
+    texts: tuple[str, ...]
+    image: str | None = None
+
+    def body(self, index: int, *, media_id: str | None = None, reply_to: str | None = None) -> dict[str, Any]:
+        """The exact POST /2/tweets JSON of part `index`, given the ids X gave
+        the uploaded image and the part before it."""
+        out: dict[str, Any] = {"text": self.texts[index]}
+        if media_id is not None:
+            out["media"] = {"media_ids": [media_id]}
+        if reply_to is not None:
+            out["reply"] = {"in_reply_to_tweet_id": reply_to}
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """Every body, with the ids X assigns at send time as named slots."""
+        out: dict[str, Any] = {}
+        if self.image:
+            out["image"] = self.image
+        out["posts"] = [self.body(i, media_id=MEDIA_ID if self.image and i == 0 else None,
+                                  reply_to=PREVIOUS_POST if i else None) for i in range(len(self.texts))]
+        return out
+
+
+def build_post(message: RenderedMessage, *, placeholder: str | None = None) -> XPost:
+    """The post (or thread) for `message`. A remote image is swapped for the
+    sandbox's `placeholder` when one is given (sealed_photo)."""
+    return XPost(texts=message.parts or (message.text,), image=sealed_photo(message.photo, placeholder) or None)
+
+
+# ------------------------------------------------------------ the sender
 
 class TimeoutAdapter(HTTPAdapter):
     """A default timeout for every request (tweepy sets none: a hung call
     would hang the dispatcher)."""
 
-    def __init__(self, timeout: float, **kwargs):
+    def __init__(self, timeout: float, **kwargs: Any):
         super().__init__(**kwargs)
         self.timeout = timeout
 
-    def send(self, request, **kwargs):
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = (min(5.0, self.timeout), self.timeout)
-        return super().send(request, **kwargs)
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
+             verify: bool | str = True, cert: Cert = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        if timeout is None:
+            timeout = (min(5.0, self.timeout), self.timeout)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
 class Redirect(TimeoutAdapter):
     """Send requests for one origin to another base URL, keeping the path."""
 
-    def __init__(self, target: str, timeout: float = 20.0, **kwargs):
+    def __init__(self, target: str, timeout: float = 20.0, **kwargs: Any):
         super().__init__(timeout, **kwargs)
         self.target = urlsplit(target.rstrip("/"))
 
-    def send(self, request, **kwargs):
-        src = urlsplit(request.url)
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
+             verify: bool | str = True, cert: Cert = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        src = urlsplit(request.url or "")
         request.url = urlunsplit((self.target.scheme, self.target.netloc, self.target.path + src.path,
                                   src.query, src.fragment))
-        return super().send(request, **kwargs)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
-class TwitterChannel:
+class TwitterChannel(SearchableChannel[XPost]):
     kind = "twitter"
 
     def __init__(self, name: str, *, consumer_key: str, consumer_secret: str, access_token: str,
@@ -90,33 +145,33 @@ class TwitterChannel:
 
     # ------------------------------------------------------------ sending
 
-    async def send(self, message: RenderedMessage, *, silent: bool = False) -> SendResult:
+    def build(self, message: RenderedMessage, *, silent: bool = False) -> XPost:
         # X has no silent posts; `silent` is part of the channel protocol.
-        return await asyncio.to_thread(self._send, message)
+        return build_post(message, placeholder=self.placeholder_image)
 
-    def _send(self, message: RenderedMessage) -> SendResult:
+    async def post(self, request: XPost) -> SendResult:
+        return await asyncio.to_thread(self._post, request)
+
+    def _post(self, request: XPost) -> SendResult:
         note = None
-        media_ids = None
-        photo = sealed_photo(message.photo, self.placeholder_image)
-        if photo:
+        media_id = None
+        if request.image:
             try:
-                media_ids = [self._upload(photo)]
+                media_id = self._upload(request.image)
             except (httpx.HTTPError, requests.RequestException, ValueError, OSError) as exc:
                 note = f"posted without the image: {exc}"
-        parts = message.parts or (message.text,)
         ids: list[str] = []
-        for i, text in enumerate(parts):
+        for i in range(len(request.texts)):
+            body = request.body(i, media_id=media_id if i == 0 else None, reply_to=ids[-1] if ids else None)
             try:
-                resp = self._call(lambda: self.client.create_tweet(
-                    text=text, media_ids=media_ids if i == 0 else None,
-                    in_reply_to_tweet_id=ids[-1] if ids else None, user_auth=True))
+                resp = self._call(lambda: self.client.request("POST", "/2/tweets", json=body, user_auth=True))
             except (TransientDeliveryError, OutcomeUnknown, PermanentDeliveryError) as exc:
                 if not ids:
                     raise
                 raise PermanentDeliveryError(
-                    f"thread broken after part {len(ids)} of {len(parts)} (posted: {', '.join(ids)}): {exc}",
-                    channel=self.name) from None
-            ids.append(str(resp.data["id"]))
+                    f"thread broken after part {len(ids)} of {len(request.texts)} (posted: {', '.join(ids)}): "
+                    f"{exc}", channel=self.name) from None
+            ids.append(str(resp.json()["data"]["id"]))
         if len(ids) > 1:
             note = "; ".join(filter(None, [note, f"thread of {len(ids)} posts: {', '.join(ids)}"]))
         return SendResult(ids[0], note)
@@ -167,7 +222,7 @@ class TwitterChannel:
 
     # ------------------------------------------------------------ errors
 
-    def _call(self, fn):
+    def _call(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except tweepy.TooManyRequests as exc:
@@ -207,7 +262,7 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def _expanded(tweet: dict) -> str:
+def _expanded(tweet: dict[str, Any]) -> str:
     """A post's text with its t.co links replaced by the links that were posted."""
     text = tweet.get("text") or ""
     for url in ((tweet.get("entities") or {}).get("urls") or []):

@@ -12,6 +12,7 @@ from distributor.channels import build_channel
 from distributor.channels.telegram import TelegramChannel
 from distributor.errors import (
     ChannelUnusable,
+    ChatMigrated,
     OutcomeUnknown,
     PermanentDeliveryError,
     RateLimited,
@@ -53,6 +54,22 @@ def test_a_flood_wait_is_rate_limited_with_exactly_its_retry_after(sb_settings, 
     fault(control, service="telegram", status=429, retry_after=retry_after, method="sendMessage")
     exc = attempt(build_channel(sb_settings, "de.telegram"))
     assert type(exc) is RateLimited and exc.retry_after == retry_after
+
+
+def test_a_flood_wait_given_as_a_timedelta_waits_exactly_as_long(sb_settings, control, monkeypatch):
+    """PTB_TIMEDELTA=1 makes PTB hand out retry_after as a timedelta, as all of
+    PTB will: the adapter handles both of the types PTB declares."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    fault(control, service="telegram", status=429, retry_after=7, method="sendMessage")
+    exc = attempt(build_channel(sb_settings, "de.telegram"))
+    assert type(exc) is RateLimited and exc.retry_after == 7.0
+
+
+def test_a_migrated_chat_names_the_chat_the_request_went_to_and_the_new_one(sb_settings, control):
+    new_id = control.post("/_sandbox/telegram/migrate", json={"chat": "@novastan_de"}).json()["migrate_to_chat_id"]
+    exc = attempt(build_channel(sb_settings, "de.telegram"))
+    assert type(exc) is ChatMigrated and (exc.chat_id, exc.new_chat_id) == ("@novastan_de", new_id)
+    assert not exc.same_chat
 
 
 def test_a_timeout_after_the_request_left_is_an_unknown_outcome(sb_settings, control):

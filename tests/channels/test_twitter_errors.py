@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 
 from distributor.channels import build_channel
-from distributor.channels.twitter import API_HOST, DuplicateContent, Redirect
+from distributor.channels.twitter import API_HOST, Redirect
 from distributor.errors import (
     ChannelUnusable,
+    DuplicateContent,
     OutcomeUnknown,
     PermanentDeliveryError,
     RateLimited,
