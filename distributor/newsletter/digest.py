@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.newsletter.issues import Issue, Issues
+from distributor.store.issues import Issue, Issues
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest

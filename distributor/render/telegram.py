@@ -7,7 +7,7 @@ then the title, are cut to fit; the link is never cut.
 
 from __future__ import annotations
 
-from distributor import telegram_html
+from distributor.render import telegram_html
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
 from distributor.links import link_problem, shown
@@ -15,7 +15,7 @@ from distributor.model import Article
 from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
-from distributor.telegram_html import utf16_len
+from distributor.render.telegram_html import utf16_len
 
 TEMPLATE = "telegram/article.html.j2"
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import regex
 
-from distributor.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
+from distributor.render.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
 
 ELLIPSIS = "…"
 

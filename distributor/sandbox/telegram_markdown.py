@@ -1,6 +1,6 @@
 """Telegram's parse_mode=MarkdownV2 (and legacy Markdown), after tdlib's parsers.
 
-Pure, like distributor.telegram_html: returns ParsedText or raises EntityParseError with
+Pure, like distributor.render.telegram_html: returns ParsedText or raises EntityParseError with
 Telegram's wording ("Character '.' is reserved and must be escaped with the
 preceding '\\'", "Can't find end of Bold entity at byte offset N").
 Covered: bold, italic, underline, strikethrough, spoiler, code, pre (with a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distributor.telegram_html import EntityParseError, ParsedText, _trimmed, utf16_len
+from distributor.render.telegram_html import EntityParseError, ParsedText, _trimmed, utf16_len
 
 RESERVED = set("_*[]()~`>#+-=|{}.!")
 NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler"}

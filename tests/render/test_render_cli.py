@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from twitter_text import parse_tweet
 
-from distributor import telegram_html
+from distributor.render import telegram_html
 from distributor.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]

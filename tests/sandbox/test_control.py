@@ -8,7 +8,7 @@ from distributor.cli import cli
 from distributor.config import sandbox_secret, settings_from_dict
 from distributor.sandbox.accounts import accounts_from_settings, channel_chat_id
 from distributor.sandbox.page import entities_to_html
-from distributor.telegram_html import parse_html
+from distributor.render.telegram_html import parse_html
 from distributor.sandbox.testing import DEFAULT_CONFIG, default_settings, sendgrid_client, telegram_bot, x_client
 from sandbox_helpers import png, run
 

@@ -3,7 +3,7 @@
 import pytest
 
 from distributor.sandbox.telegram_markdown import parse_markdown_v2
-from distributor.telegram_html import EntityParseError
+from distributor.render.telegram_html import EntityParseError
 
 
 def test_markdown_v2_entities():
