@@ -129,7 +129,7 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
     if "<" not in text and "&" not in text:
         if notes is not None and ">" in text:
             _note_bare_gt(notes, text.encode("utf-8"), 0)
-        return _trimmed(text, [])
+        return trimmed(text, [])
     data = text.encode("utf-8")
     n = len(data)
 
@@ -279,7 +279,7 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
     if notes is not None and opened > MAX_ENTITIES:
         notes.append(f"{opened} entities: Telegram renders only the first {MAX_ENTITIES}")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)
 
 
 def _note_bare_gt(notes: list[str], before: bytes, start: int) -> None:
@@ -388,7 +388,9 @@ def _tail_utf16(s: str, units: int) -> str:
     return enc[len(enc) - 2 * units:].decode("utf-16-le", "replace")
 
 
-def _trimmed(text: str, entities: list[dict[str, Any]]) -> ParsedText:
+def trimmed(text: str, entities: list[dict[str, Any]]) -> ParsedText:
+    """The text as Telegram keeps it: leading and trailing whitespace stripped,
+    the entities shifted and cut to what remains (every parse mode ends here)."""
     stripped = text.strip(TRIMMED)
     if stripped == text:
         return ParsedText(text, entities)
@@ -413,9 +415,9 @@ def entities_from_json(entities: Any, text: str) -> ParsedText:
         if not isinstance(off, int) or not isinstance(ln, int) or off < 0 or ln <= 0 or off + ln > total \
                 or not isinstance(e.get("type"), str):
             raise EntityParseError("wrong entity offset or length")
-    return _trimmed(text, entities)
+    return trimmed(text, entities)
 
 
 def plain(text: str) -> ParsedText:
     """A text sent without parse_mode or entities."""
-    return _trimmed(text, [])
+    return trimmed(text, [])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distributor.render.telegram_html import EntityParseError, ParsedText, _trimmed, utf16_len
+from distributor.render.telegram_html import EntityParseError, ParsedText, trimmed, utf16_len
 
 RESERVED = set("_*[]()~`>#+-=|{}.!")
 NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler"}
@@ -112,7 +112,7 @@ def parse_markdown_v2(text: str, legacy: bool = False) -> ParsedText:
     if quote_start is not None:
         _close_quote(entities, quote_start, u16)
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)
 
 
 def _close_quote(entities: list[dict[str, Any]], start: int, end: int) -> None:
@@ -178,4 +178,4 @@ def _parse_legacy(text: str) -> ParsedText:
         out.append(c)
         u16 += 2 if ord(c) > 0xFFFF else 1
         i += 1
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)
