@@ -74,14 +74,52 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+CONFIG_HELP = "Config file (default: config/distributor.toml, or $DISTRIBUTOR_CONFIG)."
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """`--config` given after a subcommand: it wins over one given before it
+    (or $DISTRIBUTOR_CONFIG), which the group's callback stored already."""
+    if value is not None:
+        ctx.ensure_object(dict)["config_path"] = value
+
+
+def _config_after_subcommand() -> click.Option:
+    return click.Option(["--config"], type=click.Path(dir_okay=False), default=None, expose_value=False,
+                        is_eager=True, callback=_remember_config, help=CONFIG_HELP)
+
+
+class Command(click.Command):
+    """A subcommand: it takes `--config PATH` too, so the option may come before or
+    after the subcommand's name (`distributor check --config x.toml`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(_config_after_subcommand())
+
+
+class Group(click.Group):
+    """A command group whose commands and subgroups take `--config` as well. Each
+    inherits `-h`/`--help` from the root's context settings."""
+
+    command_class = Command
+    group_class = type  # a subgroup is a Group as well
+
+    def __init__(self, *args: Any, root: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not root:  # the root group defines --config itself (with $DISTRIBUTOR_CONFIG)
+            self.params.append(_config_after_subcommand())
+
+
+@click.group(cls=Group, root=True, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="DISTRIBUTOR_CONFIG",
     default=None,
-    help="Config file (default: config/distributor.toml, or $DISTRIBUTOR_CONFIG).",
+    help=CONFIG_HELP,
 )
 @click.version_option(package_name="distributor")
 @click.pass_context
