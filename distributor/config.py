@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import logging
 import os
 import tomllib
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from distributor.errors import ConfigurationError
 from distributor.links import link_problem
 from distributor.posting import parse_window
+from distributor.sandbox.credentials import sandbox_secret
 
 DEFAULT_CONFIG = Path("config/distributor.toml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -84,7 +84,7 @@ class SandboxConfig:
     x_window_seconds: int = 900
     sendgrid_requests_per_second: int = 600
     # Accounts are derived from every channel in "sandbox" mode (see
-    # sandbox_secret); these tables add more, e.g. for tests.
+    # sandbox/credentials.py); these tables add more, e.g. for tests.
     telegram_bots: tuple[SandboxTelegramBot, ...] = ()
     x_accounts: tuple[SandboxXAccount, ...] = ()
     sendgrid_keys: tuple[SandboxSendGridKey, ...] = ()
@@ -328,22 +328,6 @@ class Settings:
 
 
 # ---------------------------------------------------------------- secrets
-
-
-def sandbox_secret(edition: str, kind: str, field_name: str) -> str:
-    """The well-known credential the sandbox accepts for a sandbox channel.
-
-    Deterministic, so the sandbox (which derives its accounts from the same
-    config) and the channels agree without any secret in the repo. These only
-    ever open the local emulators.
-    """
-    digest = hashlib.sha256(f"distributor-sandbox/{edition}/{kind}/{field_name}".encode()).hexdigest()
-    if kind == "telegram" and field_name == "token":
-        bot_id = 100000 + int(digest[:6], 16) % 900000
-        return f"{bot_id}:SANDBOX{digest[:28]}"
-    if kind == "newsletter" and field_name == "api_key":
-        return f"SG.sandbox-{edition}.{digest[:40]}"
-    return f"sandbox-{edition}-{field_name}-{digest[:24]}"
 
 
 _ignored_in_sandbox: set[str] = set()

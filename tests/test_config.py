@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from distributor.config import channel_secret, load_settings, sandbox_secret
+from distributor.config import channel_secret, load_settings
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.errors import ConfigurationError
 
 REPO = Path(__file__).resolve().parent.parent

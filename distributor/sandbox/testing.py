@@ -24,7 +24,8 @@ import pytest
 # Redirect sends https://api.twitter.com/… to the sandbox, mounted on tweepy's session:
 # the OAuth1 signature was already computed over the original URL, which the sandbox verifies.
 from distributor.channels.twitter import Redirect
-from distributor.config import Settings, load_settings, sandbox_secret
+from distributor.config import Settings, load_settings
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.server import SandboxHandle, start_sandbox
 
 # The clients honour HTTP(S)_PROXY; loopback must never go through a proxy.

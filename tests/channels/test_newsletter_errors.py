@@ -9,7 +9,7 @@ import pytest
 
 from distributor.channels import build_channel
 from distributor.channels.newsletter import NewsletterChannel
-from distributor.config import sandbox_secret
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.errors import (
     ChannelUnusable,
     OutcomeUnknown,

@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from distributor.config import sandbox_secret, settings_from_dict
+from distributor.config import settings_from_dict
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.accounts import accounts_from_settings, channel_chat_id
 from distributor.sandbox.page import entities_to_html
 from distributor.render.telegram_html import parse_html

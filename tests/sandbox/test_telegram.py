@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from distributor.config import sandbox_secret
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.accounts import channel_chat_id
 from distributor.sandbox.testing import telegram_bot
 

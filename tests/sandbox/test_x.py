@@ -7,7 +7,7 @@ import requests
 import tweepy
 from requests_oauthlib import OAuth1
 
-from distributor.config import sandbox_secret
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.testing import x_api, x_client, x_keys
 from sandbox_helpers import png
 
