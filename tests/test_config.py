@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from distributor.cli import cli
 from distributor.config import channel_secret, load_settings
-from distributor.sandbox.credentials import sandbox_secret
 from distributor.errors import ConfigurationError
+from distributor.sandbox.credentials import sandbox_secret
 
 REPO = Path(__file__).resolve().parent.parent
 

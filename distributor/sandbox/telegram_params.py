@@ -15,9 +15,9 @@ from typing import Any
 
 from starlette.responses import Response
 
+from distributor.render.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
 from distributor.sandbox.faults import Fault
 from distributor.sandbox.http import json_response
-from distributor.render.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

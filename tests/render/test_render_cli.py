@@ -10,8 +10,8 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from twitter_text import parse_tweet
 
-from distributor.render import telegram_html
 from distributor.cli import cli
+from distributor.render import telegram_html
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "examples" / "articles" / "de-kasachstan-china-ukraine.txt"
