@@ -3,7 +3,7 @@
 Both are an HTML part (table layout, CSS inlined with css-inline, no external
 stylesheet, a hidden preheader, alt text on every image) and a plain-text part.
 The digest carries RFC 8058 one-click unsubscribe headers whose `{token}` slot
-the sender fills per recipient (`RenderedMessage.fill_token`); the token must
+the sender fills per recipient (a SendGrid substitution); the token must
 be URL-safe (an HMAC in base64url, say). Its "view in browser" link may carry
 an `{issue}` slot, filled once the issue has its id (`fill_issue`).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN_SLOT = "{token}"  # filled per recipient at send time (fill_token)
+TOKEN_SLOT = "{token}"  # filled per recipient at send time (channels/newsletter.py: a SendGrid substitution)
 
 
 @dataclass(frozen=True)
@@ -47,20 +47,3 @@ class RenderedMessage:
         if self.channel == "twitter":
             out["parts"] = list(self.parts) if self.parts else [self.text]
         return out
-
-    def fill_token(self, token: str) -> RenderedMessage:
-        """The message for one recipient: every {token} slot filled.
-
-        Plain replace, not str.format: CSS and article text contain braces.
-        """
-        from dataclasses import replace
-
-        def f(s: str | None) -> str | None:
-            return s.replace(TOKEN_SLOT, token) if s is not None else None
-
-        return replace(
-            self,
-            text=f(self.text),
-            html=f(self.html),
-            headers={k: v.replace(TOKEN_SLOT, token) for k, v in self.headers.items()},
-        )

@@ -3,7 +3,7 @@
 Every external call is bracketed by two committed writes: `claim` (status
 `sending`, who and since when, and an attempt row holding what is about to be
 sent) before the call, and one of the `finish_*` after it. A row found in
-`sending` whose claimer is gone had an unknown outcome; `stale_sending` finds
+`sending` whose claimer is gone had an unknown outcome; `sending()` lists
 those for the dispatcher to resolve — never to resend blindly.
 
 The claim is a conditional UPDATE, so of two processes racing for the same
