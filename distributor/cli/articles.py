@@ -163,8 +163,8 @@ def _load_article(settings: Settings, ref: str):
 
 @cli.command()
 @click.argument("ref")
-@click.option("--channel", "-c", required=True, type=click.Choice(["telegram", "twitter", "email"]),
-              help="Which variant to render.")
+@click.option("--channel", "-c", required=True, type=click.Choice(["telegram", "twitter", "newsletter", "email"]),
+              help="Which variant to render (email: the newsletter's, by its former name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rendered message and its counts as JSON.")
 @click.pass_context
 @handle_errors
@@ -173,6 +173,7 @@ def preview(ctx: click.Context, ref: str, channel: str, as_json: bool) -> None:
     from distributor.render import render_article
 
     settings = settings_of(ctx)
+    channel = "newsletter" if channel == "email" else channel
     msg = render_article(settings, _load_article(settings, ref), channel)
     if as_json:
         echo_json(msg.to_json())

@@ -1,6 +1,6 @@
 """Pure rendering: data in, message out, every platform rule checked here.
 
-    render_article(settings, article, "telegram" | "twitter" | "email")
+    render_article(settings, article, "telegram" | "twitter" | "newsletter")
     render_edition_digest(settings, "de", articles, issue_date)
     check_templates(settings) -> ["file:line: problem", ...]
 """

@@ -167,7 +167,7 @@ def render_digest(
     name = clean(name) or "Newsletter"
     entries = []
     for a in articles:
-        f = article_fields(a, article_link(a, "email", utm, warnings))
+        f = article_fields(a, article_link(a, "newsletter", utm, warnings))
         f["title"] = _short(f["title"], EmailLimits.title_chars)
         f["lede"] = _short(f["lede"], EmailLimits.lede_chars)
         # An untitled article leads with its lede; lists and alt text name it by it.
@@ -202,7 +202,7 @@ def render_digest(
     )
     html, text, html_warnings = _render_parts(templates, language, "email/digest", ctx)
     return RenderedMessage(
-        channel="email",
+        channel="newsletter",
         text=text,
         html=html,
         subject=subject,
@@ -223,7 +223,7 @@ def render_confirm(*, templates: Templates, language: str, name: str, confirm_ur
     ctx = dict(name=name, subject=subject, preheader=t["confirm_body"].format(name=name), confirm_url=confirm_url)
     html, text, warnings = _render_parts(templates, language, "email/confirm", ctx)
     return RenderedMessage(
-        channel="email",
+        channel="newsletter",
         text=text,
         html=html,
         subject=subject,

@@ -10,14 +10,14 @@ TOKEN_SLOT = "{token}"  # filled per recipient at send time (channels/newsletter
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    channel: str  # "telegram" | "twitter" | "email"
-    text: str  # Telegram: the HTML to send; X: the (first) post; email: the plain-text part
+    channel: str  # "telegram" | "twitter" | "newsletter"
+    text: str  # Telegram: the HTML to send; X: the (first) post; newsletter: the plain-text part
     length: int  # counted as the platform counts
     limit: int
     language: str = ""
     truncated: bool = False
     warnings: tuple[str, ...] = ()
-    # Email
+    # Newsletter (an email)
     html: str | None = None
     subject: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -31,7 +31,7 @@ class RenderedMessage:
     def to_json(self) -> dict[str, Any]:
         """The shape `distributor preview --json` prints."""
         out: dict[str, Any] = {"channel": self.channel, "text": self.text}
-        if self.channel == "email":
+        if self.channel == "newsletter":
             out["html"] = self.html
             out["subject"] = self.subject
             out["headers"] = dict(self.headers)

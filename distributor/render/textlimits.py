@@ -59,7 +59,7 @@ def clean(text: str | None, *, single_line: bool = True) -> str:
 
 _URL_HINT = re.compile(r"[.。．｡]|://")
 # A URL counts this much on X however long it is (twitter-text transformedURLLength).
-X_URL_WEIGHT = 23
+TWITTER_URL_WEIGHT = 23
 
 
 def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
@@ -75,7 +75,7 @@ def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
     for m in re.finditer(r"\s+|\S+", text):
         token = m.group()
         if token[0].isspace() or (url_aware and _URL_HINT.search(token)):
-            cost += min(X_URL_WEIGHT, _clusters(token, X_URL_WEIGHT)) if not token[0].isspace() else len(token)
+            cost += min(TWITTER_URL_WEIGHT, _clusters(token, TWITTER_URL_WEIGHT)) if not token[0].isspace() else len(token)
             if cost > limit:
                 end = boundary_at_or_before(text, m.end())
                 return text[:end], end < len(text)

@@ -21,7 +21,7 @@ from distributor.render import RenderedMessage
 
 from .conftest import fault, raised
 
-MESSAGE = RenderedMessage(channel="email", text="Hallo {token}", html="<p>Hallo {token}</p>", subject="Digest",
+MESSAGE = RenderedMessage(channel="newsletter", text="Hallo {token}", html="<p>Hallo {token}</p>", subject="Digest",
                           headers={}, length=12, limit=0)
 
 

@@ -82,6 +82,18 @@ def test_preview_seed_on_every_channel(tmp_path):
     check_email(preview(cfg, str(SEED), "email"))
 
 
+def test_preview_names_the_newsletter_newsletter(tmp_path):
+    """One name per service: `--channel newsletter`, and "newsletter" in --json
+    and the summary line; `email`, its former name, still renders the same."""
+    cfg = write_config(tmp_path, REPO / "examples" / "articles")
+    data = preview(cfg, str(SEED), "newsletter")
+    check_email(data)
+    assert data["channel"] == "newsletter"
+    assert preview(cfg, str(SEED), "email") == data
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "preview", str(SEED), "-c", "newsletter"])
+    assert result.exit_code == 0 and "[newsletter: " in result.output
+
+
 def test_preview_hostile_article(tmp_path):
     path = hostile_file(tmp_path)
     cfg = write_config(tmp_path, path.parent)

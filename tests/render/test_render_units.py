@@ -140,7 +140,7 @@ def test_tweet_counts_the_url_as_23(templates):
 
 
 def test_utm_is_appended_without_touching_the_link_query():
-    url = tag_link("https://n.example/a?q=a%20b&utm_source=mine#top", "email", UtmConfig())
+    url = tag_link("https://n.example/a?q=a%20b&utm_source=mine#top", "newsletter", UtmConfig())
     assert url == "https://n.example/a?q=a%20b&utm_source=mine&utm_medium=email&utm_campaign=distributor#top"
     assert tag_link("https://n.example/a", "twitter", UtmConfig(enabled=False)) == "https://n.example/a"
     assert tag_link("mailto:x@y", "telegram", UtmConfig()) == "mailto:x@y"
