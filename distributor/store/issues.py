@@ -26,6 +26,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
+from distributor.store.db import insert_ignore
 from distributor.store.schema import deliveries, issue_batches, issue_items, issues, subscribers
 from distributor.store.subscribers import Subscribers
 
@@ -191,9 +192,7 @@ class Issues:
         row = conn.execute(sa.select(issue_batches.c.status).where(issue_batches.c.issue_id == issue_id,
                                                                    issue_batches.c.batch_no == batch_no)).first()
         if row is None:
-            from distributor.store import _insert_ignore
-
-            return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
+            return bool(conn.execute(insert_ignore(conn, issue_batches).values(
                 issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
                 after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
         return bool(conn.execute(
