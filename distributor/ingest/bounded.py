@@ -99,6 +99,7 @@ def serve_worker(inline: InlineParse) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     except (ImportError, ValueError, OSError):
         pass  # no rlimits on this platform: the time bound still holds
+    answer: tuple[str, Article | str]
     try:
         answer = ("ok", inline(raw, default_language, url_template))
     except ParseError as exc:
