@@ -5,8 +5,9 @@
     check_templates(settings) -> ["file:line: problem", ...]
 """
 
-from distributor.render.env import Templates, check_templates
+from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
+from distributor.render.samples import check_templates
 from distributor.render.variants import CHANNELS, render_article, render_edition_confirm, render_edition_digest
 
 __all__ = [

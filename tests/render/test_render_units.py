@@ -13,7 +13,8 @@ from bs4 import BeautifulSoup
 from distributor.config import NewsletterChannelConfig, TwitterChannelConfig, UtmConfig, settings_from_dict
 from distributor.errors import ConfigurationError, RenderError
 from distributor.render.email import render_digest, unsubscribe_headers
-from distributor.render.env import Templates, check_templates
+from distributor.render import check_templates
+from distributor.render.env import Templates
 from distributor.render.i18n import format_date
 from distributor.render.message import TOKEN_SLOT
 from distributor.render.samples import ISSUE_DATE, sample_article
