@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -104,7 +105,7 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
     with Store.open(settings) as store:
         stored = store.list_articles(language=language)
         by_article = group_by_article(store.deliveries())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in stored:
         dels = by_article.get(s.id, [])
         rows.append({

@@ -8,15 +8,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # Redirect sends https://api.twitter.com/… to the sandbox, mounted on tweepy's session:
 # the OAuth1 signature was already computed over the original URL, which the sandbox verifies.
 from distributor.channels.twitter import Redirect
 from distributor.sandbox.credentials import sandbox_secret
 
+if TYPE_CHECKING:
+    import telegram
+    import tweepy
+    from sendgrid import SendGridAPIClient
+
 X_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
-def telegram_bot(url: str, edition: str = "de", token: str | None = None):  # type: ignore[no-untyped-def]
+def telegram_bot(url: str, edition: str = "de", token: str | None = None) -> telegram.Bot:
     import telegram
 
     return telegram.Bot(token or sandbox_secret(edition, "telegram", "token"), base_url=f"{url}/telegram/bot")
@@ -26,7 +33,7 @@ def x_keys(edition: str = "de") -> dict[str, str]:
     return {f: sandbox_secret(edition, "twitter", f) for f in X_KEYS}
 
 
-def x_client(url: str, edition: str = "de", **keys: str):  # type: ignore[no-untyped-def]
+def x_client(url: str, edition: str = "de", **keys: str) -> tweepy.Client:
     import tweepy
 
     client = tweepy.Client(**{**x_keys(edition), **keys})
@@ -34,7 +41,7 @@ def x_client(url: str, edition: str = "de", **keys: str):  # type: ignore[no-unt
     return client
 
 
-def x_api(url: str, edition: str = "de", **keys: str):  # type: ignore[no-untyped-def]
+def x_api(url: str, edition: str = "de", **keys: str) -> tweepy.API:
     import tweepy
 
     k = {**x_keys(edition), **keys}
@@ -45,7 +52,7 @@ def x_api(url: str, edition: str = "de", **keys: str):  # type: ignore[no-untype
     return api
 
 
-def sendgrid_client(url: str, edition: str = "de", api_key: str | None = None):  # type: ignore[no-untyped-def]
+def sendgrid_client(url: str, edition: str = "de", api_key: str | None = None) -> SendGridAPIClient:
     from sendgrid import SendGridAPIClient
 
     return SendGridAPIClient(api_key or sandbox_secret(edition, "newsletter", "api_key"), host=f"{url}/sendgrid")

@@ -77,14 +77,14 @@ def parse_markdown_v2(text: str, legacy: bool = False) -> ParsedText:
             url_end = _find_unescaped(text, ")", close + 2)
             if url_end < 0:
                 raise EntityParseError(f"Can't find end of TextUrl entity at byte offset {_byte_offset(text, i)}")
-            inner = parse_markdown_v2(text[i + 1:close])
+            label = parse_markdown_v2(text[i + 1:close])
             url = _unescape_code(text[close + 2:url_end])
-            length = utf16_len(inner.text)
+            length = utf16_len(label.text)
             if length:
                 entities.append({"type": "text_link", "offset": u16, "length": length, "url": url})
-            for e in inner.entities:
+            for e in label.entities:
                 entities.append({**e, "offset": e["offset"] + u16})
-            out.append(inner.text)
+            out.append(label.text)
             u16 += length
             i = url_end + 1
             continue

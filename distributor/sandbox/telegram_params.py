@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from starlette.responses import Response
 
@@ -78,6 +78,10 @@ class BotState:
 # ------------------------------------------------------------------ params
 
 
+@overload
+def _int(params: dict[str, Any], name: str, *, default: int) -> int: ...
+@overload
+def _int(params: dict[str, Any], name: str, *, default: None = None) -> int | None: ...
 def _int(params: dict[str, Any], name: str, *, default: int | None = None) -> int | None:
     v = params.get(name)
     if v is None or v == "":

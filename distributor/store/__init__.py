@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.model import Article
-from distributor.store.db import create_engine, insert_ignore, migrate
+from distributor.store.db import create_engine, insert_ignore, inserted_id, migrate
 from distributor.store.records import (
     ArticleIdentity,
     ArticleRef,
@@ -36,7 +36,7 @@ from distributor.store.schema import articles, deliveries, source_files, source_
 
 if TYPE_CHECKING:
     from distributor.config import Settings
-    from distributor.routing import Routing
+    from distributor.routing import Planned, Routing, Skipped
 
 __all__ = ["Store", "StoredArticle", "ArticleIdentity", "ArticleRef", "ArticleWrite", "FileStat", "DeliveryRow",
            "SourcePoll", "UpsertStatus", "group_by_article", "insert_ignore", "own_id", "utcnow"]
@@ -107,9 +107,9 @@ class Store:
             if row is None and same_as is not None:
                 raise DistributorError(f"no article #{same_as} in source {source!r} to move to {key}")
             if row is None:
-                new_id = conn.execute(
+                new_id = inserted_id(conn.execute(
                     articles.insert().values(source=source, source_key=key, version=1, ingested_at=now, **values)
-                ).inserted_primary_key[0]
+                ))
                 status: UpsertStatus = "new"
             else:
                 changed = row.content_hash != content_hash
@@ -325,7 +325,8 @@ class Store:
                 sa.select(deliveries).where(deliveries.c.article_id == stored.id, deliveries.c.seq == 0)
             )
         }
-        for channel, plan in {**skipped, **wanted}.items():
+        plans: dict[str, Planned | Skipped] = {**skipped, **wanted}
+        for channel, plan in plans.items():
             row = existing.get(channel)
             is_skip = channel in skipped and channel not in wanted
             status = "skipped" if is_skip else "pending"
@@ -416,7 +417,8 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
     wanted = {p.channel: p for p in routing.planned}
     skipped = {s.channel: s for s in routing.skipped}
     rows = []
-    for channel, plan in {**skipped, **wanted}.items():
+    plans: dict[str, Planned | Skipped] = {**skipped, **wanted}
+    for channel, plan in plans.items():
         is_skip = channel in skipped and channel not in wanted
         rows.append(dict(
             article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
