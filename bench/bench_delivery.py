@@ -43,8 +43,8 @@ from distributor.config import Settings, load_settings  # noqa: E402
 from distributor.delivery import Dispatcher  # noqa: E402
 from distributor.ingest.pipeline import ingest  # noqa: E402
 from distributor.render import render_article  # noqa: E402
+from distributor.sandbox.clients import telegram_bot  # noqa: E402
 from distributor.sandbox.server import SandboxHandle, start_sandbox  # noqa: E402
-from distributor.sandbox.testing import telegram_bot  # noqa: E402
 from distributor.store import Store  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

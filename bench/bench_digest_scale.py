@@ -128,7 +128,7 @@ def child_bare(cfg: str, n: int) -> dict:
     from distributor.channels import build_channel
     from distributor.channels.newsletter import build_mail
     from distributor.newsletter.digest import batch_tokens, issue_message
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
     from distributor.store import Store
 
     settings = settings_of(cfg)

@@ -37,7 +37,7 @@ from requests_oauthlib import OAuth1
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from distributor.config import sandbox_secret  # noqa: E402
+from distributor.sandbox.credentials import sandbox_secret  # noqa: E402
 from distributor.sandbox.sendgrid_mail import validate_mail  # noqa: E402
 
 HOST = "127.0.0.1"

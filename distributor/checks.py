@@ -123,7 +123,7 @@ def _check_database(settings: Settings, problems: list[str], notes: list[str]) -
 
 
 def _check_templates(settings: Settings, problems: list[str], notes: list[str]) -> None:
-    from distributor.render.env import check_templates
+    from distributor.render import check_templates
 
     found = check_templates(settings)
     problems.extend(found)

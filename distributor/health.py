@@ -171,7 +171,7 @@ def _issue(issue) -> dict[str, Any]:
 
 def _editions(settings: Settings, store: Store, now: dt.datetime, problems: list[str]) -> list[dict[str, Any]]:
     from distributor.newsletter.digest import next_slot
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
 
     issues = Issues(store.engine)
     out = []

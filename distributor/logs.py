@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info or record.exc_text:
             # exc_text first: the redacting filter has scrubbed it already.
-            data["exception"] = record.exc_text or self.formatException(record.exc_info)
+            data["exception"] = record.exc_text or self.formatException(record.exc_info or (None, None, None))
         return json.dumps(data, ensure_ascii=False)
 
 

@@ -19,7 +19,7 @@ an `Authorization: Bearer …` value and the keys in an OAuth 1.0a header.
 - logging: `RedactingFilter` on the root handlers (and Python's last-resort
   handler), so every record of every logger at every level is rewritten,
   python_http_client's and oauthlib's DEBUG lines included;
-- the CLI: `install(settings)` (cli.settings_of) wraps sys.stdout and
+- the CLI: `install(settings)` (cli/common.py: settings_of) wraps sys.stdout and
   sys.stderr, so whatever a command prints is scrubbed as it is written.
 """
 

@@ -147,7 +147,7 @@ def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime,
     (the process stopped or was killed mid-issue, or its channel was paused
     and is resumed): its next run resumes the issue now, not at next week's
     slot. Returns the editions woken."""
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
 
     scheduler = _SCHEDULER
     if scheduler is None:

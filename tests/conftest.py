@@ -8,11 +8,17 @@ import ipaddress
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from distributor.sandbox.testing import sandbox, sandbox_server  # noqa: F401  (fixtures, started on first use)
+from distributor.sandbox.server import SandboxHandle, start_sandbox
+from support import default_settings
+
+# The clients honour HTTP(S)_PROXY; loopback must never go through a proxy
+# (the session's sandbox starts before any test's monkeypatch).
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -53,6 +59,24 @@ def _no_network(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxHandle]:
+    """One sandbox on 127.0.0.1, on a free port, for the whole session (started on first use)."""
+    handle = start_sandbox(default_settings())
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxHandle) -> Iterator[SandboxHandle]:
+    """The session's sandbox, handed to each test reset (accounts, faults, clock)."""
+    sandbox_server.reset()
+    sandbox_server.clock.offset = 0.0
+    yield sandbox_server
 
 
 BASE_CONFIG = """
@@ -170,7 +194,7 @@ def clock():
 
 
 @pytest.fixture
-def sb_settings(settings, sandbox):  # noqa: F811 - the fixture above
+def sb_settings(settings, sandbox):
     """The test settings, pointed at the running sandbox."""
     import dataclasses
 
@@ -179,7 +203,7 @@ def sb_settings(settings, sandbox):  # noqa: F811 - the fixture above
 
 
 @pytest.fixture
-def control(sandbox):  # noqa: F811
+def control(sandbox):
     """An httpx client on the sandbox's /_sandbox control routes."""
     import httpx
 

@@ -7,6 +7,12 @@ import dataclasses
 import datetime as dt
 import struct
 import zlib
+from pathlib import Path
+
+from distributor.config import Settings, load_settings
+
+# The embedded default config: the channels every sandbox test relies on.
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "distributor.toml"
 
 START = dt.datetime(2025, 3, 14, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -24,6 +30,13 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += dt.timedelta(seconds=seconds)
+
+
+def default_settings() -> Settings:
+    """The embedded default config. Its Event Webhook posts nowhere (a test
+    that wants events sets `handle.sandbox.sendgrid.emitter.url`)."""
+    settings = load_settings(DEFAULT_CONFIG)
+    return dataclasses.replace(settings, sandbox=dataclasses.replace(settings.sandbox, event_webhook_url=""))
 
 
 def sent(control, service: str, method: str | None = None) -> list[dict]:

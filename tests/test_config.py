@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from distributor.config import channel_secret, load_settings, sandbox_secret
+from distributor.config import channel_secret, load_settings
 from distributor.errors import ConfigurationError
+from distributor.sandbox.credentials import sandbox_secret
 
 REPO = Path(__file__).resolve().parent.parent
 

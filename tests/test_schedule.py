@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from distributor import schedule
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc

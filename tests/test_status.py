@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from distributor import health
 from distributor.cli import cli
 from distributor.ingest.pipeline import ingest
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 
 T0 = dt.datetime(2025, 3, 5, 10, 0, tzinfo=dt.timezone.utc)  # a Wednesday
 

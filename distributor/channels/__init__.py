@@ -66,7 +66,7 @@ def api_base(settings: Settings, channel: str) -> str:
     return cfg.api_url
 
 
-def build_channel(settings: Settings, channel: str, *, chat_id: str | None = None, silent: bool = False):
+def build_channel(settings: Settings, channel: str, *, chat_id: str | None = None):
     cfg = channel_config(settings, channel)
     edition, _, kind = channel.partition(".")
     base = api_base(settings, channel)
@@ -80,7 +80,7 @@ def build_channel(settings: Settings, channel: str, *, chat_id: str | None = Non
         from distributor.channels.telegram import TelegramChannel
 
         return TelegramChannel(channel, token=secret("token", cfg.token_env), chat_id=chat_id or cfg.chat_id,
-                               api_url=base, disable_notification=silent, timeout=cfg.timeout_seconds,
+                               api_url=base, timeout=cfg.timeout_seconds,
                                placeholder_image=placeholder)
     if isinstance(cfg, TwitterChannelConfig):
         from distributor.channels.twitter import TwitterChannel

@@ -8,7 +8,7 @@ parse, never stop it. The bound therefore has two parts:
   is near linear at that size (about a second and tens of MB for 256 K
   characters of HTML on a slow machine).
 - Larger inputs are parsed in a child process (`python -m
-  distributor.ingest.bounded`) that limits its own address space
+  distributor.ingest.parse`, which calls serve_worker) that limits its own address space
   (RLIMIT_AS) and is killed when it is not done within
   PARSE_TIMEOUT_SECONDS. Both end in a ParseError naming the article.
   BeautifulSoup's cost grows faster than linearly with a page's size (4 MB
@@ -26,6 +26,7 @@ import pickle
 import re
 import subprocess
 import sys
+from typing import Callable
 
 from distributor.errors import ParseError
 from distributor.model import Article, RawArticle
@@ -49,14 +50,18 @@ def needs_worker(raw: RawArticle) -> bool:
     return opened > INLINE_MAX_STRAY_LT and opened - len(_COMPLETE_TAG.findall(raw.content)) > INLINE_MAX_STRAY_LT
 
 
-def parse_bounded(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
-    from distributor.ingest.parse import parse_inline
+# The in-process parse (parse.parse_inline): (raw, default language, url template) -> Article.
+InlineParse = Callable[[RawArticle, "str | None", "str | None"], Article]
 
+
+def parse_bounded(raw: RawArticle, default_language: str | None, url_template: str | None = None, *,
+                  inline: InlineParse) -> Article:
+    """`inline(raw, …)` here when the size bounds it, else in the child process."""
     if not needs_worker(raw):
-        return parse_inline(raw, default_language, url_template)
+        return inline(raw, default_language, url_template)
     size = f"{len(raw.content)} characters"
     payload = pickle.dumps((raw, default_language, url_template, PARSE_MEMORY_BYTES))
-    proc = subprocess.Popen([sys.executable, "-m", "distributor.ingest.bounded"],
+    proc = subprocess.Popen([sys.executable, "-m", "distributor.ingest.parse"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(payload, timeout=PARSE_TIMEOUT_SECONDS)
@@ -83,27 +88,22 @@ def _over_memory(raw: RawArticle) -> str:
             f"({len(raw.content)} characters); refused")
 
 
-def _worker() -> None:
+def serve_worker(inline: InlineParse) -> None:
     """The child: read (raw, language, memory limit), answer (status, value)."""
     global PARSE_MEMORY_BYTES
     raw, default_language, url_template, memory = pickle.load(sys.stdin.buffer)
     PARSE_MEMORY_BYTES = memory
-    from distributor.ingest.parse import parse_inline
-
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     except (ImportError, ValueError, OSError):
         pass  # no rlimits on this platform: the time bound still holds
+    answer: tuple[str, Article | str]
     try:
-        answer = ("ok", parse_inline(raw, default_language, url_template))
+        answer = ("ok", inline(raw, default_language, url_template))
     except ParseError as exc:
         answer = ("error", str(exc))
     except MemoryError:
         answer = ("error", _over_memory(raw))
     sys.stdout.buffer.write(pickle.dumps(answer))
-
-
-if __name__ == "__main__":
-    _worker()

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from distributor.errors import ParseError
 from distributor.ingest import markers
+from distributor.ingest.bounded import parse_bounded, serve_worker
 from distributor.ingest.decoding import decode
 from distributor.ingest.footer import channels_in, find_footer, normalise_kind
 from distributor.ingest.formats import Document, Para, read_html, read_markdown, read_text
@@ -84,9 +85,7 @@ def parse_raw(raw: RawArticle, *, default_language: str | None = None,
 
     Bounded in time and memory (bounded.py): a large input is parsed in a
     child process that is limited and killed when it runs over."""
-    from distributor.ingest.bounded import parse_bounded
-
-    return parse_bounded(raw, default_language, url_template)
+    return parse_bounded(raw, default_language, url_template, inline=parse_inline)
 
 
 def parse_inline(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
@@ -376,3 +375,7 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+if __name__ == "__main__":  # the child process of a bounded parse (bounded.py)
+    serve_worker(parse_inline)

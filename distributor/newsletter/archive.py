@@ -15,7 +15,7 @@ import re
 
 from distributor.config import Settings
 from distributor.errors import DistributorError
-from distributor.newsletter.issues import Issue, Issues
+from distributor.store.issues import Issue, Issues
 from distributor.render import i18n
 from distributor.render.email import ISSUE_SLOT
 from distributor.render.message import TOKEN_SLOT

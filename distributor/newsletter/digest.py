@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.newsletter.issues import Issue, Issues
+from distributor.store.issues import Issue, Issues
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
@@ -133,7 +133,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
 def issue_message(issue: Issue) -> RenderedMessage:
     """The stored issue's email, as the newsletter channel sends it (its
     "view in browser" link naming the issue)."""
-    return fill_issue(RenderedMessage(channel="email", text=issue.text, html=issue.html, subject=issue.subject,
+    return fill_issue(RenderedMessage(channel="newsletter", text=issue.text, html=issue.html, subject=issue.subject,
                                       headers=issue.headers, length=len(issue.text), limit=0,
                                       language=issue.edition), issue.id)
 

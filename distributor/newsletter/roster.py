@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from distributor.config import Settings
 from distributor.errors import DeliveryError, DistributorError, RateLimited
-from distributor.store import Store, _insert_ignore
+from distributor.store import Store, insert_ignore
 from distributor.store.schema import subscribers
 from distributor.store.subscribers import InvalidAddress, Subscribers, normalize_email
 
@@ -132,7 +132,7 @@ def _write(store: Store, edition: str, batch: dict[str, int], status: str, conse
                  "consent_at": now if consent else None, "consent_source": source, "consent_text": consent,
                  "created_at": now} for e in batch if e not in known]
         if rows:
-            conn.execute(_insert_ignore(conn, subscribers), rows)
+            conn.execute(insert_ignore(conn, subscribers), rows)
     report.added += len(rows)
     report.statuses[status] = report.statuses.get(status, 0) + len(rows)
     for email, st in known.items():

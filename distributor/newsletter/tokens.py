@@ -22,8 +22,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from distributor.config import Settings, sandbox_secret
+from distributor.config import Settings
 from distributor.errors import ConfigurationError
+from distributor.sandbox.credentials import sandbox_secret
 
 UNSUBSCRIBE = "u"
 CONFIRM = "c"

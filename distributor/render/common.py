@@ -27,7 +27,8 @@ def article_fields(article: Article, link: str | None) -> dict[str, Any]:
         "role": clean(author.role) if author and author.role else "",
         "translator": clean(article.translator),
         "tags": [t for t in (clean(x) for x in article.tags) if t],
-        "image": article.image if is_web_url(article.image) and not link_problem(article.image) else "",
+        "image": article.image if article.image and is_web_url(article.image) and not link_problem(article.image)
+        else "",
         "published": article.published,
         "language": article.language,
     }
@@ -91,8 +92,8 @@ def shrink_to_fit(
     kept: dict[str, int] = {}
     for name in order:
         if isinstance(ctx[name], str):
-            ctx[name], cut = pretrim(ctx[name], limit, url_aware=url_aware)
-            if cut:
+            ctx[name], trimmed = pretrim(ctx[name], limit, url_aware=url_aware)
+            if trimmed:
                 kept[name] = len(ctx[name])
     out = render(ctx)
     if measure(out) <= limit:

@@ -3,7 +3,7 @@
 Both are an HTML part (table layout, CSS inlined with css-inline, no external
 stylesheet, a hidden preheader, alt text on every image) and a plain-text part.
 The digest carries RFC 8058 one-click unsubscribe headers whose `{token}` slot
-the sender fills per recipient (`RenderedMessage.fill_token`); the token must
+the sender fills per recipient (a SendGrid substitution); the token must
 be URL-safe (an HMAC in base64url, say). Its "view in browser" link may carry
 an `{issue}` slot, filled once the issue has its id (`fill_issue`).
 
@@ -167,7 +167,7 @@ def render_digest(
     name = clean(name) or "Newsletter"
     entries = []
     for a in articles:
-        f = article_fields(a, article_link(a, "email", utm, warnings))
+        f = article_fields(a, article_link(a, "newsletter", utm, warnings))
         f["title"] = _short(f["title"], EmailLimits.title_chars)
         f["lede"] = _short(f["lede"], EmailLimits.lede_chars)
         # An untitled article leads with its lede; lists and alt text name it by it.
@@ -202,7 +202,7 @@ def render_digest(
     )
     html, text, html_warnings = _render_parts(templates, language, "email/digest", ctx)
     return RenderedMessage(
-        channel="email",
+        channel="newsletter",
         text=text,
         html=html,
         subject=subject,
@@ -223,7 +223,7 @@ def render_confirm(*, templates: Templates, language: str, name: str, confirm_ur
     ctx = dict(name=name, subject=subject, preheader=t["confirm_body"].format(name=name), confirm_url=confirm_url)
     html, text, warnings = _render_parts(templates, language, "email/confirm", ctx)
     return RenderedMessage(
-        channel="email",
+        channel="newsletter",
         text=text,
         html=html,
         subject=subject,

@@ -90,7 +90,7 @@ class Templates:
         try:
             return self.env(language).get_template(name).render(**context)
         except jinja2.TemplateSyntaxError as exc:
-            raise ConfigurationError(_where_syntax(exc)) from None
+            raise ConfigurationError(syntax_error_at(exc)) from None
         except jinja2.TemplateNotFound as exc:
             raise ConfigurationError(f"template not found: {exc.name} (searched {', '.join(map(str, self.search_path(language)))})") from None
         except (jinja2.UndefinedError, jinja2.TemplateError) as exc:
@@ -102,7 +102,7 @@ def _cached(outlet: Path | None, builtin: Path) -> Templates:
     return Templates(outlet, builtin)
 
 
-def _display(path: str | None) -> str:
+def display_path(path: str | None) -> str:
     if not path:
         return "<template>"
     try:
@@ -111,48 +111,13 @@ def _display(path: str | None) -> str:
         return path
 
 
-def _where_syntax(exc: jinja2.TemplateSyntaxError) -> str:
-    return f"{_display(exc.filename or exc.name)}:{exc.lineno}: {exc.message}"
+def syntax_error_at(exc: jinja2.TemplateSyntaxError) -> str:
+    return f"{display_path(exc.filename or exc.name)}:{exc.lineno}: {exc.message}"
 
 
 def _where_runtime(exc: BaseException, name: str) -> str:
     """file:line of the innermost template frame of a render-time error."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.endswith((".j2", ".html", ".txt")):
-            return f"{_display(frame.filename)}:{frame.lineno}"
+            return f"{display_path(frame.filename)}:{frame.lineno}"
     return name
-
-
-def check_templates(settings: Settings) -> list[str]:
-    """Problems with the templates, one line each ("file:line: message");
-    empty when all is well. Used by `distributor check`.
-
-    Parses every template file (outlet and built-in, every language folder),
-    then renders each entry template with a sample article in each edition's
-    language, so an undefined variable or a bad `extends` shows up too.
-    """
-    from distributor.render import samples  # sample data; avoids an import cycle
-
-    try:
-        templates = Templates.from_settings(settings)
-    except ConfigurationError as exc:
-        return [str(exc)]
-    problems: list[str] = []
-    for base in (templates.outlet_dir, templates.builtin_dir):
-        if base is None:
-            continue
-        for path in sorted(base.rglob("*.j2")):
-            try:
-                templates.env("en").parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
-            except jinja2.TemplateSyntaxError as exc:
-                problems.append(_where_syntax(exc))
-            except UnicodeDecodeError as exc:
-                problems.append(f"{_display(str(path))}: not UTF-8 text: {exc}")
-    if problems:
-        return problems
-    languages = list(settings.editions) or list(i18n.STRINGS)
-    for language in languages:
-        for line in samples.try_render_all(settings, templates, language):
-            if line not in problems:
-                problems.append(line)
-    return problems

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TOKEN_SLOT = "{token}"  # filled per recipient at send time (fill_token)
+TOKEN_SLOT = "{token}"  # filled per recipient at send time (channels/newsletter.py: a SendGrid substitution)
 
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    channel: str  # "telegram" | "twitter" | "email"
-    text: str  # Telegram: the HTML to send; X: the (first) post; email: the plain-text part
+    channel: str  # "telegram" | "twitter" | "newsletter"
+    text: str  # Telegram: the HTML to send; X: the (first) post; newsletter: the plain-text part
     length: int  # counted as the platform counts
     limit: int
     language: str = ""
     truncated: bool = False
     warnings: tuple[str, ...] = ()
-    # Email
+    # Newsletter (an email)
     html: str | None = None
     subject: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -31,7 +31,7 @@ class RenderedMessage:
     def to_json(self) -> dict[str, Any]:
         """The shape `distributor preview --json` prints."""
         out: dict[str, Any] = {"channel": self.channel, "text": self.text}
-        if self.channel == "email":
+        if self.channel == "newsletter":
             out["html"] = self.html
             out["subject"] = self.subject
             out["headers"] = dict(self.headers)
@@ -47,20 +47,3 @@ class RenderedMessage:
         if self.channel == "twitter":
             out["parts"] = list(self.parts) if self.parts else [self.text]
         return out
-
-    def fill_token(self, token: str) -> RenderedMessage:
-        """The message for one recipient: every {token} slot filled.
-
-        Plain replace, not str.format: CSS and article text contain braces.
-        """
-        from dataclasses import replace
-
-        def f(s: str | None) -> str | None:
-            return s.replace(TOKEN_SLOT, token) if s is not None else None
-
-        return replace(
-            self,
-            text=f(self.text),
-            html=f(self.html),
-            headers={k: v.replace(TOKEN_SLOT, token) for k, v in self.headers.items()},
-        )

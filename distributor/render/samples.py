@@ -1,14 +1,21 @@
 """Sample articles, one per language: what `distributor check` renders every
-template with, and what the golden files in tests/render/golden/ show."""
+template with (check_templates), and what the golden files in
+tests/render/golden/ show."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import jinja2
+
 from distributor.config import Settings
 from distributor.errors import ConfigurationError, RenderError
 from distributor.model import Article, Author
-from distributor.render.env import Templates
+from distributor.render import i18n
+from distributor.render.email import render_confirm, render_digest
+from distributor.render.env import Templates, display_path, syntax_error_at
+from distributor.render.telegram import render_telegram
+from distributor.render.twitter import render_tweet
 
 _PUBLISHED = dt.datetime(2023, 3, 9, 10, 0, tzinfo=dt.timezone.utc)
 ISSUE_DATE = dt.date(2023, 3, 10)
@@ -49,10 +56,6 @@ def sample_article(language: str) -> Article:
 
 def try_render_all(settings: Settings, templates: Templates, language: str) -> list[str]:
     """Render every entry template for `language`; the problems found."""
-    from distributor.render.email import render_confirm, render_digest
-    from distributor.render.telegram import render_telegram
-    from distributor.render.twitter import render_tweet
-
     article = sample_article(language)
     utm = settings.render.utm
     attempts = [
@@ -75,4 +78,37 @@ def try_render_all(settings: Settings, templates: Templates, language: str) -> l
             attempt()
         except (ConfigurationError, RenderError) as exc:
             problems.append(f"{exc} [language {language}]")
+    return problems
+
+
+def check_templates(settings: Settings) -> list[str]:
+    """Problems with the templates, one line each ("file:line: message");
+    empty when all is well. Used by `distributor check`.
+
+    Parses every template file (outlet and built-in, every language folder),
+    then renders each entry template with a sample article in each edition's
+    language, so an undefined variable or a bad `extends` shows up too.
+    """
+    try:
+        templates = Templates.from_settings(settings)
+    except ConfigurationError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    for base in (templates.outlet_dir, templates.builtin_dir):
+        if base is None:
+            continue
+        for path in sorted(base.rglob("*.j2")):
+            try:
+                templates.env("en").parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(syntax_error_at(exc))
+            except UnicodeDecodeError as exc:
+                problems.append(f"{display_path(str(path))}: not UTF-8 text: {exc}")
+    if problems:
+        return problems
+    languages = list(settings.editions) or list(i18n.STRINGS)
+    for language in languages:
+        for line in try_render_all(settings, templates, language):
+            if line not in problems:
+                problems.append(line)
     return problems

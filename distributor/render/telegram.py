@@ -7,15 +7,17 @@ then the title, are cut to fit; the link is never cut.
 
 from __future__ import annotations
 
-from distributor import telegram_html
+from typing import Any
+
 from distributor.config import TelegramChannelConfig, UtmConfig
 from distributor.errors import ConfigurationError, RenderError
 from distributor.links import link_problem, shown
 from distributor.model import Article
+from distributor.render import telegram_html
 from distributor.render.common import post_fields, shrink_to_fit, tidy_lines
 from distributor.render.env import Templates
 from distributor.render.message import RenderedMessage
-from distributor.telegram_html import utf16_len
+from distributor.render.telegram_html import utf16_len
 
 TEMPLATE = "telegram/article.html.j2"
 
@@ -84,6 +86,7 @@ def render_telegram(
     if article.url and link and link not in _hrefs(html):
         warnings.append("the template does not link the article")
 
+    link_preview: dict[str, Any] | None
     if photo:
         link_preview = None  # a photo post has no link preview
     elif not config.link_preview or not link:

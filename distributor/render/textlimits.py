@@ -19,7 +19,7 @@ from typing import Callable
 
 import regex
 
-from distributor.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
+from distributor.render.telegram_html import utf16_len  # noqa: F401  (re-exported: Telegram's unit)
 
 ELLIPSIS = "…"
 
@@ -59,7 +59,7 @@ def clean(text: str | None, *, single_line: bool = True) -> str:
 
 _URL_HINT = re.compile(r"[.。．｡]|://")
 # A URL counts this much on X however long it is (twitter-text transformedURLLength).
-X_URL_WEIGHT = 23
+TWITTER_URL_WEIGHT = 23
 
 
 def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
@@ -75,16 +75,17 @@ def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
     for m in re.finditer(r"\s+|\S+", text):
         token = m.group()
         if token[0].isspace() or (url_aware and _URL_HINT.search(token)):
-            cost += min(X_URL_WEIGHT, _clusters(token, X_URL_WEIGHT)) if not token[0].isspace() else len(token)
+            cost += (len(token) if token[0].isspace()
+                     else min(TWITTER_URL_WEIGHT, _clusters(token, TWITTER_URL_WEIGHT)))
             if cost > limit:
                 end = boundary_at_or_before(text, m.end())
                 return text[:end], end < len(text)
             continue
         need = limit - cost + 1  # clusters of this token that push us over
-        end = _cluster_end(token, need)
-        if end is not None:
+        over = _cluster_end(token, need)
+        if over is not None:
             # A cluster may start before the token (a mark after a space).
-            return text[: boundary_at_or_before(text, m.start() + end)], True
+            return text[: boundary_at_or_before(text, m.start() + over)], True
         cost += _clusters(token, need)
     return text, False
 

@@ -12,7 +12,7 @@ from distributor.config import UtmConfig
 from distributor.links import append_query
 
 # utm_source per channel: the place the click comes from.
-SOURCES = {"telegram": "telegram", "twitter": "twitter", "email": "newsletter"}
+SOURCES = {"telegram": "telegram", "twitter": "twitter", "newsletter": "newsletter"}
 
 
 def tag_link(url: str | None, channel: str, utm: UtmConfig, *, content: str | None = None) -> str | None:
@@ -24,7 +24,7 @@ def tag_link(url: str | None, channel: str, utm: UtmConfig, *, content: str | No
         return url
     query = parse_qsl(parts.query, keep_blank_values=True)
     present = {k for k, _ in query}
-    medium = utm.medium_email if channel == "email" else utm.medium_social
+    medium = utm.medium_email if channel == "newsletter" else utm.medium_social
     wanted = [
         ("utm_source", SOURCES.get(channel, channel)),
         ("utm_medium", medium),

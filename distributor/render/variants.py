@@ -19,7 +19,7 @@ from distributor.render.message import TOKEN_SLOT, RenderedMessage
 from distributor.render.telegram import render_telegram
 from distributor.render.twitter import render_tweet
 
-CHANNELS = ("telegram", "twitter", "email")
+CHANNELS = ("telegram", "twitter", "newsletter")
 
 
 def _channel_config(settings: Settings, language: str, kind: str):
@@ -41,7 +41,7 @@ def outlet_name(settings: Settings, language: str) -> str:
 def render_article(
     settings: Settings, article: Article, channel: str, *, issue_date: dt.date | None = None
 ) -> RenderedMessage:
-    """One article as `channel` would carry it ("email": a digest of one)."""
+    """One article as `channel` would carry it ("newsletter": a digest of one)."""
     templates = Templates.from_settings(settings)
     utm = settings.render.utm
     if channel == "telegram":
@@ -50,7 +50,7 @@ def render_article(
     elif channel == "twitter":
         cfg, notes = _channel_config(settings, article.language, "twitter")
         msg = render_tweet(article, templates=templates, config=cfg, utm=utm)
-    elif channel == "email":
+    elif channel == "newsletter":
         return render_edition_digest(
             settings, article.language, [article],
             issue_date or (article.published.date() if article.published else dt.date.today()),

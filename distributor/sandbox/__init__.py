@@ -2,13 +2,10 @@
 SendGrid v3, reached by the real client libraries over HTTP on 127.0.0.1.
 
     distributor sandbox [--host 127.0.0.1] [--port N]      # serve in the foreground
-    start_sandbox(settings, port=0) -> handle (.url, .stop(), .clock, .reset())
+    server.start_sandbox(settings, port=0) -> handle (.url, .stop(), .clock, .reset())
 
-Accounts come from the sandbox-mode channels of the config (`accounts.py`);
-routes and control endpoints are listed in `app.py`.
+Accounts come from the sandbox-mode channels of the config (`accounts.py`),
+with the well-known credentials of `credentials.py`; routes and control
+endpoints are listed in `app.py`. This package's __init__ imports nothing, so
+that a channel in sandbox mode can import `credentials` without the emulators.
 """
-
-from distributor.sandbox.app import Sandbox, create_app
-from distributor.sandbox.server import SandboxHandle, run_sandbox, start_sandbox
-
-__all__ = ["Sandbox", "SandboxHandle", "create_app", "run_sandbox", "start_sandbox"]

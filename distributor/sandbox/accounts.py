@@ -2,7 +2,7 @@
 
 Derived from the loaded Settings, so the sandbox and the channel adapters agree
 without any secret in the repo: every edition channel in "sandbox" mode gets
-the well-known credentials of `config.sandbox_secret`, and `[sandbox]` may add
+the well-known credentials of `credentials.sandbox_secret`, and `[sandbox]` may add
 more accounts (`telegram_bots`, `x_accounts`, `sendgrid_keys`).
 """
 
@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from distributor.config import Settings, sandbox_secret
+from distributor.config import Settings
+from distributor.sandbox.credentials import sandbox_secret
 
 
 def mask(secret: str) -> str:

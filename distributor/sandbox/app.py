@@ -30,6 +30,7 @@ from distributor.config import Settings
 from distributor.sandbox.core import SandboxCore
 from distributor.sandbox.faults import FaultError, fault_from_json
 from distributor.sandbox.http import json_response
+from distributor.sandbox.page import render_page
 from distributor.sandbox.ratelimit import Clock
 from distributor.sandbox.sendgrid import SendGridService
 from distributor.sandbox.sendgrid_events import public_key_b64
@@ -85,9 +86,7 @@ class Sandbox:
         return PlainTextResponse("ok")
 
     async def page(self, request: Request) -> Response:
-        from distributor.sandbox.page import render_page
-
-        return HTMLResponse(render_page(self))
+        return HTMLResponse(render_page(self.core, self.telegram, self.x, self.sendgrid))
 
     async def accounts(self, request: Request) -> Response:
         reveal = request.query_params.get("reveal") in ("1", "true")

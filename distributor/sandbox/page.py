@@ -12,7 +12,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from distributor.sandbox.app import Sandbox
+    from distributor.sandbox.core import SandboxCore
+    from distributor.sandbox.sendgrid import SendGridService
+    from distributor.sandbox.telegram import TelegramService
+    from distributor.sandbox.x import XService
 
 TAGS = {"bold": "b", "italic": "i", "underline": "u", "strikethrough": "s", "code": "code", "pre": "pre",
         "spoiler": "span class=spoiler", "blockquote": "blockquote", "expandable_blockquote": "blockquote"}
@@ -72,9 +75,9 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _telegram(sandbox: "Sandbox") -> str:
+def _telegram(telegram: TelegramService) -> str:
     chats: dict[int, list[dict[str, Any]]] = {}
-    for (chat_id, _), msg in sorted(sandbox.telegram.messages.items()):
+    for (chat_id, _), msg in sorted(telegram.messages.items()):
         chats.setdefault(chat_id, []).append(msg)
     if not chats:
         return "<p class=meta>No Telegram posts yet.</p>"
@@ -106,8 +109,8 @@ def _telegram(sandbox: "Sandbox") -> str:
     return "".join(parts)
 
 
-def _tweets(sandbox: "Sandbox") -> str:
-    tweets = sorted(sandbox.x.tweets.values(), key=lambda t: t["time"])
+def _tweets(x: XService) -> str:
+    tweets = sorted(x.tweets.values(), key=lambda t: t["time"])
     if not tweets:
         return "<p class=meta>No posts on X yet.</p>"
     parts = []
@@ -122,11 +125,11 @@ def _tweets(sandbox: "Sandbox") -> str:
     return "".join(parts)
 
 
-def _mail(sandbox: "Sandbox") -> str:
-    if not sandbox.sendgrid.mail:
+def _mail(sendgrid: SendGridService) -> str:
+    if not sendgrid.mail:
         return "<p class=meta>No email sent yet.</p>"
     parts = []
-    for m in list(sandbox.sendgrid.mail)[-50:]:
+    for m in list(sendgrid.mail)[-50:]:
         body = m["body"]
         ps = body.get("personalizations") or []
         rcpt = [r["email"] for p in ps for k in ("to", "cc", "bcc") for r in p.get(k) or ()]
@@ -147,10 +150,9 @@ def _mail(sandbox: "Sandbox") -> str:
     return "".join(parts)
 
 
-def render_page(sandbox: "Sandbox") -> str:
-    log = sandbox.core.log
-    counts = {s: len(log.select(s)) for s in ("telegram", "x", "sendgrid")}
-    faults = sandbox.core.faults.to_json()
+def render_page(core: SandboxCore, telegram: TelegramService, x: XService, sendgrid: SendGridService) -> str:
+    counts = {s: len(core.log.select(s)) for s in ("telegram", "x", "sendgrid")}
+    faults = core.faults.to_json()
     return (
         "<!doctype html><html><head><meta charset=utf-8><title>distributor sandbox</title>"
         f"<style>{STYLE}</style></head><body><header><b>distributor sandbox</b> · accepted calls: "
@@ -158,8 +160,8 @@ def render_page(sandbox: "Sandbox") -> str:
         + (f" · {len(faults)} fault(s) pending" if faults else "")
         + " · <a href=/_sandbox/requests>requests</a> · <a href=/_sandbox/accounts>accounts</a>"
         " · <a href=/_sandbox/events>events</a></header><main>"
-        f"<section><h2>Telegram</h2>{_telegram(sandbox)}</section>"
-        f"<section><h2>X</h2>{_tweets(sandbox)}</section>"
-        f"<section><h2>Newsletter</h2>{_mail(sandbox)}</section>"
+        f"<section><h2>Telegram</h2>{_telegram(telegram)}</section>"
+        f"<section><h2>X</h2>{_tweets(x)}</section>"
+        f"<section><h2>Newsletter</h2>{_mail(sendgrid)}</section>"
         "</main></body></html>"
     )

@@ -7,12 +7,15 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import uvicorn
 
 from distributor.config import Settings
 from distributor.sandbox.app import Sandbox
 from distributor.sandbox.ratelimit import Clock
+
+T = TypeVar("T")
 
 
 def _config(sandbox: Sandbox, host: str, port: int, log_level: str) -> uvicorn.Config:
@@ -49,12 +52,12 @@ class SandboxHandle:
         """Forget all state (between tests); runs in the server's loop."""
         self.call(self.sandbox.reset)
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(*args) in the sandbox's event loop and return its result."""
         if self.loop is None:
             return fn(*args)
         done = threading.Event()
-        box: list = []
+        box: list[tuple[bool, Any]] = []
 
         def run() -> None:
             try:
@@ -86,7 +89,7 @@ def start_sandbox(settings: Settings, *, host: str = "127.0.0.1", port: int = 0,
     """Start the sandbox in a daemon thread; port 0 picks a free port."""
     sandbox = Sandbox(settings, clock)
     server = uvicorn.Server(_config(sandbox, host, port, log_level))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+    # Not the main thread: uvicorn (>= 0.29, pyproject.toml) installs no signal handlers here.
     loop_box: list[asyncio.AbstractEventLoop] = []
 
     async def serve() -> None:

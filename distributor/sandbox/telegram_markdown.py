@@ -1,6 +1,6 @@
 """Telegram's parse_mode=MarkdownV2 (and legacy Markdown), after tdlib's parsers.
 
-Pure, like distributor.telegram_html: returns ParsedText or raises EntityParseError with
+Pure, like distributor.render.telegram_html: returns ParsedText or raises EntityParseError with
 Telegram's wording ("Character '.' is reserved and must be escaped with the
 preceding '\\'", "Can't find end of Bold entity at byte offset N").
 Covered: bold, italic, underline, strikethrough, spoiler, code, pre (with a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distributor.telegram_html import EntityParseError, ParsedText, _trimmed, utf16_len
+from distributor.render.telegram_html import EntityParseError, ParsedText, trimmed, utf16_len
 
 RESERVED = set("_*[]()~`>#+-=|{}.!")
 NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler"}
@@ -77,14 +77,14 @@ def parse_markdown_v2(text: str, legacy: bool = False) -> ParsedText:
             url_end = _find_unescaped(text, ")", close + 2)
             if url_end < 0:
                 raise EntityParseError(f"Can't find end of TextUrl entity at byte offset {_byte_offset(text, i)}")
-            inner = parse_markdown_v2(text[i + 1:close])
+            label = parse_markdown_v2(text[i + 1:close])
             url = _unescape_code(text[close + 2:url_end])
-            length = utf16_len(inner.text)
+            length = utf16_len(label.text)
             if length:
                 entities.append({"type": "text_link", "offset": u16, "length": length, "url": url})
-            for e in inner.entities:
+            for e in label.entities:
                 entities.append({**e, "offset": e["offset"] + u16})
-            out.append(inner.text)
+            out.append(label.text)
             u16 += length
             i = url_end + 1
             continue
@@ -112,7 +112,7 @@ def parse_markdown_v2(text: str, legacy: bool = False) -> ParsedText:
     if quote_start is not None:
         _close_quote(entities, quote_start, u16)
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)
 
 
 def _close_quote(entities: list[dict[str, Any]], start: int, end: int) -> None:
@@ -178,4 +178,4 @@ def _parse_legacy(text: str) -> ParsedText:
         out.append(c)
         u16 += 2 if ord(c) > 0xFFFF else 1
         i += 1
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from starlette.responses import Response
 
+from distributor.render.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
 from distributor.sandbox.faults import Fault
 from distributor.sandbox.http import json_response
-from distributor.telegram_html import EntityParseError, ParsedText, entities_from_json, parse_html, plain
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -78,6 +78,10 @@ class BotState:
 # ------------------------------------------------------------------ params
 
 
+@overload
+def _int(params: dict[str, Any], name: str, *, default: int) -> int: ...
+@overload
+def _int(params: dict[str, Any], name: str, *, default: None = None) -> int | None: ...
 def _int(params: dict[str, Any], name: str, *, default: int | None = None) -> int | None:
     v = params.get(name)
     if v is None or v == "":

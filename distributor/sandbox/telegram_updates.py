@@ -153,7 +153,7 @@ class TelegramUpdates:
         elif "callback_data" in data:
             chat = self.core.accounts.chat(data.get("chat_id", user["id"]))
             msg = self.messages.get((chat.id, int(data["message_id"]))) if chat and "message_id" in data else None
-            if msg is None:
+            if chat is None or msg is None:
                 raise ValueError("callback_data needs chat_id and the message_id of a message the bot sent")
             qid = str(abs(hash((bot.id, now, msg["message_id"], len(self.callbacks)))))
             self.callbacks[qid] = bot.id

@@ -2,142 +2,47 @@
 
 `Store.open(settings)` opens the configured database at the schema's head.
 Every method is one short transaction; nothing here talks to the network.
+The rows it hands out are in records.py; the outbox's state machine in
+outbox.py, the subscribers in subscribers.py, the digest issues in issues.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Iterable
 
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.model import Article
-from distributor.store.db import create_engine, migrate
+from distributor.store.db import create_engine, insert_ignore, inserted_id, migrate
+from distributor.store.records import (
+    ArticleIdentity,
+    ArticleRef,
+    ArticleWrite,
+    DeliveryRow,
+    FileStat,
+    SourcePoll,
+    StoredArticle,
+    UpsertStatus,
+    group_by_article,
+    own_id,
+    utcnow,
+)
+from distributor.store.records import aware as _aware
+from distributor.store.records import stored_article as _stored
 from distributor.store.schema import articles, deliveries, source_files, source_polls
 
 if TYPE_CHECKING:
     from distributor.config import Settings
-    from distributor.routing import Routing
+    from distributor.routing import Planned, Routing, Skipped
 
 __all__ = ["Store", "StoredArticle", "ArticleIdentity", "ArticleRef", "ArticleWrite", "FileStat", "DeliveryRow",
-           "SourcePoll", "utcnow"]
+           "SourcePoll", "UpsertStatus", "group_by_article", "insert_ignore", "own_id", "utcnow"]
 
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    id: int
-    source: str
-    key: str
-    version: int
-    content_hash: str
-    article: Article
-    ingested_at: dt.datetime
-    updated_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class DeliveryRow:
-    id: int
-    article_id: int
-    channel: str
-    kind: str
-    seq: int
-    status: str
-    reason: str | None
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    remote_id: str | None
-    last_error: str | None
-    article_version: int
-    claimed_by: str | None
-    claimed_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-    @property
-    def edition(self) -> str:
-        return self.channel.split(".", 1)[0]
-
-
-@dataclass(frozen=True)
-class SourcePoll:
-    source: str
-    polled_at: dt.datetime
-    ok: bool
-    summary: str | None
-    error: str | None
-    etag: str | None
-    last_modified: str | None
-    document_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """What an ingest report keeps of a stored article: small, so a report of
-    10,000 articles does not hold 10,000 parsed bodies."""
-
-    id: int
-    source: str
-    key: str
-    version: int
-    title: str
-    # The article's label (its title, or the start of its lede when untitled).
-    label: str
-    # Reads the stored article back, for callers that want it whole (`.article`).
-    store: Store | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def article(self) -> Article:
-        if self.store is None:
-            raise DistributorError(f"article #{self.id}: no store to read it from")
-        return self.store.get_article(self.id).article
-
-
-@dataclass(frozen=True)
-class FileStat:
-    """A folder file as last read (see schema.source_files)."""
-
-    size: int
-    mtime_ns: int
-    content_hash: str
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ArticleWrite:
-    """One parsed article to store with store_articles()."""
-
-    key: str
-    content_hash: str
-    article: Article
-    routing: Routing | None = None
-    # The stored article this one was recognised as under another key (see
-    # upsert_article): it moves to `key`.
-    same_as: int | None = None
-
-
-UpsertStatus = Literal["new", "updated", "unchanged", "moved"]
-
-
-@dataclass(frozen=True)
-class ArticleIdentity:
-    """A stored article as ingest recognises it: its key, content hash, own
-    id (front matter `id`), url, and whether its file was removed."""
-
-    id: int
-    key: str
-    content_hash: str
-    identity: str | None
-    url: str | None
-    removed: bool
+# Store's methods below say _insert_ignore, as code written before it moved to db.py does.
+_insert_ignore = insert_ignore
 
 
 class Store:
@@ -202,9 +107,9 @@ class Store:
             if row is None and same_as is not None:
                 raise DistributorError(f"no article #{same_as} in source {source!r} to move to {key}")
             if row is None:
-                new_id = conn.execute(
+                new_id = inserted_id(conn.execute(
                     articles.insert().values(source=source, source_key=key, version=1, ingested_at=now, **values)
-                ).inserted_primary_key[0]
+                ))
                 status: UpsertStatus = "new"
             else:
                 changed = row.content_hash != content_hash
@@ -420,7 +325,8 @@ class Store:
                 sa.select(deliveries).where(deliveries.c.article_id == stored.id, deliveries.c.seq == 0)
             )
         }
-        for channel, plan in {**skipped, **wanted}.items():
+        plans: dict[str, Planned | Skipped] = {**skipped, **wanted}
+        for channel, plan in plans.items():
             row = existing.get(channel)
             is_skip = channel in skipped and channel not in wanted
             status = "skipped" if is_skip else "pending"
@@ -490,18 +396,6 @@ class Store:
             return [SourcePoll(**r._mapping) for r in conn.execute(sa.select(source_polls).order_by("source"))]
 
 
-def own_id(article: Article, key: str) -> str | None:
-    """The article's own id (front matter `id`), when it names one besides its key."""
-    return article.guid if article.guid and article.guid != key else None
-
-
-def _stored(row: sa.Row) -> StoredArticle:
-    return StoredArticle(
-        id=row.id, source=row.source, key=row.source_key, version=row.version, content_hash=row.content_hash,
-        article=Article.from_json(json.loads(row.data)), ingested_at=row.ingested_at, updated_at=row.updated_at,
-    )
-
-
 def _article_values(article: Article, content_hash: str, now: dt.datetime, key: str) -> dict:
     return {
         "title": article.title,
@@ -523,7 +417,8 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
     wanted = {p.channel: p for p in routing.planned}
     skipped = {s.channel: s for s in routing.skipped}
     rows = []
-    for channel, plan in {**skipped, **wanted}.items():
+    plans: dict[str, Planned | Skipped] = {**skipped, **wanted}
+    for channel, plan in plans.items():
         is_skip = channel in skipped and channel not in wanted
         rows.append(dict(
             article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
@@ -535,24 +430,3 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
     return rows
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def _insert_ignore(conn: sa.Connection, table: sa.Table):
-    """INSERT … ON CONFLICT DO NOTHING on both backends: the unique keys are
-    the idempotency keys, so a concurrent planner's row simply wins."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
-
-
-def group_by_article(rows: Iterable[DeliveryRow]) -> dict[int, list[DeliveryRow]]:
-    out: dict[int, list[DeliveryRow]] = {}
-    for r in rows:
-        out.setdefault(r.article_id, []).append(r)
-    return out

@@ -125,3 +125,23 @@ def _redact(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - a URL we cannot even parse has nothing to hide reliably
         return "<unparseable url>"
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on both backends: the unique keys are
+    the idempotency keys, so a concurrent planner's row simply wins."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every insert here adds one row with an integer key
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

@@ -3,7 +3,7 @@
 Every external call is bracketed by two committed writes: `claim` (status
 `sending`, who and since when, and an attempt row holding what is about to be
 sent) before the call, and one of the `finish_*` after it. A row found in
-`sending` whose claimer is gone had an unknown outcome; `stale_sending` finds
+`sending` whose claimer is gone had an unknown outcome; `sending()` lists
 those for the dispatcher to resolve — never to resend blindly.
 
 The claim is a conditional UPDATE, so of two processes racing for the same
@@ -90,7 +90,7 @@ class Outbox:
         return best
 
     def get(self, delivery_id: int):
-        from distributor.store import DeliveryRow
+        from distributor.store.records import DeliveryRow
 
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
@@ -101,7 +101,8 @@ class Outbox:
     def outdated_sent(self, *, kinds: tuple[str, ...]):
         """(delivery, stored article) for posts made from an older version of
         their article: corrections to apply or record."""
-        from distributor.store import DeliveryRow, _stored
+        from distributor.store.records import DeliveryRow
+        from distributor.store.records import stored_article as _stored
         from distributor.store.schema import articles
 
         q = (
@@ -285,7 +286,7 @@ class Outbox:
     def ensure(self, article_id: int, *, channel: str, kind: str, article_version: int,
                now: dt.datetime) -> int:
         """The seq-0 delivery of (article, channel), created pending if missing."""
-        from distributor.store import _insert_ignore
+        from distributor.store.db import insert_ignore as _insert_ignore
 
         with self.engine.begin() as conn:
             conn.execute(
@@ -335,14 +336,14 @@ class Outbox:
 
     @staticmethod
     def _update_channel(conn: sa.Connection, channel: str, *, now: dt.datetime, **values) -> None:
-        from distributor.store import _insert_ignore
+        from distributor.store.db import insert_ignore as _insert_ignore
 
         conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
         conn.execute(channel_state.update().where(channel_state.c.channel == channel).values(updated_at=now, **values))
 
     def add_failure(self, channel: str, *, now: dt.datetime) -> int:
         """One more consecutive failure on the channel; returns the new count."""
-        from distributor.store import _insert_ignore
+        from distributor.store.db import insert_ignore as _insert_ignore
 
         with self.engine.begin() as conn:
             conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))

@@ -237,7 +237,7 @@ subscribers = sa.Table(
     sa.Column("edition", sa.String(8), nullable=False),
     # Normalised with email-validator (domain lower-cased, IDNA); at most 254 by RFC 5321.
     sa.Column("email", sa.String(320), nullable=False),
-    # pending, active, unsubscribed, bounced, complained (newsletter/subscribers.py: TRANSITIONS)
+    # pending, active, unsubscribed, bounced, complained (store/subscribers.py: TRANSITIONS)
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("status_reason", sa.Text),
     sa.Column("status_changed_at", UTCDateTime, nullable=False),

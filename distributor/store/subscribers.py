@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from distributor.errors import DistributorError
+from distributor.store.db import insert_ignore
 from distributor.store.schema import subscribers
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
@@ -217,9 +218,7 @@ class Subscribers:
             row = conn.execute(sa.select(subscribers).where(
                 subscribers.c.edition == edition, subscribers.c.email == email)).first()
             if row is None:
-                from distributor.store import _insert_ignore
-
-                conn.execute(_insert_ignore(conn, subscribers).values(
+                conn.execute(insert_ignore(conn, subscribers).values(
                     edition=edition, email=email, status="pending", status_changed_at=now, pending_at=now,
                     consent_source=source, consent_text=consent_text, created_at=now))
                 send = True
@@ -291,12 +290,10 @@ class Subscribers:
                    consent_text: str) -> None:
         """Add confirmed subscribers (an editor's import with recorded consent,
         tests); an address already there is left as it is."""
-        from distributor.store import _insert_ignore
-
         rows = [dict(edition=edition, email=normalize_email(e), status="active", status_changed_at=now,
                      active_at=now, consent_at=now, consent_source=source, consent_text=consent_text,
                      created_at=now) for e in emails]
         if not rows:
             return
         with self.engine.begin() as conn:
-            conn.execute(_insert_ignore(conn, subscribers), rows)
+            conn.execute(insert_ignore(conn, subscribers), rows)

@@ -113,7 +113,7 @@ def _int(value: Any) -> int | None:
 
 
 def apply_events(engine: sa.Engine, events: list[dict[str, Any]], *, now: dt.datetime) -> Applied:
-    from distributor.store import _insert_ignore
+    from distributor.store.db import insert_ignore as _insert_ignore
 
     subs = Subscribers(engine)
     result = Applied()

@@ -9,7 +9,7 @@ import pytest
 
 from distributor.channels import build_channel
 from distributor.channels.newsletter import NewsletterChannel
-from distributor.config import sandbox_secret
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.errors import (
     ChannelUnusable,
     OutcomeUnknown,
@@ -21,7 +21,7 @@ from distributor.render import RenderedMessage
 
 from .conftest import fault, raised
 
-MESSAGE = RenderedMessage(channel="email", text="Hallo {token}", html="<p>Hallo {token}</p>", subject="Digest",
+MESSAGE = RenderedMessage(channel="newsletter", text="Hallo {token}", html="<p>Hallo {token}</p>", subject="Digest",
                           headers={}, length=12, limit=0)
 
 

@@ -16,7 +16,7 @@ from distributor.errors import DistributorError
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
 from distributor.newsletter import tokens
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from distributor.store.subscribers import Subscribers
 from support import add_subscribers, sent, with_channel
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from distributor.store.schema import issues as issues_table
 from distributor.store.subscribers import Subscribers
 from support import add_subscribers, sent, with_channel

@@ -15,7 +15,7 @@ from distributor import schedule
 from distributor.errors import RateLimited, TransientDeliveryError
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from distributor.checks import config_warnings
 from distributor.cli import cli
 from distributor.config import load_settings
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from distributor.store import Store
 from distributor.web.app import create_app
 from support import add_subscribers, sent, with_channel

@@ -92,7 +92,7 @@ def test_on_a_desktop_the_content_is_at_most_600_px_wide(browser, digest_html):
 
 def test_the_archive_copy_fits_a_phone_too(browser, digest_html, settings):
     from distributor.newsletter.archive import public_html
-    from distributor.newsletter.issues import Issue
+    from distributor.store.issues import Issue
 
     now = dt.datetime(2025, 3, 14, tzinfo=dt.timezone.utc)
     issue = Issue(id=7, edition="fr", slot=now, status="sent", subject="s", html=digest_html, text="", headers={},

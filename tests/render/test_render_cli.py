@@ -10,8 +10,8 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from twitter_text import parse_tweet
 
-from distributor import telegram_html
 from distributor.cli import cli
+from distributor.render import telegram_html
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "examples" / "articles" / "de-kasachstan-china-ukraine.txt"
@@ -80,6 +80,18 @@ def test_preview_seed_on_every_channel(tmp_path):
     check_telegram(preview(cfg, str(SEED), "telegram"))
     check_tweet(preview(cfg, str(SEED), "twitter"))
     check_email(preview(cfg, str(SEED), "email"))
+
+
+def test_preview_names_the_newsletter_newsletter(tmp_path):
+    """One name per service: `--channel newsletter`, and "newsletter" in --json
+    and the summary line; `email`, its former name, still renders the same."""
+    cfg = write_config(tmp_path, REPO / "examples" / "articles")
+    data = preview(cfg, str(SEED), "newsletter")
+    check_email(data)
+    assert data["channel"] == "newsletter"
+    assert preview(cfg, str(SEED), "email") == data
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "preview", str(SEED), "-c", "newsletter"])
+    assert result.exit_code == 0 and "[newsletter: " in result.output
 
 
 def test_preview_hostile_article(tmp_path):

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
-from distributor import telegram_html
 from distributor.config import TwitterChannelConfig
 from distributor.model import Article, Author
+from distributor.render import telegram_html
 from distributor.render.email import render_digest
 from distributor.render.samples import ISSUE_DATE
 from distributor.render.telegram import TelegramLimits, render_telegram

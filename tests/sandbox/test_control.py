@@ -5,11 +5,13 @@ import pytest
 from click.testing import CliRunner
 
 from distributor.cli import cli
-from distributor.config import sandbox_secret, settings_from_dict
+from distributor.config import settings_from_dict
+from distributor.render.telegram_html import parse_html
 from distributor.sandbox.accounts import accounts_from_settings, channel_chat_id
+from distributor.sandbox.clients import sendgrid_client, telegram_bot, x_client
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.page import entities_to_html
-from distributor.telegram_html import parse_html
-from distributor.sandbox.testing import DEFAULT_CONFIG, default_settings, sendgrid_client, telegram_bot, x_client
+from support import DEFAULT_CONFIG, default_settings
 from sandbox_helpers import png, run
 
 

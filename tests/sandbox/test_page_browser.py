@@ -12,7 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.digest import run_digest
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from support import add_subscribers, drain
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

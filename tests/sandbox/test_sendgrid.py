@@ -11,10 +11,12 @@ from python_http_client import exceptions as sg_errors
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.mail import Mail
 
-from distributor.config import sandbox_secret, settings_from_dict
+from distributor.config import settings_from_dict
+from distributor.sandbox.clients import sendgrid_client
+from distributor.sandbox.credentials import sandbox_secret
 from distributor.sandbox.sendgrid_events import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from distributor.sandbox.server import start_sandbox
-from distributor.sandbox.testing import DEFAULT_CONFIG, sendgrid_client
+from support import DEFAULT_CONFIG
 
 FROM = "newsletter@novastan.example"
 

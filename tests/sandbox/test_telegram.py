@@ -9,9 +9,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from distributor.config import sandbox_secret
 from distributor.sandbox.accounts import channel_chat_id
-from distributor.sandbox.testing import telegram_bot
+from distributor.sandbox.clients import telegram_bot
+from distributor.sandbox.credentials import sandbox_secret
 
 from sandbox_helpers import png, run
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from distributor.render.telegram_html import EntityParseError
 from distributor.sandbox.telegram_markdown import parse_markdown_v2
-from distributor.telegram_html import EntityParseError
 
 
 def test_markdown_v2_entities():

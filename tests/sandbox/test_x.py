@@ -7,8 +7,8 @@ import requests
 import tweepy
 from requests_oauthlib import OAuth1
 
-from distributor.config import sandbox_secret
-from distributor.sandbox.testing import x_api, x_client, x_keys
+from distributor.sandbox.clients import x_api, x_client, x_keys
+from distributor.sandbox.credentials import sandbox_secret
 from sandbox_helpers import png
 
 
@@ -71,7 +71,7 @@ def test_bad_signatures_and_unknown_keys_are_401(sandbox):
 
 
 def _bearer_client(sandbox, token):
-    from distributor.sandbox.testing import Redirect
+    from distributor.channels.twitter import Redirect
 
     client = tweepy.Client(bearer_token=token)
     client.session.mount("https://api.twitter.com", Redirect(f"{sandbox.url}/x"))

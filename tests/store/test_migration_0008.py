@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from distributor.store.db import _alembic_config, create_engine, migrate
 
 

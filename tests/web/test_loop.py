@@ -106,7 +106,7 @@ def test_the_whole_loop(served, store, control, clock, articles_dir, sandbox):
     ingest(settings, store, now=clock())
     second = asyncio.run(run_digest(settings, store, "de", clock=clock, sleep=clock.sleep))
     assert second.status == "sent", second.detail
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
 
     assert second.issue.recipient_count == 1
     assert [e for page in Issues(store.engine).recipients(second.issue) for _, e in page] == ["still@example.org"]

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.testclient import TestClient
 
-from distributor.newsletter.issues import Issues
+from distributor.store.issues import Issues
 from distributor.sandbox.sendgrid_events import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from distributor.store.subscribers import Subscribers
 from distributor.web.app import create_app

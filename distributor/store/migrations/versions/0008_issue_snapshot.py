@@ -3,7 +3,7 @@
 An issue records when it started (snapshot_at), the highest subscriber id of
 its edition then (max_subscriber_id) and how many were active (recipient_count).
 Its recipients are the edition's subscribers with id <= max_subscriber_id
-that are active when their batch is read (newsletter/issues.py). Each batch records the keyset range it covered
+that are active when their batch is read (store/issues.py). Each batch records the keyset range it covered
 (after_id, last_id], so a resume continues after the last batch sent.
 
 Issues still in flight keep their place: each of their batches gets the id

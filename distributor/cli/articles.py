@@ -1,95 +1,16 @@
-"""The command line: thin commands that parse arguments and call the layers below.
-
-Every command takes --config (default config/distributor.toml, or
-DISTRIBUTOR_CONFIG). Errors a user can fix (config, input, a source) print one
-clear line on stderr and exit 2; nothing prints a traceback for them.
-"""
+"""`distributor parse|ingest|articles|preview`: the articles, read, stored and rendered."""
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from distributor import redact
-from distributor.config import Settings, load_settings
-from distributor.errors import ConfigurationError, DistributorError
-
-
-def _fail(message: str, code: int = 2) -> None:
-    for line in message.splitlines() or [""]:  # several config problems: one line each
-        click.echo(f"error: {line}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can act on into one clear line and exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigurationError, DistributorError) as exc:
-            _fail(str(exc))
-
-    return wrapper
-
-
-# What "needs an editor" means for a command's exit status (README, "Exit codes"):
-# a delivery that failed or was held, or that waits for a paused channel.
-NEEDS_EDITOR = ("failed", "held", "paused")
-
-
-def drain_needs_editor(report) -> bool:
-    """True when a drain (its deliveries and the interrupted sends it settled)
-    left a delivery failed, held or waiting for a paused channel, whether the
-    channel paused in this run or before it."""
-    return report.blocked > 0 or any(o.status in NEEDS_EDITOR for o in report.outcomes + report.recovered)
-
-
-def blocked_note(report) -> str:
-    """What a drain's summary line adds when deliveries wait for a paused channel."""
-    return f" ({report.blocked} for a paused channel: `distributor resume CHANNEL`)" if report.blocked else ""
-
-
-def sources_need_editor(reports) -> bool:
-    """True when a source, or an item of one, could not be read."""
-    return any(r.error or r.item_errors for r in reports)
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    """The loaded settings (read once, on first use by a command)."""
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config_path"))
-        # From here on, no configured secret is printed, logged or stored.
-        redact.install(obj["settings"])
-    return obj["settings"]
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="DISTRIBUTOR_CONFIG",
-    default=None,
-    help="Config file (default: config/distributor.toml, or $DISTRIBUTOR_CONFIG).",
-)
-@click.version_option(package_name="distributor")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
-    """distributor: route each article by its own footer to the newsletter,
-    Telegram and X, and never lose or duplicate a send."""
-    ctx.ensure_object(dict)["config_path"] = config_path
+from distributor.cli.common import cli, echo_json, handle_errors, settings_of, sources_need_editor
+from distributor.config import Settings
+from distributor.errors import DistributorError
 
 
 @cli.command()
@@ -184,7 +105,7 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
     with Store.open(settings) as store:
         stored = store.list_articles(language=language)
         by_article = group_by_article(store.deliveries())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in stored:
         dels = by_article.get(s.id, [])
         rows.append({
@@ -218,55 +139,6 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
             click.echo(f"    warning: {w}")
 
 
-@cli.command()
-@click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the config, sources, templates and credentials; exit 1 on any problem.
-
-    Every problem in the config file is reported at once (unknown keys, wrong
-    types, values out of their range, unknown time zones), each naming the
-    file, the [section], the key and what is allowed."""
-    from distributor.checks import article_warnings, config_warnings, run_checks
-    from distributor.config import ConfigErrors
-
-    try:
-        settings = settings_of(ctx)
-    except ConfigurationError as exc:
-        problems = exc.problems if isinstance(exc, ConfigErrors) else [str(exc)]
-        for p in problems:
-            click.echo(f"FAIL config: {p}")
-        click.echo(f"{len(problems)} problem(s) found")
-        sys.exit(1)
-    problems, notes = run_checks(settings)
-    for n in notes:
-        click.echo(f"ok   {n}")
-    for w in config_warnings(settings) + article_warnings(settings):
-        click.echo(f"WARN {w}")
-    for p in problems:
-        click.echo(f"FAIL {p}")
-    if problems:
-        click.echo(f"{len(problems)} problem(s) found")
-        sys.exit(1)
-    click.echo("all checks passed")
-
-
-# Commands added by other modules register below this line.
-
-
-@cli.command()
-@click.option("--host", default=None, help="Interface to listen on (default: [sandbox] host, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default: [sandbox] port).")
-@click.pass_context
-@handle_errors
-def sandbox(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the local emulators of the Telegram Bot API, X API v2 and SendGrid v3."""
-    from distributor.sandbox.server import run_sandbox
-
-    settings = settings_of(ctx)
-    host = host or settings.sandbox.host
-    port = settings.sandbox.port if port is None else port
-    click.echo(f"sandbox: http://{host}:{port}/_sandbox/  (Telegram /telegram/bot<TOKEN>/, X /x/, SendGrid /sendgrid/)")
-    run_sandbox(settings, host=host, port=port, log_level="warning")
 
 
 def _load_article(settings: Settings, ref: str):
@@ -292,8 +164,8 @@ def _load_article(settings: Settings, ref: str):
 
 @cli.command()
 @click.argument("ref")
-@click.option("--channel", "-c", required=True, type=click.Choice(["telegram", "twitter", "email"]),
-              help="Which variant to render.")
+@click.option("--channel", "-c", required=True, type=click.Choice(["telegram", "twitter", "newsletter", "email"]),
+              help="Which variant to render (email: the newsletter's, by its former name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rendered message and its counts as JSON.")
 @click.pass_context
 @handle_errors
@@ -302,6 +174,7 @@ def preview(ctx: click.Context, ref: str, channel: str, as_json: bool) -> None:
     from distributor.render import render_article
 
     settings = settings_of(ctx)
+    channel = "newsletter" if channel == "email" else channel
     msg = render_article(settings, _load_article(settings, ref), channel)
     if as_json:
         echo_json(msg.to_json())
@@ -322,15 +195,3 @@ def preview(ctx: click.Context, ref: str, channel: str, as_json: bool) -> None:
     click.echo(f"[{channel}: {msg.length}/{msg.limit}{cut}]")
     for w in msg.warnings:
         click.echo(f"warning: {w}")
-
-
-def main() -> None:
-    cli(prog_name="distributor")
-
-
-# The outbox commands live in their own module; importing it registers them.
-from distributor import cli_digest, cli_outbox, cli_run, cli_status, cli_subscribers, cli_web  # noqa: E402,F401
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from distributor.cli import (
+from distributor.cli.common import (
     NEEDS_EDITOR,
     blocked_note,
     cli,

@@ -18,6 +18,7 @@ held for an editor rather than mailing a thousand people twice.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
+from distributor.store.db import insert_ignore, inserted_id
 from distributor.store.schema import deliveries, issue_batches, issue_items, issues, subscribers
 from distributor.store.subscribers import Subscribers
 
@@ -113,12 +115,12 @@ class Issues:
                                .where(subscribers.c.edition == edition)).scalar_one()
             count = conn.execute(sa.select(sa.func.count()).select_from(subscribers).where(
                 subscribers.c.edition == edition, subscribers.c.status == "active")).scalar_one()
-            issue_id = conn.execute(issues.insert().values(
+            issue_id = inserted_id(conn.execute(issues.insert().values(
                 edition=edition, slot=slot, status="sending", subject=subject, html=html, text=text,
                 headers=json.dumps(headers), snapshot_at=now, max_subscriber_id=top, recipient_count=count,
                 batch_size=batch_size, created_at=now, updated_at=now, editor_subject=editor_subject or None,
                 intro=intro or None,
-            )).inserted_primary_key[0]
+            )))
             if items:
                 conn.execute(issue_items.insert(), [
                     {"issue_id": issue_id, "delivery_id": d, "article_id": a, "position": i}
@@ -138,32 +140,32 @@ class Issues:
             row = conn.execute(sa.select(issues).where(issues.c.edition == edition, issues.c.slot == slot)).first()
         return _issue(row) if row else None
 
-    def list(self, edition: str | None = None) -> list[Issue]:
+    def list(self, edition: str | None = None) -> builtins.list[Issue]:
         q = sa.select(issues).order_by(issues.c.slot, issues.c.id)
         if edition:
             q = q.where(issues.c.edition == edition)
         with self.engine.connect() as conn:
             return [_issue(r) for r in conn.execute(q)]
 
-    def unfinished(self, edition: str | None = None, statuses: tuple[str, ...] = ("sending",)) -> list[Issue]:
+    def unfinished(self, edition: str | None = None, statuses: tuple[str, ...] = ("sending",)) -> builtins.list[Issue]:
         return [i for i in self.list(edition) if i.status in statuses]
 
     def last_sent(self, edition: str) -> Issue | None:
         sent = [i for i in self.list(edition) if i.status == "sent"]
         return sent[-1] if sent else None
 
-    def article_ids(self, issue_id: int) -> list[int]:
+    def article_ids(self, issue_id: int) -> builtins.list[int]:
         with self.engine.connect() as conn:
             return [r.article_id for r in conn.execute(
                 sa.select(issue_items.c.article_id).where(issue_items.c.issue_id == issue_id)
                 .order_by(issue_items.c.position))]
 
-    def recipient_page(self, issue: Issue, after: int) -> list[tuple[int, str]]:
+    def recipient_page(self, issue: Issue, after: int) -> builtins.list[tuple[int, str]]:
         """(id, email) of the issue's next batch of recipients after subscriber `after`."""
         return Subscribers(self.engine).snapshot_page(issue.edition, max_id=issue.max_subscriber_id,
                                                       after=after, limit=issue.batch_size)
 
-    def recipients(self, issue: Issue) -> Iterator[list[tuple[int, str]]]:
+    def recipients(self, issue: Issue) -> Iterator[builtins.list[tuple[int, str]]]:
         """The issue's recipients now, a batch at a time (never all at once)."""
         after = 0
         while page := self.recipient_page(issue, after):
@@ -191,9 +193,7 @@ class Issues:
         row = conn.execute(sa.select(issue_batches.c.status).where(issue_batches.c.issue_id == issue_id,
                                                                    issue_batches.c.batch_no == batch_no)).first()
         if row is None:
-            from distributor.store import _insert_ignore
-
-            return bool(conn.execute(_insert_ignore(conn, issue_batches).values(
+            return bool(conn.execute(insert_ignore(conn, issue_batches).values(
                 issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
                 after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
         return bool(conn.execute(
@@ -205,7 +205,7 @@ class Issues:
         ).rowcount)
 
     def advance(self, issue: Issue, batch_no: int, *, message_id: str | None, now: dt.datetime,
-                after: int, page: list[tuple[int, str, str]]) -> tuple[list[tuple[int, str, str]], bool]:
+                after: int, page: builtins.list[tuple[int, str, str]]) -> tuple[builtins.list[tuple[int, str, str]], bool]:
         """One transaction between two requests: batch `batch_no` is sent, and
         the next one (`page`, read while that request was in flight, covering
         ids after `after`) loses whoever stopped being active since it was

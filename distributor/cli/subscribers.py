@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from distributor.cli import cli, handle_errors, settings_of
+from distributor.cli.common import cli, handle_errors, settings_of
 from distributor.store.subscribers import STATUSES
 
 

@@ -1,10 +1,10 @@
-"""Telegram's parse_mode=HTML (distributor.telegram_html): the parser the
+"""Telegram's parse_mode=HTML (distributor.render.telegram_html): the parser the
 sandbox answers with and the check the render layer runs (reference §A.5)."""
 
 import pytest
 
-from distributor import telegram_html
-from distributor.telegram_html import EntityParseError, parse_html, plain, utf16_len
+from distributor.render import telegram_html
+from distributor.render.telegram_html import EntityParseError, parse_html, plain, utf16_len
 
 # ---------------------------------------------------------------- parsing as Telegram does
 

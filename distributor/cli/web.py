@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from distributor.cli import cli, handle_errors, settings_of
+from distributor.cli.common import cli, handle_errors, settings_of
 
 
 @cli.command()

@@ -57,6 +57,14 @@ _TAG_NAME = re.compile(rb"[^ \t\r\n\v\f\x00>]*")
 _ATTR_NAME = re.compile(rb"[^ \t\r\n\v\f\x00=>]*")
 _SPACES = re.compile(rb"[ \t\r\n\v\f\x00]*")
 _TOKEN = re.compile(rb"[A-Za-z0-9.-]*")
+
+
+def _end(run: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    """Where the run of `run` at `pos` ends (each pattern above also matches nothing)."""
+    found = run.match(data, pos)
+    return found.end() if found else pos
+
+
 _SPACE = frozenset(b" \t\r\n\v\f\x00")
 
 
@@ -129,7 +137,7 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
     if "<" not in text and "&" not in text:
         if notes is not None and ">" in text:
             _note_bare_gt(notes, text.encode("utf-8"), 0)
-        return _trimmed(text, [])
+        return trimmed(text, [])
     data = text.encode("utf-8")
     n = len(data)
 
@@ -174,7 +182,7 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
         begin = j
         i = j + 1
         if at(i) != 0x2F:  # start tag
-            i = _TAG_NAME.match(data, i).end()
+            i = _end(_TAG_NAME, data, i)
             if i >= n:
                 raise EntityParseError(f"Unclosed start tag at byte offset {begin}",
                                        f"byte offset {begin}: bare '<' or unclosed tag (write &lt;)")
@@ -188,16 +196,16 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
             argument = ""
             attrs: list[tuple[str, str | None]] = []
             while at(i) != 0x3E:
-                i = _SPACES.match(data, i).end()
+                i = _end(_SPACES, data, i)
                 if at(i) == 0x3E:
                     break
                 attr_begin = i
-                i = _ATTR_NAME.match(data, i).end()
+                i = _end(_ATTR_NAME, data, i)
                 attr = data[attr_begin:i].decode("utf-8", "replace")
                 if not attr:
                     raise EntityParseError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}',
                                            f"byte offset {begin}: <{tag}> has an attribute without a name")
-                i = _SPACES.match(data, i).end()
+                i = _end(_SPACES, data, i)
                 if at(i) != 0x3D:
                     if tag == "blockquote" and attr == "expandable":
                         argument = "expandable"
@@ -206,13 +214,13 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
                     raise EntityParseError(
                         f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}',
                         f"byte offset {begin}: <{tag}> may not carry {attr!r} without a value")
-                i = _SPACES.match(data, i + 1).end()
+                i = _end(_SPACES, data, i + 1)
                 if i >= n:
                     raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}',
                                            f"byte offset {begin}: <{tag}> is not closed by '>'")
                 if at(i) not in (0x22, 0x27):  # a name token
                     token_begin = i
-                    i = _TOKEN.match(data, i).end()
+                    i = _end(_TOKEN, data, i)
                     value = data[token_begin:i].decode().lower()
                     if at(i) not in _SPACE and at(i) != 0x3E:
                         raise EntityParseError(f"Unexpected end of name token at byte offset {token_begin}",
@@ -252,9 +260,9 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
             if not stack:
                 raise EntityParseError(f"Unexpected end tag at byte offset {begin}",
                                        f"byte offset {begin}: end tag does not close anything")
-            i = _TAG_NAME.match(data, i).end()
+            i = _end(_TAG_NAME, data, i)
             end_name = data[begin + 2:i].decode("utf-8", "replace")
-            i = _SPACES.match(data, i).end()
+            i = _end(_SPACES, data, i)
             if at(i) != 0x3E:
                 raise EntityParseError(f"Unclosed end tag at byte offset {begin}",
                                        f"byte offset {begin}: </{end_name}> is not closed by '>'"
@@ -279,7 +287,7 @@ def parse_html(text: str, *, notes: list[str] | None = None) -> ParsedText:
     if notes is not None and opened > MAX_ENTITIES:
         notes.append(f"{opened} entities: Telegram renders only the first {MAX_ENTITIES}")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return _trimmed("".join(out), entities)
+    return trimmed("".join(out), entities)
 
 
 def _note_bare_gt(notes: list[str], before: bytes, start: int) -> None:
@@ -388,7 +396,9 @@ def _tail_utf16(s: str, units: int) -> str:
     return enc[len(enc) - 2 * units:].decode("utf-16-le", "replace")
 
 
-def _trimmed(text: str, entities: list[dict[str, Any]]) -> ParsedText:
+def trimmed(text: str, entities: list[dict[str, Any]]) -> ParsedText:
+    """The text as Telegram keeps it: leading and trailing whitespace stripped,
+    the entities shifted and cut to what remains (every parse mode ends here)."""
     stripped = text.strip(TRIMMED)
     if stripped == text:
         return ParsedText(text, entities)
@@ -413,9 +423,9 @@ def entities_from_json(entities: Any, text: str) -> ParsedText:
         if not isinstance(off, int) or not isinstance(ln, int) or off < 0 or ln <= 0 or off + ln > total \
                 or not isinstance(e.get("type"), str):
             raise EntityParseError("wrong entity offset or length")
-    return _trimmed(text, entities)
+    return trimmed(text, entities)
 
 
 def plain(text: str) -> ParsedText:
     """A text sent without parse_mode or entities."""
-    return _trimmed(text, [])
+    return trimmed(text, [])

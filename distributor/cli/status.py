@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from distributor.cli import cli, echo_json, handle_errors, settings_of
+from distributor.cli.common import cli, echo_json, handle_errors, settings_of
 
 
 def _age(seconds: int | None) -> str:

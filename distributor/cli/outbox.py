@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from distributor.cli import blocked_note, cli, drain_needs_editor, echo_json, handle_errors, settings_of
+from distributor.cli.common import blocked_note, cli, drain_needs_editor, echo_json, handle_errors, settings_of
 from distributor.errors import DistributorError
 
 

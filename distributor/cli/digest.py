@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from distributor.cli import NEEDS_EDITOR, cli, echo_json, handle_errors, settings_of
+from distributor.cli.common import NEEDS_EDITOR, cli, echo_json, handle_errors, settings_of
 from distributor.config import Settings
 from distributor.errors import ConfigurationError, DistributorError
 
@@ -117,7 +117,7 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
 
 def _preview(settings: Settings, store, out: Path, edition: str | None, since: str | None,
              issue_id: int | None, *, subject: str | None = None, intro: str | None = None) -> None:
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
     from distributor.render import render_edition_digest
     from distributor.store import utcnow
 
@@ -162,7 +162,7 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
 
 async def _release(settings: Settings, store, issue_id: int) -> None:
     from distributor.newsletter.digest import send_issue
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
     from distributor.store import utcnow
 
     issues = Issues(store.engine)
@@ -180,7 +180,7 @@ async def _release(settings: Settings, store, issue_id: int) -> None:
 @handle_errors
 def issues(ctx: click.Context, as_json: bool, edition: str | None) -> None:
     """The archive of digest issues: when, what, to how many, and how far sent."""
-    from distributor.newsletter.issues import Issues
+    from distributor.store.issues import Issues
     from distributor.store import Store
 
     settings = settings_of(ctx)
