@@ -179,6 +179,7 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
 def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
     """Stored articles with the channels they name, planned deliveries and skips."""
     from distributor.store import Store, group_by_article
+    from distributor.store.outbox import DeliveryStatus as S
 
     settings = settings_of(ctx)
     with Store.open(settings) as store:
@@ -193,9 +194,9 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
             "untitled": not s.article.title, "without_link": not s.article.url,
             "channels_named": list(s.article.named_kinds),
             "planned": [{"id": d.id, "channel": d.channel, "status": d.status, "seq": d.seq}
-                        for d in dels if d.status not in ("skipped", "cancelled")],
-            "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "skipped"],
-            "cancelled": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "cancelled"],
+                        for d in dels if d.status not in (S.SKIPPED, S.CANCELLED)],
+            "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == S.SKIPPED],
+            "cancelled": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == S.CANCELLED],
             "warnings": list(s.article.warnings),
         })
     if as_json:

@@ -53,6 +53,7 @@ from distributor.errors import (
 )
 from distributor.render import RenderedMessage, render_article
 from distributor.store import DeliveryRow, Store, utcnow
+from distributor.store.outbox import DeliveryStatus
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
@@ -128,7 +129,7 @@ class Dispatcher:
             if wake is None or wake > deadline:
                 break
             await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
-        pending = [d for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS]
+        pending = [d for d in self.store.deliveries(status=DeliveryStatus.PENDING) if d.kind in SOCIAL_KINDS]
         paused = {c.channel for c in self.outbox.channels() if c.paused}
         report.waiting = len(pending)
         report.blocked = sum(1 for d in pending if d.channel in paused)
@@ -149,13 +150,14 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
             row = self.outbox.get(delivery_id)
             why = f"unexpected {surprise(exc)}"
-            if row.status == "sending" and row.claimed_by == self.worker:  # our claim, then the bracket broke
-                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status="held",
+            # Our claim, then the bracket broke:
+            if row.status == DeliveryStatus.SENDING and row.claimed_by == self.worker:
+                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status=DeliveryStatus.HELD,
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
-            elif row.status == "pending":
-                self.outbox.set_status(row.id, from_states=("pending",), to="held", now=self.clock(),
-                                       reason=f"{why}; nothing was sent. `distributor release {row.id}` "
-                                              f"to try again")
+            elif row.status == DeliveryStatus.PENDING:
+                self.outbox.set_status(row.id, from_states=(DeliveryStatus.PENDING,), to=DeliveryStatus.HELD,
+                                       now=self.clock(), reason=f"{why}; nothing was sent. "
+                                                                f"`distributor release {row.id}` to try again")
             return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
@@ -290,7 +292,7 @@ class Dispatcher:
             note = ("X refused it as a duplicate; the post was found on the account" if duplicate
                     else f"outcome was unknown ({why}); the post was found on the account")
             self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                        status="sent", reason=note, remote_id=found, now=now)
+                                        status=DeliveryStatus.SENT, reason=note, remote_id=found, now=now)
             return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
         if taken:
             post_id, (owner_delivery, owner_article) = taken
@@ -305,7 +307,8 @@ class Dispatcher:
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
         self.outbox.resolve_unknown(row.id, claimed_by=self.worker if attempt else row.claimed_by,
-                                    status="held", reason=_held_reason(row.id, why), remote_id=None, now=now)
+                                    status=DeliveryStatus.HELD, reason=_held_reason(row.id, why), remote_id=None,
+                                    now=now)
         return Outcome(row.id, row.channel, "held", why)
 
     # ------------------------------------------------------------ recovery
@@ -332,7 +335,7 @@ class Dispatcher:
                 raise
             except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
                 why = f"{why}; settling it failed: unexpected {surprise(exc)}"
-                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status="held",
+                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status=DeliveryStatus.HELD,
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
                 out.append(Outcome(row.id, row.channel, "held", why))
         return out

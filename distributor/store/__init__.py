@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from distributor.errors import DistributorError
 from distributor.model import Article
 from distributor.store.db import create_engine, migrate
-from distributor.store.schema import articles, deliveries, source_files, source_polls
+from distributor.store.outbox import DeliveryStatus, sources
+from distributor.store.schema import articles, deliveries, issue_items, source_files, source_polls
 
 if TYPE_CHECKING:
     from distributor.config import Settings
@@ -50,7 +51,7 @@ class DeliveryRow:
     channel: str
     kind: str
     seq: int
-    status: str
+    status: DeliveryStatus
     reason: str | None
     attempts: int
     next_attempt_at: dt.datetime | None
@@ -61,6 +62,9 @@ class DeliveryRow:
     claimed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", DeliveryStatus(self.status))  # the column holds its value
 
     @property
     def edition(self) -> str:
@@ -361,8 +365,11 @@ class Store:
                 return 0
             cancelled = conn.execute(
                 deliveries.update()
-                .where(deliveries.c.article_id == row.id, deliveries.c.status.in_(("pending", "held", "failed")))
-                .values(status="cancelled", reason=reason, updated_at=now)
+                .where(deliveries.c.article_id == row.id,
+                       deliveries.c.id.not_in(sa.select(issue_items.c.delivery_id)),  # it goes with its issue
+                       deliveries.c.status.in_(sources(
+                    DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.FAILED))))
+                .values(status=DeliveryStatus.CANCELLED, reason=reason, updated_at=now)
             ).rowcount
             if row.removed_at is None:
                 conn.execute(articles.update().where(articles.c.id == row.id).values(removed_at=now, updated_at=now))
@@ -390,7 +397,8 @@ class Store:
             q = q.where(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at) >= _aware(since))
         if kind:
             planned = sa.select(deliveries.c.article_id).where(
-                deliveries.c.kind == kind, deliveries.c.status.not_in(("skipped", "cancelled"))
+                deliveries.c.kind == kind,
+                deliveries.c.status.not_in((DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED))
             )
             q = q.where(articles.c.id.in_(planned))
         with self.engine.connect() as conn:
@@ -423,7 +431,7 @@ class Store:
         for channel, plan in {**skipped, **wanted}.items():
             row = existing.get(channel)
             is_skip = channel in skipped and channel not in wanted
-            status = "skipped" if is_skip else "pending"
+            status = DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING
             reason = skipped[channel].reason if is_skip else None
             if row is None:
                 conn.execute(
@@ -434,22 +442,23 @@ class Store:
                         created_at=now, updated_at=now,
                     )
                 )
-            elif row.status in ("skipped", "cancelled") and not is_skip:
+            elif row.status in sources(DeliveryStatus.PENDING, _NOT_PLANNED) and not is_skip:
                 conn.execute(
-                    deliveries.update().where(deliveries.c.id == row.id).values(
-                        status="pending", reason=None, article_version=stored.version,
+                    deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+                        status=DeliveryStatus.PENDING, reason=None, article_version=stored.version,
                         next_attempt_at=_aware(routing.not_before), updated_at=now,
                     )
                 )
-            elif row.status == "skipped" and is_skip and row.reason != reason:
+            elif row.status == DeliveryStatus.SKIPPED and is_skip and row.reason != reason:
                 conn.execute(
                     deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
                 )
         for channel, row in existing.items():
-            if channel not in wanted and channel not in skipped and row.status in ("pending", "skipped"):
+            if (channel not in wanted and channel not in skipped
+                    and row.status in sources(DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.SKIPPED))):
                 conn.execute(
-                    deliveries.update().where(deliveries.c.id == row.id).values(
-                        status="cancelled",
+                    deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+                        status=DeliveryStatus.CANCELLED,
                         reason=f"no longer named by the article (version {stored.version})",
                         updated_at=now,
                     )
@@ -527,12 +536,16 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
         is_skip = channel in skipped and channel not in wanted
         rows.append(dict(
             article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
-            status="skipped" if is_skip else "pending",
+            status=DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING,
             reason=skipped[channel].reason if is_skip else None, article_version=stored.version,
             next_attempt_at=None if is_skip else _aware(routing.not_before),
             created_at=now, updated_at=now,
         ))
     return rows
+
+
+# Not planned to go out (yet): routing may plan them again.
+_NOT_PLANNED = (DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
