@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from distributor.config import Settings
@@ -127,6 +128,22 @@ async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
 S = DeliveryStatus
 # The order of a channel's summary lines.
 _SUMMARY_ORDER = (S.SENT, S.PENDING, S.HELD, S.FAILED, S.SKIPPED, S.CANCELLED, S.SENDING)
+
+
+async def drain_until_stopped(app: App, *, poll_seconds: float, on_report: Callable[[DrainReport], object]) -> None:
+    """`deliver` without --once: drain what is due every `poll_seconds` until
+    SIGINT or SIGTERM (a send in flight finishes; an interrupted one is left
+    for the next start to settle, never resent blindly)."""
+    dispatcher = app.dispatcher
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(dispatcher, "stopping", True))
+    while not dispatcher.stopping:
+        on_report(await dispatcher.drain(max_wait=0))
+        waited = 0.0
+        while waited < poll_seconds and not dispatcher.stopping:
+            await asyncio.sleep(0.2)
+            waited += 0.2
 
 
 def where_it_went(store: Store, settings: Settings | None = None) -> list[str]:

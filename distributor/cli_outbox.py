@@ -5,7 +5,6 @@ editor action (actions/deliveries.py), and print."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -16,7 +15,7 @@ from distributor.errors import DistributorError
 
 if TYPE_CHECKING:
     from distributor.actions.common import DeliveryResult
-    from distributor.delivery import Dispatcher, DrainReport
+    from distributor.delivery import DrainReport
 
 
 def _summary(report: DrainReport) -> list[str]:
@@ -31,18 +30,9 @@ def _summary(report: DrainReport) -> list[str]:
     return lines
 
 
-async def _drain_forever(dispatcher: Dispatcher, poll_seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: setattr(dispatcher, "stopping", True))
-    while not dispatcher.stopping:
-        report = await dispatcher.drain(max_wait=0)
-        for line in _summary(report)[:-1]:
-            click.echo(line)
-        waited = 0.0
-        while waited < poll_seconds and not dispatcher.stopping:
-            await asyncio.sleep(0.2)
-            waited += 0.2
+def _echo_outcomes(report: DrainReport) -> None:
+    for line in _summary(report)[:-1]:
+        click.echo(line)
 
 
 @cli.command()
@@ -60,7 +50,7 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
     of this run failed or was held (an interrupted send it settled included),
     or waits for a paused channel; 2 on a config error.
     """
-    from distributor.app import open_app_async
+    from distributor.app import drain_until_stopped, open_app_async
     from distributor.logs import setup_logging
 
     settings = settings_of(ctx)
@@ -77,7 +67,7 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
                     for line in _summary(report):
                         click.echo(line)
                 return drain_needs_editor(report)
-            await _drain_forever(app.dispatcher, poll_seconds=1.0)
+            await drain_until_stopped(app, poll_seconds=1.0, on_report=_echo_outcomes)
             return False
 
     if asyncio.run(main()):
