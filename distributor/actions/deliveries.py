@@ -149,7 +149,7 @@ async def _send(app: App, article_id: int, kind: str, *, actor: str, force: bool
                 on_wait: Callable[[str, float], None] | None) -> DeliveryResult:
     action = "resend" if force else "send"
     store, outbox = app.store, app.store.outbox
-    with refusals(app, AuditNote(actor, action, outcome="", article_id=article_id, channel=kind)):
+    with refusals(app, AuditNote(actor, action, outcome="", article_id=article_id)):
         stored = store.get_article(article_id)
     edition = stored.article.language
     channel = f"{edition}.{kind}"
