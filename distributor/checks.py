@@ -10,6 +10,7 @@ import os
 
 from distributor.config import Settings
 from distributor.errors import ConfigurationError
+from distributor.store.outbox import DeliveryStatus
 
 # The environment variables each channel kind needs, by config key.
 SECRET_KEYS = {
@@ -181,5 +182,5 @@ def article_warnings(settings: Settings) -> list[str]:
 
 
 # Delivery states in which the message has not gone out yet.
-_NOT_OUT_YET = ("pending", "held", "failed")
+_NOT_OUT_YET = (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.FAILED)
 

@@ -52,6 +52,7 @@ from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.render import RenderedMessage, render_article
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
+from distributor.store.outbox import DeliveryStatus
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
@@ -131,7 +132,7 @@ class Dispatcher:
             if wake is None or wake > deadline:
                 break
             await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
-        pending = [d for d in self.store.deliveries(status="pending") if d.kind in SOCIAL_KINDS]
+        pending = [d for d in self.store.deliveries(status=DeliveryStatus.PENDING) if d.kind in SOCIAL_KINDS]
         paused = {c.channel for c in self.outbox.channels() if c.paused}
         report.waiting = len(pending)
         report.blocked = sum(1 for d in pending if d.channel in paused)
@@ -152,13 +153,14 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
             row = self.outbox.get(delivery_id)
             why = f"unexpected {surprise(exc)}"
-            if row.status == "sending" and row.claimed_by == self.worker:  # our claim, then the bracket broke
-                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status="held",
+            # Our claim, then the bracket broke:
+            if row.status == DeliveryStatus.SENDING and row.claimed_by == self.worker:
+                self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status=DeliveryStatus.HELD,
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
-            elif row.status == "pending":
-                self.outbox.set_status(row.id, from_states=("pending",), to="held", now=self.clock(),
-                                       reason=f"{why}; nothing was sent. `distributor release {row.id}` "
-                                              f"to try again")
+            elif row.status == DeliveryStatus.PENDING:
+                self.outbox.set_status(row.id, from_states=(DeliveryStatus.PENDING,), to=DeliveryStatus.HELD,
+                                       now=self.clock(), reason=f"{why}; nothing was sent. "
+                                                                f"`distributor release {row.id}` to try again")
             return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
@@ -287,7 +289,7 @@ class Dispatcher:
         found: str | None = None
         taken: tuple[str, tuple[int, int]] | None = None
         # Our own claim, or the gone process's: the row is settled only if it still holds it.
-        claimed_by = self.worker if attempt else _claimer(row)
+        claimed_by = self.worker if attempt else row.claimed_by
         service = SERVICE_NAMES.get(row.kind, row.kind)
         searchable = self._channel(row.channel).as_searchable()
         if searchable is not None:
@@ -308,7 +310,7 @@ class Dispatcher:
         if found:
             note = (f"{service} refused it as a duplicate; the post was found on the account" if duplicate
                     else f"outcome was unknown ({why}); the post was found on the account")
-            self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status="sent", reason=note, remote_id=found,
+            self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status=DeliveryStatus.SENT, reason=note, remote_id=found,
                                         now=now)
             return Outcome(row.id, row.channel, "sent", f"{found} (found after: {why})")
         if taken:
@@ -323,7 +325,7 @@ class Dispatcher:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
-        self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status="held", reason=_held_reason(row.id, why),
+        self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status=DeliveryStatus.HELD, reason=_held_reason(row.id, why),
                                     remote_id=None, now=now)
         return Outcome(row.id, row.channel, "held", why)
 
@@ -351,7 +353,7 @@ class Dispatcher:
                 raise
             except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
                 why = f"{why}; settling it failed: unexpected {surprise(exc)}"
-                self.outbox.resolve_unknown(row.id, claimed_by=_claimer(row), status="held",
+                self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status=DeliveryStatus.HELD,
                                             reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
                 out.append(Outcome(row.id, row.channel, "held", why))
         return out
@@ -450,12 +452,6 @@ def _message_from_payload(payload: str | None) -> RenderedMessage | None:
     parts = tuple(data.get("parts") or ())
     return RenderedMessage(channel=data["channel"], text=data["text"], length=data.get("length", 0),
                            limit=data.get("limit", 0), parts=parts if len(parts) > 1 else ())
-
-
-def _claimer(row: DeliveryRow) -> str:
-    """The worker holding a `sending` row. Outbox.claim, the only writer of
-    `sending`, always names it."""
-    return row.claimed_by or ""
 
 
 def _claimer_gone(claimed_by: str | None) -> bool:

@@ -13,11 +13,15 @@ overdue, a source was never polled).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from zoneinfo import ZoneInfo
+
+from distributor.store.outbox import DeliveryStatus
+from distributor.store.states import IssueStatus
 
 if TYPE_CHECKING:
     from distributor.config import Settings
+    from distributor.store.issues import Issue
     from distributor.store import Store
 
 __all__ = ["collect", "iso", "RECENT_LIMIT"]
@@ -26,8 +30,9 @@ __all__ = ["collect", "iso", "RECENT_LIMIT"]
 RECENT_LIMIT = 10
 # A job whose next run is this far in the past: the daemon is probably not running.
 OVERDUE_AFTER = dt.timedelta(minutes=5)
-# Issue states that need an editor.
-ISSUE_PROBLEM_STATES = ("held", "failed")
+# Delivery and issue states that need an editor.
+PROBLEM_STATES = (DeliveryStatus.FAILED, DeliveryStatus.HELD)
+ISSUE_PROBLEM_STATES = (IssueStatus.HELD, IssueStatus.FAILED)
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -38,6 +43,10 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat()
 
 
+@overload
+def _utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _utc(value: dt.datetime | None) -> dt.datetime | None: ...
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
@@ -110,7 +119,7 @@ def _deliveries(settings: Settings, store: Store, now: dt.datetime, problems: li
         ch = by_channel.setdefault(d.channel, {})
         ch[d.status] = ch.get(d.status, 0) + 1
         totals[d.status] = totals.get(d.status, 0) + 1
-    stuck = sorted((d for d in rows if d.status in ("failed", "held")),
+    stuck = sorted((d for d in rows if d.status in PROBLEM_STATES),
                    key=lambda d: (_utc(d.updated_at), d.id), reverse=True)
     titles: dict[int, str | None] = {}
     attention = []
@@ -125,14 +134,14 @@ def _deliveries(settings: Settings, store: Store, now: dt.datetime, problems: li
             "status": d.status, "attempts": d.attempts, "last_error": d.last_error, "reason": d.reason,
             "updated_at": iso(d.updated_at),
         })
-    for status in ("failed", "held"):
+    for status in PROBLEM_STATES:
         if totals.get(status):
             problems.append(f"{totals[status]} {status} deliver{'y' if totals[status] == 1 else 'ies'}")
     # A send that outlived its lease: its process is gone or stuck, and only a
     # drain's recovery (or an editor) settles it.
     lease = dt.timedelta(seconds=settings.delivery.sending_lease_seconds)
     for d in rows:
-        if d.status == "sending" and (d.claimed_at is None or now - _utc(d.claimed_at) > lease):
+        if d.status == DeliveryStatus.SENDING and (d.claimed_at is None or now - _utc(d.claimed_at) > lease):
             since = iso(_utc(d.claimed_at)) or "an unknown time"
             problems.append(f"delivery #{d.id} ({d.channel}) has been sending since {since}, longer than its "
                             f"lease ({lease.total_seconds():g}s): is a delivery process stuck?")
@@ -163,7 +172,7 @@ def _channels(store: Store, now: dt.datetime, problems: list[str]) -> list[dict[
     return out
 
 
-def _issue(issue) -> dict[str, Any]:
+def _issue(issue: Issue) -> dict[str, Any]:
     return {"id": issue.id, "slot": iso(issue.slot), "status": issue.status, "subject": issue.subject,
             "reason": issue.reason, "recipients": issue.recipient_count, "sent_at": iso(issue.sent_at),
             "updated_at": iso(issue.updated_at)}
@@ -187,7 +196,7 @@ def _editions(settings: Settings, store: Store, now: dt.datetime, problems: list
             last = issues.last_sent(code)
             row["last_sent"] = _issue(last) if last else None
         # Issues in progress, held or failed, whatever the config says now.
-        open_issues = issues.unfinished(code, statuses=("sending",) + ISSUE_PROBLEM_STATES)
+        open_issues = issues.unfinished(code, statuses=(IssueStatus.SENDING, *ISSUE_PROBLEM_STATES))
         row["open_issues"] = [_issue(i) for i in open_issues]
         for i in open_issues:
             if i.status in ISSUE_PROBLEM_STATES:

@@ -14,6 +14,12 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
 next start to settle (held, or found on X) — never resent blindly.
+
+A job that meets a ConfigurationError (a channel's secret not exported, a
+template broken since the start) stops the daemon the same way, and `daemon`
+then raises the error: `distributor run` prints it as one line and exits 2,
+instead of a job logging it every two seconds forever. Any other failure of
+a job is logged and the scheduler goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -34,6 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from distributor.config import Settings
 from distributor.delivery import Dispatcher
+from distributor.errors import ConfigurationError
 from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.run")
@@ -49,8 +58,15 @@ class Runtime:
     store: Store
     dispatcher: Dispatcher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    running: set = field(default_factory=set)
-    digests_running: set = field(default_factory=set)  # editions whose digest job is running now
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+    digests_running: set[str] = field(default_factory=set)  # editions whose digest job is running now
+    # The configuration error a job met: the daemon stops and raises it.
+    fatal: ConfigurationError | None = None
+
+    def stop_for(self, exc: ConfigurationError) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+        self.stopping.set()
 
     async def sleep(self, seconds: float) -> None:
         """A sleep that ends early when the process is stopping."""
@@ -69,22 +85,30 @@ def _runtime() -> Runtime:
     return RUNTIME
 
 
-def _tracked(fn):
-    """Register the running job's task, so shutdown can wait for it."""
+def _tracked(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Register the running job's task, so shutdown can wait for it. A
+    configuration error stops the daemon (never swallowed, never retried);
+    any other failure is logged and the scheduler goes on."""
 
-    async def wrapper(*args):
+    async def wrapper(*args: Any) -> None:
         rt = _runtime()
         if rt.stopping.is_set():
             return None
         task = asyncio.current_task()
-        rt.running.add(task)
+        if task is not None:
+            rt.running.add(task)
         try:
             return await fn(rt, *args)
+        except ConfigurationError as exc:
+            log.error("job %s%s: %s; stopping (fix the configuration, then start again)", fn.__name__, args, exc)
+            rt.stop_for(exc)
+            return None
         except Exception:  # noqa: BLE001 - a failing job must never kill the scheduler
             log.exception("job %s%s failed", fn.__name__, args)
             return None
         finally:
-            rt.running.discard(task)
+            if task is not None:
+                rt.running.discard(task)
 
     wrapper.__name__ = fn.__name__
     wrapper.__qualname__ = fn.__qualname__
@@ -142,7 +166,7 @@ async def housekeeping(rt: Runtime) -> None:
 
 
 def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime, *,
-                             busy: set[str] = frozenset()) -> list[str]:
+                             busy: Set[str] = frozenset()) -> list[str]:
     """Bring forward the digest job of each edition with an interrupted issue
     (the process stopped or was killed mid-issue, or its channel was paused
     and is resumed): its next run resumes the issue now, not at next week's
@@ -181,7 +205,7 @@ _SCHEDULER: AsyncIOScheduler | None = None
 # ------------------------------------------------------------------ wiring
 
 
-def job_specs(settings: Settings) -> list[dict]:
+def job_specs(settings: Settings) -> list[dict[str, Any]]:
     """Every job the daemon runs, as add_job keyword arguments."""
     specs = [
         dict(id=f"poll:{s.name}", func=poll_source, args=[s.name],
@@ -234,11 +258,16 @@ def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
 
 
 async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True) -> None:
+    """The scheduler until SIGTERM or SIGINT, or until a job meets a
+    configuration error, which is raised once the daemon has stopped."""
     global RUNTIME, _SCHEDULER
-    with Store.open(settings) as store:
-        dispatcher = Dispatcher(settings, store)
-        rt = Runtime(settings, store, dispatcher)
-        dispatcher.sleep = rt.sleep
+    from distributor.app import open_app_async
+
+    async with open_app_async(settings) as app:
+        if app.sandbox_url:
+            log.info("sandbox started at %s", app.sandbox_url)
+        rt = Runtime(settings, app.store, app.dispatcher)
+        app.sleep = app.dispatcher.sleep = rt.sleep
         RUNTIME = rt
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -249,7 +278,7 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             from distributor.web.server import web_if_enabled
 
             web.enter_context(web_if_enabled(settings))
-        scheduler = make_scheduler(settings, store)
+        scheduler = make_scheduler(settings, app.store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
         _SCHEDULER = scheduler
@@ -258,13 +287,14 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             for job in scheduler.get_jobs():
                 log.info("job %s: next run %s", job.id, job.next_run_time)
             await housekeeping()
-            scheduler.resume()
-            log.info("distributor running; SIGTERM or Ctrl-C stops it")
+            if not rt.stopping.is_set():
+                scheduler.resume()
+                log.info("distributor running; SIGTERM or Ctrl-C stops it")
             if ready is not None:
                 ready.set()
             await rt.stopping.wait()
             log.info("stopping: taking no new work")
-            dispatcher.stopping = True
+            app.dispatcher.stopping = True
             scheduler.pause()
             pending = [t for t in rt.running if not t.done()]
             if pending:
@@ -278,19 +308,17 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
         finally:
             scheduler.shutdown(wait=False)
             web.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
             _SCHEDULER = None
             RUNTIME = None
-            await dispatcher.aclose()
     log.info("stopped")
+    if rt.fatal is not None:
+        raise rt.fatal
 
 
 def run_daemon(settings: Settings) -> None:
-    from distributor.app import sandbox_if_needed
-
-    with sandbox_if_needed(settings) as url:
-        if url:
-            log.info("sandbox started at %s", url)
-        asyncio.run(daemon(settings))
+    asyncio.run(daemon(settings))
 
 
 def next_runs(settings: Settings, store: Store) -> dict[str, dt.datetime | None]:

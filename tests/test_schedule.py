@@ -218,3 +218,71 @@ def test_sigterm_parks_a_send_that_does_not_finish_in_time(make_config, articles
                            capture_output=True, text=True, timeout=60)
     assert "held" in again.stdout, again.stdout + again.stderr
     assert len(en_posts(control)) == 1
+
+
+# ------------------------------------------------------------------ configuration errors stop the daemon
+
+
+def run_until_it_exits(cfg: str, env: dict[str, str], then=None) -> tuple[int, str]:
+    """`distributor run` until it exits by itself (killed after 60 s: a
+    daemon that swallows the error runs on); `then()` while it runs."""
+    proc = subprocess.Popen([sys.executable, "-m", "distributor", "--config", cfg, "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if then is not None:
+            then()
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the daemon did not stop on a configuration error:\n{err[-3000:]}") from None
+    return proc.returncode, err
+
+
+def test_a_job_meeting_a_configuration_error_stops_the_daemon_with_it(make_config, articles_dir, sandbox,
+                                                                     control):
+    """en.telegram is live, but its token is not exported: only the deliver job
+    finds out, when it builds the channel. It must not log that every two
+    seconds forever: the daemon stops, prints the one line, exits 2."""
+    only_english_breaking_news(articles_dir)
+    cfg = Path(daemon_config(make_config, articles_dir, sandbox))
+    old = 'chat_id = "@novastan_en"\ntimeout_seconds = 2\n'
+    assert old in cfg.read_text()
+    cfg.write_text(cfg.read_text().replace(old, old + 'mode = "live"\ntoken_env = "EN_TG_TOKEN_NOT_EXPORTED"\n'
+                                           f'api_url = "{sandbox.url}/telegram"\n'))
+    env = {k: v for k, v in os.environ.items() if k != "EN_TG_TOKEN_NOT_EXPORTED"}
+    env |= {"NO_PROXY": "127.0.0.1,localhost", "DISTRIBUTOR_LOG_FORMAT": "json"}
+    code, err = run_until_it_exits(str(cfg), env)
+    problem = "en.telegram: the secret 'token' is not set; export EN_TG_TOKEN_NOT_EXPORTED"
+    assert code == 2, err[-3000:]
+    assert err.rstrip().splitlines()[-1] == f"error: {problem}"
+    assert err.count(problem) == 2  # logged once by the job that met it, printed once on the way out
+    assert "job deliver_due" in err and '"message": "stopped"' in err
+    assert en_posts(control) == []
+
+
+def test_a_configuration_broken_while_the_daemon_runs_stops_it(make_config, articles_dir, sandbox, control,
+                                                               tmp_path):
+    """The outlet's templates folder disappears while the daemon runs; the next
+    job that renders (the correction of a post whose article changed) meets
+    the broken configuration and the daemon stops with it."""
+    only_english_breaking_news(articles_dir)
+    templates = tmp_path / "outlet-templates"
+    templates.mkdir()
+    cfg = daemon_config(make_config, articles_dir, sandbox)
+    Path(cfg).write_text(Path(cfg).read_text() + f'\n[render]\ntemplates_dir = "{templates}"\n')
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "DISTRIBUTOR_LOG_FORMAT": "json"}
+
+    def break_it() -> None:
+        assert wait_for(lambda: len(en_posts(control)) == 1, 30), "the article was not posted"
+        templates.rmdir()
+        article = articles_dir / "breaking.md"
+        article.write_text(article.read_text() + "\nAn update from the scene.\n", encoding="utf-8")
+
+    code, err = run_until_it_exits(cfg, env, then=break_it)
+    problem = f"[render] templates_dir '{templates}' is not a directory"
+    assert code == 2, err[-3000:]
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("error: ") and last.endswith(problem)
+    assert err.count(problem) == 2
+    assert len(en_posts(control)) == 1

@@ -59,8 +59,8 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
     Exit status: 0 when every source was read; 1 when a source or an item
     could not be read (the others are still ingested); 2 on a config error.
     """
+    from distributor.app import open_app
     from distributor.ingest.pipeline import ingest as run_ingest
-    from distributor.store import Store
 
     settings = settings_of(ctx)
 
@@ -68,8 +68,8 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
         if not as_json and status != "unchanged":
             click.echo(f"  [{source}] {status:9} {what}")
 
-    with Store.open(settings) as store:
-        reports = run_ingest(settings, store, source_name=source_name, on_item=progress)
+    with open_app(settings) as app:
+        reports = run_ingest(settings, app.store, source_name=source_name, on_item=progress)
         if as_json:
             echo_json([
                 {"source": r.source, "ok": r.ok, "error": r.error, "not_modified": r.not_modified,
@@ -99,12 +99,14 @@ def ingest(ctx: click.Context, source_name: str | None, as_json: bool) -> None:
 @handle_errors
 def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
     """Stored articles with the channels they name, planned deliveries and skips."""
-    from distributor.store import Store, group_by_article
+    from distributor.app import open_app
+    from distributor.store import group_by_article
+    from distributor.store.outbox import DeliveryStatus as S
 
     settings = settings_of(ctx)
-    with Store.open(settings) as store:
-        stored = store.list_articles(language=language)
-        by_article = group_by_article(store.deliveries())
+    with open_app(settings) as app:
+        stored = app.store.list_articles(language=language)
+        by_article = group_by_article(app.store.deliveries())
     rows: list[dict[str, Any]] = []
     for s in stored:
         dels = by_article.get(s.id, [])
@@ -114,9 +116,9 @@ def articles(ctx: click.Context, as_json: bool, language: str | None) -> None:
             "untitled": not s.article.title, "without_link": not s.article.url,
             "channels_named": list(s.article.named_kinds),
             "planned": [{"id": d.id, "channel": d.channel, "status": d.status, "seq": d.seq}
-                        for d in dels if d.status not in ("skipped", "cancelled")],
-            "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "skipped"],
-            "cancelled": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == "cancelled"],
+                        for d in dels if d.status not in (S.SKIPPED, S.CANCELLED)],
+            "skipped": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == S.SKIPPED],
+            "cancelled": [{"channel": d.channel, "reason": d.reason} for d in dels if d.status == S.CANCELLED],
             "warnings": list(s.article.warnings),
         })
     if as_json:
@@ -156,10 +158,10 @@ def _load_article(settings: Settings, ref: str):
         return parse_file(path)
     if not ref.isdigit():
         raise DistributorError(f"{ref!r} is neither an article file nor a stored article id")
-    from distributor.store import Store
+    from distributor.app import open_app
 
-    with Store.open(settings) as store:
-        return store.get_article(int(ref)).article
+    with open_app(settings) as app:
+        return app.store.get_article(int(ref)).article
 
 
 @cli.command()

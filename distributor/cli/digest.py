@@ -6,25 +6,14 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from distributor.cli.common import NEEDS_EDITOR, cli, echo_json, handle_errors, settings_of
 from distributor.config import Settings
-from distributor.errors import ConfigurationError, DistributorError
-
-
-def _editions(settings: Settings, edition: str | None) -> list[str]:
-    with_newsletter = [code for code, e in settings.editions.items() if e.channels.newsletter]
-    if edition is None:
-        if not with_newsletter:
-            raise ConfigurationError(f"{settings.path}: no edition has a newsletter channel")
-        return with_newsletter
-    if edition not in with_newsletter:
-        raise ConfigurationError(f"{settings.path}: edition {edition!r} has no newsletter channel "
-                                 f"(editions with one: {', '.join(with_newsletter) or 'none'})")
-    return [edition]
+from distributor.errors import DistributorError
 
 
 @cli.command()
@@ -59,8 +48,6 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
     was nothing to send); 1 when it did not finish (failed, held, or waiting
     for its paused channel); 2 on a usage or config error.
     """
-    from distributor.store import Store, utcnow
-
     if sum(bool(x) for x in (out, send, release_id)) != 1:
         raise DistributorError("give one of --preview OUT, --send or --release ISSUE")
     if address is not None and not send:
@@ -72,47 +59,49 @@ def digest(ctx: click.Context, out: Path | None, send: bool, address: str | None
     from distributor.render.email import editor_intro, editor_subject
 
     subject, intro = editor_subject(subject) or None, editor_intro(intro) or None
-    from distributor.app import sandbox_if_needed
+    from distributor.app import open_app
     from distributor.logs import setup_logging
 
     settings = settings_of(ctx)
-    if not out:
-        setup_logging()
-    with sandbox_if_needed(settings if not out else None), Store.open(settings) as store:
-        if out:
-            _preview(settings, store, out, edition, since, issue_id, subject=subject, intro=intro)
-        elif release_id:
-            asyncio.run(_release(settings, store, release_id))
-        elif address is not None:
-            from distributor.newsletter.digest import send_test_copy
+    if out:
+        with open_app(settings) as app:
+            _preview(settings, app.store, out, edition, since, issue_id, subject=subject, intro=intro)
+        return
+    setup_logging()
+    if not asyncio.run(_act(settings, release_id, address, issue_id, edition, subject, intro)):
+        sys.exit(1)
 
+
+async def _act(settings: Settings, release_id: int | None, address: str | None, issue_id: int | None,
+               edition: str | None, subject: str | None, intro: str | None) -> bool:
+    """--release, --send --to, or --send; False when the issue did not finish."""
+    from distributor.actions import digest as actions
+    from distributor.actions.common import cli_actor
+    from distributor.app import open_app_async
+
+    actor = cli_actor()
+    async with open_app_async(settings) as app:
+        if release_id:
+            result = await actions.release_issue(app, release_id, actor=actor)
+            click.echo(f"digest {result.edition}: issue #{release_id} {result.status} {result.detail}")
+            return result.status == "sent"
+        if address is not None:
             if issue_id is not None:
-                if not address:
-                    raise DistributorError("--issue ID --send --to ADDRESS: name the one address to resend it to")
-                msg_id = asyncio.run(send_test_copy(settings, store, "", address, now=utcnow(), issue_id=issue_id))
-                click.echo(f"issue #{issue_id} resent to {address} (X-Message-Id {msg_id})")
-                return
-            for ed in _editions(settings, edition):
-                targets = [address] if address else list(settings.editions[ed].channels.newsletter.test_recipients)
-                if not targets:
-                    raise DistributorError(f"--to without an address: edition {ed} has no test_recipients "
-                                           f"in [editions.{ed}.channels.newsletter]")
-                for to in targets:
-                    msg_id = asyncio.run(send_test_copy(settings, store, ed, to, now=utcnow(), subject=subject,
-                                                        intro=intro))
-                    click.echo(f"digest {ed}: test copy sent to {to} (X-Message-Id {msg_id})")
-        else:
-            from distributor.newsletter.digest import run_digest
-
-            failed = False
-            for ed in _editions(settings, edition):
-                result = asyncio.run(run_digest(settings, store, ed, clock=utcnow, resume_failed=True,
-                                                subject=subject, intro=intro))
-                ref = f" issue #{result.issue.id}" if result.issue else ""
-                click.echo(f"digest {ed}:{ref} {result.status} {result.detail}")
-                failed |= result.status in NEEDS_EDITOR
-            if failed:
-                sys.exit(1)
+                copy = await actions.resend_issue(app, issue_id, address, actor=actor)
+                click.echo(f"issue #{issue_id} resent to {address} (X-Message-Id {copy.message_id})")
+                return True
+            for ed in actions.newsletter_editions(settings, edition):
+                for to in actions.copy_addresses(settings, ed, address):
+                    copy = await actions.send_test(app, ed, to, actor=actor, subject=subject, intro=intro)
+                    click.echo(f"digest {ed}: test copy sent to {to} (X-Message-Id {copy.message_id})")
+            return True
+        finished = True
+        for ed in actions.newsletter_editions(settings, edition):
+            result = await actions.send_digest(app, ed, actor=actor, subject=subject, intro=intro)
+            ref = f" issue #{result.issue.id}" if result.issue else ""
+            click.echo(f"digest {ed}:{ref} {result.status} {result.detail}")
+            finished &= result.status not in NEEDS_EDITOR
+        return finished
 
 
 def _preview(settings: Settings, store, out: Path, edition: str | None, since: str | None,
@@ -130,7 +119,9 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
                                                len(Issues(store.engine).article_ids(issue_id)))
         warnings: tuple[str, ...] = ()
     else:
-        (ed,) = _editions(settings, edition)[:1]
+        from distributor.actions.digest import newsletter_editions
+
+        (ed,) = newsletter_editions(settings, edition)[:1]
         tz = ZoneInfo(settings.editions[ed].timezone)
         today = dt.datetime.now(tz).date()
         if since:
@@ -160,19 +151,6 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
         click.echo(f"warning: {w}")
 
 
-async def _release(settings: Settings, store, issue_id: int) -> None:
-    from distributor.newsletter.digest import send_issue
-    from distributor.store.issues import Issues
-    from distributor.store import utcnow
-
-    issues = Issues(store.engine)
-    issues.release(issue_id, now=utcnow())
-    result = await send_issue(settings, store, issues.get(issue_id), clock=utcnow)
-    click.echo(f"digest {result.edition}: issue #{issue_id} {result.status} {result.detail}")
-    if result.status != "sent":
-        sys.exit(1)
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Every issue with its batches, as JSON.")
 @click.option("--edition", default=None, help="Only this edition's issues.")
@@ -180,13 +158,12 @@ async def _release(settings: Settings, store, issue_id: int) -> None:
 @handle_errors
 def issues(ctx: click.Context, as_json: bool, edition: str | None) -> None:
     """The archive of digest issues: when, what, to how many, and how far sent."""
+    from distributor.app import open_app
     from distributor.store.issues import Issues
-    from distributor.store import Store
 
-    settings = settings_of(ctx)
-    with Store.open(settings) as store:
-        repo = Issues(store.engine)
-        rows = []
+    with open_app(settings_of(ctx)) as app:
+        repo = Issues(app.store.engine)
+        rows: list[dict[str, Any]] = []
         for i in repo.list(edition):
             batches = repo.batches(i.id)
             rows.append({

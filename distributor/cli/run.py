@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from distributor.cli.common import (
     settings_of,
     sources_need_editor,
 )
+
+if TYPE_CHECKING:
+    from distributor.app import CycleReport
 
 
 @cli.command()
@@ -36,10 +40,7 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     digest issue failed, was held or waits for its paused channel; 2 on a
     config error.
     """
-    from distributor.app import run_cycle, sandbox_if_needed, where_it_went
-    from distributor.delivery import Dispatcher
-    from distributor.store import Store
-
+    from distributor.app import CycleReport, open_app_async, run_cycle, where_it_went
     from distributor.logs import setup_logging
 
     settings = settings_of(ctx)
@@ -50,30 +51,33 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
         run_daemon(settings)
         return
 
-    async def cycle(store: Store):
-        dispatcher = Dispatcher(settings, store)
-        try:
-            return await run_cycle(settings, store, dispatcher)
-        finally:
-            await dispatcher.aclose()
+    async def cycle() -> CycleReport:
+        async with open_app_async(settings) as app:
+            if app.sandbox_url:
+                click.echo(f"sandbox: started at {app.sandbox_url} for this run "
+                           "(`distributor sandbox` keeps one running, with its page at /_sandbox/)")
+            report = await run_cycle(settings, app.store, app.dispatcher)
+            _print(report, where_it_went(app.store, settings))
+            return report
 
-    with sandbox_if_needed(settings) as sandbox_url, Store.open(settings) as store:
-        if sandbox_url:
-            click.echo(f"sandbox: started at {sandbox_url} for this run "
-                       "(`distributor sandbox` keeps one running, with its page at /_sandbox/)")
-        report = asyncio.run(cycle(store))
-        for r in report.sources:
-            click.echo(f"ingest {r.source}: {r.summary()}")
-            for e in r.item_errors + ([r.error] if r.error else []):
-                click.echo(f"  error: {e}", err=True)
-        d = report.delivery
-        click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
-                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting" + blocked_note(d))
-        for dg in report.digests:
-            click.echo(f"digest {dg.edition}: {dg.status} {dg.detail}")
-        click.echo("where it went:")
-        for line in where_it_went(store, settings):
-            click.echo(line)
-    if (sources_need_editor(report.sources) or drain_needs_editor(d)
+    report = asyncio.run(cycle())
+    d = report.delivery
+    if (sources_need_editor(report.sources) or (d is not None and drain_needs_editor(d))
             or any(dg.status in NEEDS_EDITOR for dg in report.digests)):
         sys.exit(1)
+
+
+def _print(report: CycleReport, where: list[str]) -> None:
+    for r in report.sources:
+        click.echo(f"ingest {r.source}: {r.summary()}")
+        for e in r.item_errors + ([r.error] if r.error else []):
+            click.echo(f"  error: {e}", err=True)
+    d = report.delivery
+    if d is not None:
+        click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
+                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting" + blocked_note(d))
+    for dg in report.digests:
+        click.echo(f"digest {dg.edition}: {dg.status} {dg.detail}")
+    click.echo("where it went:")
+    for line in where:
+        click.echo(line)

@@ -34,6 +34,9 @@ def _when(value: str | None, tz: str | None = None) -> str:
 
 
 def _print(data: dict[str, Any]) -> None:
+    from distributor.store.outbox import DeliveryStatus
+    from distributor.store.states import IssueStatus
+
     echo = click.echo
     daemon = data["daemon"]
     if not daemon["ever_ran"]:
@@ -78,7 +81,7 @@ def _print(data: dict[str, Any]) -> None:
         echo(f"held or failed deliveries ({dels['attention_total']}{more}):")
         for d in dels["attention"]:
             why = d["last_error"] or d["reason"] or ""
-            if d["status"] == "held" and d["reason"]:
+            if d["status"] == DeliveryStatus.HELD and d["reason"]:
                 why = d["reason"]
             title = (d["title"] or "")[:40]
             echo(f"  #{d['id']:<4} {d['status']:6} {d['channel']:16} a#{d['article_id']} {title}: {why}".rstrip())
@@ -95,7 +98,7 @@ def _print(data: dict[str, Any]) -> None:
         else:
             echo(f"  {e['edition']}: no newsletter configured")
         for i in e["open_issues"]:
-            label = "in progress" if i["status"] == "sending" else i["status"].upper()
+            label = "in progress" if i["status"] == IssueStatus.SENDING else i["status"].upper()
             reason = f": {i['reason']}" if i["reason"] else ""
             echo(f"    issue #{i['id']} for {_when(i['slot'], e['timezone'])} {label}{reason}")
 
@@ -127,12 +130,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
          source whose last poll failed, a held or failed issue
       2  a configuration or database error
     """
+    from distributor.app import open_app
     from distributor.health import collect
-    from distributor.store import Store, utcnow
 
     settings = settings_of(ctx)
-    with Store.open(settings) as store:
-        data = collect(settings, store, utcnow())
+    with open_app(settings) as app:
+        data = collect(settings, app.store, app.clock())
     if as_json:
         echo_json(data)
     else:

@@ -34,9 +34,8 @@ def import_(ctx: click.Context, file: Path, edition: str, consent: str | None) -
     ones imported; importing the same file again changes nothing. An address
     already listed is left as it is: unsubscribed, bounced or complained
     readers are never reactivated (each is reported)."""
-    from distributor.app import sandbox_if_needed
+    from distributor.app import open_app
     from distributor.newsletter import roster
-    from distributor.store import Store, utcnow
 
     settings = settings_of(ctx)
     if consent is not None and not consent.strip():
@@ -48,10 +47,10 @@ def import_(ctx: click.Context, file: Path, edition: str, consent: str | None) -
         problems += 1
         click.echo(f"\n{file.name}, line {p.line}: {p.text}", err=True)
 
-    with (sandbox_if_needed(settings if consent is None else None), Store.open(settings) as store,
+    with (open_app(settings, sandbox=consent is None) as app,
           click.progressbar(length=os.path.getsize(file), label=f"importing {file.name}", file=sys.stderr,
                             show_eta=True) as bar):
-        report = roster.import_csv(settings, store, file, edition, consent=consent, now=utcnow(),
+        report = roster.import_csv(settings, app.store, file, edition, consent=consent, now=app.clock(),
                                    progress=bar.update, problem=problem)
     click.echo(f"{report.rows} row(s) read: {report.added} added"
                + (f" as {'active' if consent else 'pending'}" if report.added else "")
@@ -71,10 +70,11 @@ def import_(ctx: click.Context, file: Path, edition: str, consent: str | None) -
 @handle_errors
 def export(ctx: click.Context, edition: str | None, fmt: str) -> None:
     """Every subscriber (with status and consent) to standard output, streaming."""
+    from distributor.app import open_app
     from distributor.newsletter import roster
-    from distributor.store import Store
 
-    with Store.open(settings_of(ctx)) as store:
+    with open_app(settings_of(ctx)) as app:
+        store = app.store
         roster.export(store, sys.stdout, edition=edition, fmt=fmt)
 
 
@@ -86,11 +86,12 @@ def export(ctx: click.Context, edition: str | None, fmt: str) -> None:
 @handle_errors
 def list_(ctx: click.Context, edition: str | None, status: str | None, as_json: bool) -> None:
     """Subscribers, oldest first: id, edition, address, status and since when."""
+    from distributor.app import open_app
     from distributor.newsletter import roster
-    from distributor.store import Store
     from distributor.store.subscribers import Subscribers
 
-    with Store.open(settings_of(ctx)) as store:
+    with open_app(settings_of(ctx)) as app:
+        store = app.store
         if as_json:
             roster.export(store, sys.stdout, edition=edition, status=status, fmt="json")
             return
@@ -112,10 +113,11 @@ def delete(ctx: click.Context, email: str, edition: str | None, yes: bool) -> No
     """Erase EMAIL: the subscriber, and the address wherever the database
     still holds it (past issues' records, attempts and errors, webhook
     bookkeeping). Asks first unless --yes."""
+    from distributor.app import open_app
     from distributor.newsletter import roster
-    from distributor.store import Store
 
-    with Store.open(settings_of(ctx)) as store:
+    with open_app(settings_of(ctx)) as app:
+        store = app.store
         if not yes:
             click.confirm(f"Erase {email}{f' from {edition}' if edition else ' from every edition'} and every "
                           f"record of the address?", abort=True, err=True)

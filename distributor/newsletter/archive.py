@@ -19,6 +19,7 @@ from distributor.store.issues import Issue, Issues
 from distributor.render import i18n
 from distributor.render.email import ISSUE_SLOT
 from distributor.render.message import TOKEN_SLOT
+from distributor.store.states import IssueStatus
 
 _VIEW = re.compile(r"<!--view-->.*?<!--/view-->", re.DOTALL)
 _READER = re.compile(r"<!--reader-->.*?<!--/reader-->", re.DOTALL)
@@ -36,7 +37,7 @@ def published_issue(engine, edition: str, issue_id: str) -> Issue | None:  # noq
         return None
     if issue.edition != edition:
         return None
-    if issue.status == "sent" or any(b.status == "sent" for b in issues.batches(issue.id).values()):
+    if issue.status == IssueStatus.SENT or any(b.status == "sent" for b in issues.batches(issue.id).values()):
         return issue
     return None
 

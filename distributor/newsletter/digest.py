@@ -28,6 +28,7 @@ from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
+from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                       f"stopped (at {unknown[0].started_at.isoformat(timespec='seconds')}); its outcome is unknown. "
                       f"Check SendGrid's activity, then `distributor digest --release {issue.id}` to send it "
                       f"again, or leave it held.")
-            issues.set_status(issue.id, "held", now=clock(), reason=reason)
+            issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
             return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
         channel_name = f"{issue.edition}.newsletter"
         state = store.outbox.channel(channel_name)
@@ -206,7 +207,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
                     reason = f"batch {n + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
-                    issues.set_status(issue.id, "held", now=clock(), reason=reason)
+                    issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
                     return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
                 except DeliveryError as exc:
                     issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
@@ -227,7 +228,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                         return DigestResult(issue.edition, issues.get(issue.id), "paused",
                                             f"{channel_name} paused: {exc}; after `distributor resume "
                                             f"{channel_name}` the issue resumes at the next run")
-                    issues.set_status(issue.id, "failed", now=clock(), reason=f"batch {n + 1}: {decision.why}")
+                    issues.set_status(issue.id, IssueStatus.FAILED, now=clock(), reason=f"batch {n + 1}: {decision.why}")
                     return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
                 log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
                          n + 1, issue.batch_count, len(page), message_id)
@@ -244,7 +245,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             if upcoming and not page:  # everyone in it left meanwhile: read on after it
                 page = _page(settings, issues, issue, prefetched_last)
                 after = prefetched_last
-        issues.set_status(issue.id, "sent", now=clock())
+        issues.set_status(issue.id, IssueStatus.SENT, now=clock())
         return DigestResult(issue.edition, issues.get(issue.id), "sent",
                             f"{total} recipients in {n} batch(es)")
     finally:
@@ -262,13 +263,14 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     `subject` and `intro` if given (an unfinished issue keeps its own: giving
     them then is an error)."""
     issues = Issues(store.engine)
-    unfinished = issues.unfinished(edition, ("sending", "failed") if resume_failed else ("sending",))
+    unfinished = issues.unfinished(edition, (IssueStatus.SENDING, IssueStatus.FAILED) if resume_failed
+                                   else (IssueStatus.SENDING,))
     if unfinished:
         issue = unfinished[0]
         if subject or intro:
             raise DistributorError(f"issue #{issue.id} of edition {edition} is unfinished and resumes with its own "
                                    f"subject and intro: run `digest --send` without --subject/--intro first")
-        if issue.status == "failed":
+        if issue.status == IssueStatus.FAILED:
             issues.resume(issue.id, now=clock())
             issue = issues.get(issue.id)
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)

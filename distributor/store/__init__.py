@@ -21,18 +21,17 @@ from distributor.store.records import (
     ArticleIdentity,
     ArticleRef,
     ArticleWrite,
-    DeliveryRow,
     FileStat,
     SourcePoll,
     StoredArticle,
     UpsertStatus,
-    group_by_article,
     own_id,
     utcnow,
 )
 from distributor.store.records import aware as _aware
 from distributor.store.records import stored_article as _stored
-from distributor.store.schema import articles, deliveries, source_files, source_polls
+from distributor.store.outbox import DeliveryRow, DeliveryStatus, group_by_article, sources
+from distributor.store.schema import articles, deliveries, issue_items, source_files, source_polls
 
 if TYPE_CHECKING:
     from distributor.config import Settings
@@ -266,8 +265,11 @@ class Store:
                 return 0
             cancelled = conn.execute(
                 deliveries.update()
-                .where(deliveries.c.article_id == row.id, deliveries.c.status.in_(("pending", "held", "failed")))
-                .values(status="cancelled", reason=reason, updated_at=now)
+                .where(deliveries.c.article_id == row.id,
+                       deliveries.c.id.not_in(sa.select(issue_items.c.delivery_id)),  # it goes with its issue
+                       deliveries.c.status.in_(sources(
+                    DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.FAILED))))
+                .values(status=DeliveryStatus.CANCELLED, reason=reason, updated_at=now)
             ).rowcount
             if row.removed_at is None:
                 conn.execute(articles.update().where(articles.c.id == row.id).values(removed_at=now, updated_at=now))
@@ -295,7 +297,8 @@ class Store:
             q = q.where(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at) >= _aware(since))
         if kind:
             planned = sa.select(deliveries.c.article_id).where(
-                deliveries.c.kind == kind, deliveries.c.status.not_in(("skipped", "cancelled"))
+                deliveries.c.kind == kind,
+                deliveries.c.status.not_in((DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED))
             )
             q = q.where(articles.c.id.in_(planned))
         with self.engine.connect() as conn:
@@ -329,7 +332,7 @@ class Store:
         for channel, plan in plans.items():
             row = existing.get(channel)
             is_skip = channel in skipped and channel not in wanted
-            status = "skipped" if is_skip else "pending"
+            status = DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING
             reason = skipped[channel].reason if is_skip else None
             if row is None:
                 conn.execute(
@@ -340,22 +343,23 @@ class Store:
                         created_at=now, updated_at=now,
                     )
                 )
-            elif row.status in ("skipped", "cancelled") and not is_skip:
+            elif row.status in sources(DeliveryStatus.PENDING, _NOT_PLANNED) and not is_skip:
                 conn.execute(
-                    deliveries.update().where(deliveries.c.id == row.id).values(
-                        status="pending", reason=None, article_version=stored.version,
+                    deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+                        status=DeliveryStatus.PENDING, reason=None, article_version=stored.version,
                         next_attempt_at=_aware(routing.not_before), updated_at=now,
                     )
                 )
-            elif row.status == "skipped" and is_skip and row.reason != reason:
+            elif row.status == DeliveryStatus.SKIPPED and is_skip and row.reason != reason:
                 conn.execute(
                     deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
                 )
         for channel, row in existing.items():
-            if channel not in wanted and channel not in skipped and row.status in ("pending", "skipped"):
+            if (channel not in wanted and channel not in skipped
+                    and row.status in sources(DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.SKIPPED))):
                 conn.execute(
-                    deliveries.update().where(deliveries.c.id == row.id).values(
-                        status="cancelled",
+                    deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+                        status=DeliveryStatus.CANCELLED,
                         reason=f"no longer named by the article (version {stored.version})",
                         updated_at=now,
                     )
@@ -422,7 +426,7 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
         is_skip = channel in skipped and channel not in wanted
         rows.append(dict(
             article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
-            status="skipped" if is_skip else "pending",
+            status=DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING,
             reason=skipped[channel].reason if is_skip else None, article_version=stored.version,
             next_attempt_at=None if is_skip else _aware(routing.not_before),
             created_at=now, updated_at=now,
@@ -430,3 +434,5 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
     return rows
 
 
+# Not planned to go out (yet): routing may plan them again.
+_NOT_PLANNED = (DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED)

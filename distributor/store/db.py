@@ -54,6 +54,14 @@ def _scrubbed(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
+
+
 def _content_values(context: Any) -> frozenset[str]:
     """The strings a compiled statement binds to content columns (by bind
     name, before the dialect made them positional)."""

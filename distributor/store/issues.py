@@ -28,7 +28,9 @@ import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.store.db import insert_ignore, inserted_id
+from distributor.store.outbox import DeliveryStatus, sources
 from distributor.store.schema import deliveries, issue_batches, issue_items, issues, subscribers
+from distributor.store.states import ISSUE_INITIAL, IssueStatus, check_issue_transition
 from distributor.store.subscribers import Subscribers
 
 
@@ -37,7 +39,7 @@ class Issue:
     id: int
     edition: str
     slot: dt.datetime
-    status: str
+    status: IssueStatus
     subject: str
     html: str
     text: str
@@ -78,6 +80,7 @@ class Batch:
 def _issue(row) -> Issue:
     m = dict(row._mapping)
     m["headers"] = json.loads(m["headers"])
+    m["status"] = IssueStatus(m["status"])
     return Issue(**m)
 
 
@@ -91,7 +94,7 @@ class Issues:
         taken = sa.select(issue_items.c.delivery_id)
         q = (
             sa.select(deliveries.c.id, deliveries.c.article_id)
-            .where(deliveries.c.channel == f"{edition}.newsletter", deliveries.c.status == "pending",
+            .where(deliveries.c.channel == f"{edition}.newsletter", deliveries.c.status == DeliveryStatus.PENDING,
                    deliveries.c.id.not_in(taken),
                    sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now))
             .order_by(deliveries.c.created_at, deliveries.c.id)
@@ -116,7 +119,7 @@ class Issues:
             count = conn.execute(sa.select(sa.func.count()).select_from(subscribers).where(
                 subscribers.c.edition == edition, subscribers.c.status == "active")).scalar_one()
             issue_id = inserted_id(conn.execute(issues.insert().values(
-                edition=edition, slot=slot, status="sending", subject=subject, html=html, text=text,
+                edition=edition, slot=slot, status=ISSUE_INITIAL, subject=subject, html=html, text=text,
                 headers=json.dumps(headers), snapshot_at=now, max_subscriber_id=top, recipient_count=count,
                 batch_size=batch_size, created_at=now, updated_at=now, editor_subject=editor_subject or None,
                 intro=intro or None,
@@ -147,12 +150,19 @@ class Issues:
         with self.engine.connect() as conn:
             return [_issue(r) for r in conn.execute(q)]
 
-    def unfinished(self, edition: str | None = None, statuses: tuple[str, ...] = ("sending",)) -> builtins.list[Issue]:
+    def unfinished(self, edition: str | None = None,
+                   statuses: tuple[str, ...] = (IssueStatus.SENDING,)) -> builtins.list[Issue]:
         return [i for i in self.list(edition) if i.status in statuses]
 
     def last_sent(self, edition: str) -> Issue | None:
-        sent = [i for i in self.list(edition) if i.status == "sent"]
+        sent = [i for i in self.list(edition) if i.status == IssueStatus.SENT]
         return sent[-1] if sent else None
+
+    def carrying(self, delivery_id: int) -> int | None:
+        """The id of the issue that carries this newsletter delivery, if one does."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(issue_items.c.issue_id)
+                                .where(issue_items.c.delivery_id == delivery_id)).scalar()
 
     def article_ids(self, issue_id: int) -> builtins.list[int]:
         with self.engine.connect() as conn:
@@ -205,7 +215,8 @@ class Issues:
         ).rowcount)
 
     def advance(self, issue: Issue, batch_no: int, *, message_id: str | None, now: dt.datetime,
-                after: int, page: builtins.list[tuple[int, str, str]]) -> tuple[builtins.list[tuple[int, str, str]], bool]:
+                after: int, page: builtins.list[tuple[int, str, str]]
+                ) -> tuple[builtins.list[tuple[int, str, str]], bool]:
         """One transaction between two requests: batch `batch_no` is sent, and
         the next one (`page`, read while that request was in flight, covering
         ids after `after`) loses whoever stopped being active since it was
@@ -240,37 +251,54 @@ class Issues:
     # ------------------------------------------------------------ issue state
 
     def set_status(self, issue_id: int, status: str, *, now: dt.datetime, reason: str | None = None) -> None:
-        values = dict(status=status, reason=reason, updated_at=now)
-        if status == "sent":
+        """Move the issue to `status` as ISSUE_TRANSITIONS allows (else an
+        InvalidTransition); once sent, its articles' newsletter deliveries are
+        sent too, in the same transaction."""
+        to = IssueStatus(status)
+        values: dict[str, object] = dict(status=to, reason=reason, updated_at=now)
+        if to == IssueStatus.SENT:
             values["sent_at"] = now
         with self.engine.begin() as conn:
-            conn.execute(issues.update().where(issues.c.id == issue_id).values(**values))
-            if status == "sent":
+            current = conn.execute(sa.select(issues.c.status).where(issues.c.id == issue_id)).scalar()
+            if current is None:
+                raise DistributorError(f"no issue with id {issue_id}")
+            check_issue_transition(issue_id, current, to)
+            conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == current).values(**values))
+            if to == IssueStatus.SENT:
                 ids = sa.select(issue_items.c.delivery_id).where(issue_items.c.issue_id == issue_id)
                 conn.execute(
-                    deliveries.update().where(deliveries.c.id.in_(ids)).values(
-                        status="sent", remote_id=f"issue:{issue_id}", reason=f"in the digest issue #{issue_id}",
-                        updated_at=now,
-                    )
+                    deliveries.update().where(deliveries.c.id.in_(ids),
+                                              deliveries.c.status.in_(sources(DeliveryStatus.SENT, _CARRIED)))
+                    .values(status=DeliveryStatus.SENT, remote_id=f"issue:{issue_id}",
+                            reason=f"in the digest issue #{issue_id}", updated_at=now)
                 )
 
     def resume(self, issue_id: int, *, now: dt.datetime) -> None:
         """A failed issue goes back to sending (its failed batches are sent again)."""
-        with self.engine.begin() as conn:
-            conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == "failed").values(
-                status="sending", reason="resumed by an editor", updated_at=now))
+        self._reopen(issue_id, IssueStatus.FAILED, reason="resumed by an editor", now=now)
 
     def release(self, issue_id: int, *, now: dt.datetime) -> None:
         """An editor's decision on a held issue: batches of unknown outcome are
         sent again, and the issue resumes."""
-        issue = self.get(issue_id)
-        if issue.status != "held":
-            raise DistributorError(f"issue {issue_id} is {issue.status}; only a held issue can be released")
+        self._reopen(issue_id, IssueStatus.HELD, reason="released by an editor", now=now)
+
+    def _reopen(self, issue_id: int, only_from: IssueStatus, *, reason: str, now: dt.datetime) -> None:
+        verb = "released" if only_from == IssueStatus.HELD else "resumed"
         with self.engine.begin() as conn:
-            conn.execute(
-                issue_batches.update()
-                .where(issue_batches.c.issue_id == issue_id, issue_batches.c.status == "sending")
-                .values(status="failed", error="released by an editor: sent again", finished_at=now)
-            )
-            conn.execute(issues.update().where(issues.c.id == issue_id).values(
-                status="sending", reason="released by an editor", updated_at=now))
+            current = conn.execute(sa.select(issues.c.status).where(issues.c.id == issue_id)).scalar()
+            if current is None:
+                raise DistributorError(f"no issue with id {issue_id}")
+            check_issue_transition(issue_id, current, IssueStatus.SENDING, only_from=(only_from,),
+                                   message=f"issue {issue_id} is {current}; only a {only_from} issue can be {verb}")
+            if only_from == IssueStatus.HELD:
+                conn.execute(
+                    issue_batches.update()
+                    .where(issue_batches.c.issue_id == issue_id, issue_batches.c.status == "sending")
+                    .values(status="failed", error="released by an editor: sent again", finished_at=now)
+                )
+            conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == current).values(
+                status=IssueStatus.SENDING, reason=reason, updated_at=now))
+
+
+# The newsletter deliveries an issue carries are pending until it is sent.
+_CARRIED = (DeliveryStatus.PENDING,)

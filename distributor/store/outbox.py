@@ -8,27 +8,111 @@ those for the dispatcher to resolve — never to resend blindly.
 
 The claim is a conditional UPDATE, so of two processes racing for the same
 delivery exactly one wins, on SQLite and PostgreSQL alike.
+
+Every state a delivery can be in is a DeliveryStatus, and every change of it,
+by the system or an editor, is one of TRANSITIONS (from-state -> the states it
+may become); each write here is conditional on its from-state, so a change the
+table does not allow is never made: an editor's is an InvalidTransition
+naming the delivery, its state, the state asked for and what allows it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
+from distributor.store.audit import Audit, AuditNote
+from distributor.store.channel_state import ChannelState, ChannelStates
+from distributor.store.db import inserted_id
 from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
+from distributor.store.states import InvalidTransition
+
+if TYPE_CHECKING:
+    from distributor.store.records import StoredArticle
+
+__all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "allowed", "sources",
+           "check_transition", "Outbox", "ChannelState", "Attempt"]
 
 
-@dataclass(frozen=True)
-class ChannelState:
-    channel: str
-    paused: bool = False
-    paused_reason: str | None = None
-    consecutive_failures: int = 0
-    not_before: dt.datetime | None = None
-    chat_id: str | None = None
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # planned: goes out when due (newsletter ones wait for the digest)
+    SENDING = "sending"  # claimed: the request is (or was) in flight
+    SENT = "sent"  # on the channel (remote_id), or carried by a digest issue that went out
+    FAILED = "failed"  # gave up: an editor may retry it
+    HELD = "held"  # waits for an editor: an unknown outcome, a surprise, or an editor's hold
+    SKIPPED = "skipped"  # named by the footer but not configured: never sent, the reason kept
+    CANCELLED = "cancelled"  # must not go out: an editor's skip, a retraction, no longer named
+
+
+S = DeliveryStatus
+# from-state -> the states it may become, by whom:
+TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    S.PENDING: frozenset({
+        S.SENDING,  # claimed by a worker (or an editor's send now)
+        S.HELD,  # an editor's hold; a surprise before the claim (nothing was sent)
+        S.CANCELLED,  # an editor's skip; the article retracted or no longer naming the channel
+        S.FAILED,  # it cannot be rendered (no attempt was made)
+        S.SENT,  # a newsletter delivery: its digest issue went out
+    }),
+    S.SENDING: frozenset({
+        S.SENT,  # the channel took it; or, after an unknown outcome, the post was found
+        S.PENDING,  # a retry later: backoff, a rate limit, a paused or migrated channel
+        S.FAILED,  # a permanent error, or retries given up
+        S.HELD,  # the outcome is unknown: an editor decides
+    }),
+    S.SENT: frozenset(),  # final: a resend is a new delivery, a correction keeps it sent
+    S.FAILED: frozenset({S.PENDING, S.HELD, S.CANCELLED}),  # retry or send now; hold; skip or retraction
+    S.HELD: frozenset({S.PENDING, S.CANCELLED}),  # release or send now; skip or retraction
+    S.SKIPPED: frozenset({S.PENDING, S.CANCELLED}),  # named again or sent by hand; no longer named
+    S.CANCELLED: frozenset({S.PENDING}),  # named again, or sent by hand by an editor
+}
+# The states a delivery is planned in (routing, an editor's send or resend).
+INITIAL: frozenset[DeliveryStatus] = frozenset({S.PENDING, S.SKIPPED})
+
+
+def allowed(current: str, to: str) -> bool:
+    """Whether the table lets a delivery go from `current` to `to`."""
+    return DeliveryStatus(to) in TRANSITIONS[DeliveryStatus(current)]
+
+
+def sources(to: str, among: Iterable[str] | None = None) -> tuple[DeliveryStatus, ...]:
+    """The states `to` may be reached from, for a conditional UPDATE
+    (`status IN sources(...)`); with `among`, those of them, each of which the
+    table must allow (asking for one it forbids is a bug, a ValueError)."""
+    target = DeliveryStatus(to)
+    if among is None:
+        return tuple(s for s in DeliveryStatus if target in TRANSITIONS[s])
+    chosen = tuple(DeliveryStatus(s) for s in among)
+    bad = [s for s in chosen if target not in TRANSITIONS[s]]
+    if bad:
+        raise ValueError(f"the outbox's transition table has no {' or '.join(bad)} -> {target}")
+    return chosen
+
+
+def check_transition(delivery_id: int, channel: str, current: str, to: str,
+                     only_from: Iterable[str] | None = None) -> None:
+    """Raise InvalidTransition unless delivery `delivery_id` may go from
+    `current` to `to`: the table allows it and, with `only_from` (what an
+    editor's action applies to), `current` is one of those. Staying in
+    `current` is no transition: allowed when `only_from` names it."""
+    cur, target = DeliveryStatus(current), DeliveryStatus(to)
+    if only_from is None:
+        starts = sources(target)
+    else:
+        starts = tuple(DeliveryStatus(s) for s in only_from)
+        sources(target, [s for s in starts if s != target])  # each one the table allows
+    if cur in starts:
+        return
+    raise InvalidTransition(
+        f"delivery {delivery_id} ({channel}) is {cur}; only a delivery that is "
+        f"{' or '.join(starts) or 'nothing'} can become {target}",
+        what="delivery", row_id=delivery_id, current=cur, requested=target, allowed=starts)
 
 
 @dataclass(frozen=True)
@@ -43,7 +127,49 @@ class Attempt:
     payload: str | None
 
 
-class Outbox:
+def _is(*states: DeliveryStatus) -> sa.ColumnElement[bool]:
+    return deliveries.c.status.in_(states) if len(states) > 1 else deliveries.c.status == states[0]
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One delivery as the outbox stores it."""
+
+    id: int
+    article_id: int
+    channel: str
+    kind: str
+    seq: int
+    status: DeliveryStatus
+    reason: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    remote_id: str | None
+    last_error: str | None
+    article_version: int
+    claimed_by: str | None
+    claimed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", DeliveryStatus(self.status))  # the column holds its value
+
+    @property
+    def edition(self) -> str:
+        return self.channel.split(".", 1)[0]
+
+
+def group_by_article(rows: Iterable[DeliveryRow]) -> dict[int, list[DeliveryRow]]:
+    out: dict[int, list[DeliveryRow]] = {}
+    for r in rows:
+        out.setdefault(r.article_id, []).append(r)
+    return out
+
+
+class Outbox(ChannelStates):
+    """The deliveries and their attempts (and, from ChannelStates, the channels' state)."""
+
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
@@ -59,7 +185,7 @@ class Outbox:
             sa.select(deliveries.c.id)
             .join(articles, articles.c.id == deliveries.c.article_id)
             .where(
-                deliveries.c.status == "pending",
+                _is(S.PENDING),
                 deliveries.c.kind.in_(kinds),
                 sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
                 deliveries.c.channel.not_in(blocked),
@@ -77,7 +203,7 @@ class Outbox:
         nothing pending)."""
         states = {c.channel: c for c in self.channels()}
         q = sa.select(deliveries.c.channel, deliveries.c.next_attempt_at).where(
-            deliveries.c.status == "pending", deliveries.c.kind.in_(kinds))
+            _is(S.PENDING), deliveries.c.kind.in_(kinds))
         best = None
         with self.engine.connect() as conn:
             for channel, next_attempt_at in conn.execute(q):
@@ -89,8 +215,7 @@ class Outbox:
                 best = t if best is None or t < best else best
         return best
 
-    def get(self, delivery_id: int):
-        from distributor.store.records import DeliveryRow
+    def get(self, delivery_id: int) -> DeliveryRow:
 
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
@@ -98,17 +223,16 @@ class Outbox:
             raise DistributorError(f"no delivery with id {delivery_id}")
         return DeliveryRow(**row._mapping)
 
-    def outdated_sent(self, *, kinds: tuple[str, ...]):
+    def outdated_sent(self, *, kinds: tuple[str, ...]) -> list[tuple[DeliveryRow, StoredArticle]]:
         """(delivery, stored article) for posts made from an older version of
         their article: corrections to apply or record."""
-        from distributor.store.records import DeliveryRow
         from distributor.store.records import stored_article as _stored
         from distributor.store.schema import articles
 
         q = (
             sa.select(deliveries, articles.c.version.label("current_version"))
             .join(articles, articles.c.id == deliveries.c.article_id)
-            .where(deliveries.c.status == "sent", deliveries.c.kind.in_(kinds),
+            .where(_is(S.SENT), deliveries.c.kind.in_(kinds),
                    deliveries.c.article_version < articles.c.version)
             .order_by(deliveries.c.id)
         )
@@ -122,10 +246,10 @@ class Outbox:
         return out
 
     def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
-        """Not yet (a posting window): due again at `until`; no attempt made."""
+        """Not yet (a posting window): due again at `until`, still pending; no attempt made."""
         with self.engine.begin() as conn:
             conn.execute(
-                deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.status == "pending")
+                deliveries.update().where(deliveries.c.id == delivery_id, _is(S.PENDING))
                 .values(next_attempt_at=until, reason=reason, updated_at=now)
             )
 
@@ -146,61 +270,71 @@ class Outbox:
                 deliveries.update()
                 .where(
                     deliveries.c.id == delivery_id,
-                    deliveries.c.status == "pending",
+                    _is(*sources(S.SENDING, [S.PENDING])),
                     sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
                 )
-                .values(status="sending", claimed_by=worker, claimed_at=now, updated_at=now)
+                .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now)
             ).rowcount
             if not won:
                 return None
-            return conn.execute(
+            return inserted_id(conn.execute(
                 delivery_attempts.insert().values(
                     delivery_id=delivery_id, started_at=now, outcome="started", payload=payload
                 )
-            ).inserted_primary_key[0]
+            ))
+
+    # The finish_* close a claim's bracket: each moves the delivery out of
+    # `sending` only, never over what recovery settled meanwhile (this process
+    # outlived its lease): the attempt still records the answer, as evidence for
+    # the editor deciding on the held delivery. Each says whether it moved it.
 
     def finish_sent(self, delivery_id: int, attempt_id: int, *, remote_id: str | None,
                     article_version: int, now: dt.datetime, note: str | None = None,
-                    channel: str | None = None, channel_not_before: dt.datetime | None = None) -> None:
+                    channel: str | None = None, channel_not_before: dt.datetime | None = None) -> bool:
         """Record the success; with `channel`, in the same transaction, reset
         its failure count and set when it may post next (its pacing)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                deliveries.update().where(deliveries.c.id == delivery_id).values(
-                    status="sent", remote_id=remote_id, last_error=None, reason=note, claimed_by=None,
-                    article_version=article_version, next_attempt_at=None, updated_at=now,
-                )
-            )
+            moved = conn.execute(
+                deliveries.update().where(deliveries.c.id == delivery_id, _is(*sources(S.SENT, [S.SENDING])))
+                .values(status=S.SENT, remote_id=remote_id, last_error=None, reason=note, claimed_by=None,
+                        article_version=article_version, next_attempt_at=None, updated_at=now)
+            ).rowcount
             self._close_attempt(conn, attempt_id, "sent", now, remote_id=remote_id)
             if channel is not None:
                 self._update_channel(conn, channel, now=now, consecutive_failures=0, not_before=channel_not_before)
+        return bool(moved)
 
     def finish_retry(self, delivery_id: int, attempt_id: int, *, outcome: str, error: str,
-                     next_attempt_at: dt.datetime, count_failure: bool, now: dt.datetime) -> None:
+                     next_attempt_at: dt.datetime, count_failure: bool, now: dt.datetime) -> bool:
         """Back to pending, due again at next_attempt_at. A rate-limit wait does
         not count as a failed attempt."""
         with self.engine.begin() as conn:
-            values = dict(status="pending", last_error=error, next_attempt_at=next_attempt_at,
-                          claimed_by=None, updated_at=now)
+            values: dict[str, Any] = dict(status=S.PENDING, last_error=error, next_attempt_at=next_attempt_at,
+                                          claimed_by=None, updated_at=now)
             if count_failure:
                 values["attempts"] = deliveries.c.attempts + 1
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+            moved = conn.execute(deliveries.update().where(
+                deliveries.c.id == delivery_id, _is(*sources(S.PENDING, [S.SENDING]))).values(**values)).rowcount
             self._close_attempt(conn, attempt_id, outcome, now, error=error)
+        return bool(moved)
 
     def finish_failed(self, delivery_id: int, attempt_id: int | None, *, outcome: str, error: str,
-                      now: dt.datetime) -> None:
+                      now: dt.datetime) -> bool:
+        """Failed: after a claim (`attempt_id`), or, without one, a pending
+        delivery that could not even be rendered."""
+        start = S.SENDING if attempt_id is not None else S.PENDING
         with self.engine.begin() as conn:
-            conn.execute(
-                deliveries.update().where(deliveries.c.id == delivery_id).values(
-                    status="failed", last_error=error, attempts=deliveries.c.attempts + 1,
-                    claimed_by=None, next_attempt_at=None, updated_at=now,
-                )
-            )
+            moved = conn.execute(
+                deliveries.update().where(deliveries.c.id == delivery_id, _is(*sources(S.FAILED, [start])))
+                .values(status=S.FAILED, last_error=error, attempts=deliveries.c.attempts + 1,
+                        claimed_by=None, next_attempt_at=None, updated_at=now)
+            ).rowcount
             if attempt_id is not None:
                 self._close_attempt(conn, attempt_id, outcome, now, error=error)
+        return bool(moved)
 
     @staticmethod
-    def _close_attempt(conn, attempt_id: int, outcome: str, now: dt.datetime, *,
+    def _close_attempt(conn: sa.Connection, attempt_id: int, outcome: str, now: dt.datetime, *,
                        error: str | None = None, remote_id: str | None = None) -> None:
         conn.execute(
             delivery_attempts.update().where(delivery_attempts.c.id == attempt_id).values(
@@ -212,26 +346,29 @@ class Outbox:
 
     def sending(self) -> list[int]:
         with self.engine.connect() as conn:
-            return [r.id for r in conn.execute(sa.select(deliveries.c.id).where(deliveries.c.status == "sending"))]
+            return [r.id for r in conn.execute(sa.select(deliveries.c.id).where(_is(S.SENDING)))]
 
-    def resolve_unknown(self, delivery_id: int, *, claimed_by: str, status: str, reason: str,
+    def resolve_unknown(self, delivery_id: int, *, claimed_by: str | None, status: str, reason: str,
                         remote_id: str | None, now: dt.datetime) -> bool:
         """Settle a `sending` row whose claimer is gone: `held` for an editor, or
         `sent` when the post was found. Conditional on the same claim, so a
         live worker finishing meanwhile wins."""
+        to = DeliveryStatus(status)
+        if to not in (S.HELD, S.SENT):
+            raise ValueError(f"an unknown outcome settles as held or sent, not {to}")
         with self.engine.begin() as conn:
             done = conn.execute(
                 deliveries.update()
-                .where(deliveries.c.id == delivery_id, deliveries.c.status == "sending",
+                .where(deliveries.c.id == delivery_id, _is(*sources(to, [S.SENDING])),
                        deliveries.c.claimed_by == claimed_by)
-                .values(status=status, reason=reason, remote_id=remote_id, claimed_by=None, updated_at=now)
+                .values(status=to, reason=reason, remote_id=remote_id, claimed_by=None, updated_at=now)
             ).rowcount
             if done:
                 conn.execute(
                     delivery_attempts.update()
                     .where(delivery_attempts.c.delivery_id == delivery_id, delivery_attempts.c.outcome == "started")
-                    .values(outcome="found" if status == "sent" else "unknown", finished_at=now,
-                            remote_id=remote_id, error=None if status == "sent" else reason)
+                    .values(outcome="found" if to == S.SENT else "unknown", finished_at=now,
+                            remote_id=remote_id, error=None if to == S.SENT else reason)
                 )
             return bool(done)
 
@@ -246,25 +383,34 @@ class Outbox:
 
     # ------------------------------------------------------------ editors
 
-    def set_status(self, delivery_id: int, *, from_states: tuple[str, ...], to: str, now: dt.datetime,
-                   reason: str | None = None, reset_attempts: bool = False) -> None:
-        """An editor's transition (hold, release, retry, cancel); refuses the
-        ones that make no sense, naming the current state."""
+    def set_status(self, delivery_id: int, *, from_states: Iterable[str], to: str, now: dt.datetime,
+                   reason: str | None = None, reset_attempts: bool = False,
+                   audit: AuditNote | None = None) -> DeliveryRow:
+        """An editor's transition (hold, release, retry, skip, send now), or the
+        dispatcher's hold of a delivery a surprise stopped before its claim:
+        allowed from `from_states` (each one the table allows; staying in
+        `to` when it is one of them only makes the delivery due now).
+        Anything else is an InvalidTransition naming the current state. With
+        `audit`, the editor's audit row is written in the same transaction.
+        Returns the delivery as it is now."""
+        target = DeliveryStatus(to)
+        starts = tuple(DeliveryStatus(s) for s in from_states)
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
             if row is None:
                 raise DistributorError(f"no delivery with id {delivery_id}")
-            if row.status not in from_states:
-                raise DistributorError(
-                    f"delivery {delivery_id} ({row.channel}) is {row.status}; "
-                    f"only a delivery that is {' or '.join(from_states)} can become {to}"
-                )
-            values = dict(status=to, reason=reason, updated_at=now)
-            if to == "pending":
+            check_transition(delivery_id, row.channel, row.status, target, only_from=starts)
+            values: dict[str, Any] = dict(status=target, reason=reason, updated_at=now)
+            if target == S.PENDING:
                 values["next_attempt_at"] = now
             if reset_attempts:
                 values["attempts"] = 0
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+            # Conditional on the state just read: of two racing changes, one wins.
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id,
+                                                   deliveries.c.status == row.status).values(**values))
+            if audit is not None:
+                Audit.insert(conn, audit, at=now)
+        return self.get(delivery_id)
 
     def add_forced(self, article_id: int, *, channel: str, kind: str, article_version: int,
                    now: dt.datetime) -> int:
@@ -274,14 +420,14 @@ class Outbox:
                 sa.select(sa.func.coalesce(sa.func.max(deliveries.c.seq), -1)).where(
                     deliveries.c.article_id == article_id, deliveries.c.channel == channel
                 )
-            ).scalar() + 1
-            return conn.execute(
+            ).scalar_one() + 1
+            return inserted_id(conn.execute(
                 deliveries.insert().values(
-                    article_id=article_id, channel=channel, kind=kind, seq=seq, status="pending",
+                    article_id=article_id, channel=channel, kind=kind, seq=seq, status=_initial(S.PENDING),
                     reason="resent by an editor (--force)", article_version=article_version,
                     next_attempt_at=now, created_at=now, updated_at=now,
                 )
-            ).inserted_primary_key[0]
+            ))
 
     def ensure(self, article_id: int, *, channel: str, kind: str, article_version: int,
                now: dt.datetime) -> int:
@@ -291,19 +437,28 @@ class Outbox:
         with self.engine.begin() as conn:
             conn.execute(
                 _insert_ignore(conn, deliveries).values(
-                    article_id=article_id, channel=channel, kind=kind, seq=0, status="pending",
+                    article_id=article_id, channel=channel, kind=kind, seq=0, status=_initial(S.PENDING),
                     article_version=article_version, created_at=now, updated_at=now,
                 )
             )
-            return conn.execute(
+            return int(conn.execute(
                 sa.select(deliveries.c.id).where(deliveries.c.article_id == article_id,
                                                  deliveries.c.channel == channel, deliveries.c.seq == 0)
-            ).scalar_one()
+            ).scalar_one())
 
     def mark_corrected(self, delivery_id: int, *, article_version: int, note: str, outcome: str,
                        now: dt.datetime, error: str | None = None, payload: str | None = None) -> None:
-        """Record what happened to a sent post when its article changed."""
+        """Record what happened to a sent post when its article changed (it
+        stays sent: a correction is no transition)."""
         with self.engine.begin() as conn:
+            row = conn.execute(sa.select(deliveries.c.status, deliveries.c.channel)
+                               .where(deliveries.c.id == delivery_id)).first()
+            if row is None:
+                raise DistributorError(f"no delivery with id {delivery_id}")
+            if row.status != S.SENT:
+                raise InvalidTransition(
+                    f"delivery {delivery_id} ({row.channel}) is {row.status}; only a sent delivery is corrected",
+                    what="delivery", row_id=delivery_id, current=row.status, requested=S.SENT, allowed=(S.SENT,))
             conn.execute(
                 deliveries.update().where(deliveries.c.id == delivery_id).values(
                     article_version=article_version, reason=note, updated_at=now
@@ -316,42 +471,9 @@ class Outbox:
                 )
             )
 
-    # ------------------------------------------------------------ channels
 
-    def channel(self, channel: str) -> ChannelState:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(channel_state).where(channel_state.c.channel == channel)).first()
-        if row is None:
-            return ChannelState(channel)
-        return ChannelState(**{k: v for k, v in row._mapping.items() if k != "updated_at"})
-
-    def channels(self) -> list[ChannelState]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(channel_state).order_by(channel_state.c.channel))
-            return [ChannelState(**{k: v for k, v in r._mapping.items() if k != "updated_at"}) for r in rows]
-
-    def update_channel(self, channel: str, *, now: dt.datetime, **values) -> None:
-        with self.engine.begin() as conn:
-            self._update_channel(conn, channel, now=now, **values)
-
-    @staticmethod
-    def _update_channel(conn: sa.Connection, channel: str, *, now: dt.datetime, **values) -> None:
-        from distributor.store.db import insert_ignore as _insert_ignore
-
-        conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
-        conn.execute(channel_state.update().where(channel_state.c.channel == channel).values(updated_at=now, **values))
-
-    def add_failure(self, channel: str, *, now: dt.datetime) -> int:
-        """One more consecutive failure on the channel; returns the new count."""
-        from distributor.store.db import insert_ignore as _insert_ignore
-
-        with self.engine.begin() as conn:
-            conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
-            conn.execute(
-                channel_state.update().where(channel_state.c.channel == channel).values(
-                    consecutive_failures=channel_state.c.consecutive_failures + 1, updated_at=now
-                )
-            )
-            return conn.execute(
-                sa.select(channel_state.c.consecutive_failures).where(channel_state.c.channel == channel)
-            ).scalar_one()
+def _initial(status: DeliveryStatus) -> DeliveryStatus:
+    """A state a delivery may be planned in (INITIAL), or a bug."""
+    if status not in INITIAL:
+        raise ValueError(f"a delivery is planned {' or '.join(sorted(INITIAL))}, not {status}")
+    return status

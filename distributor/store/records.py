@@ -40,30 +40,6 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
-class DeliveryRow:
-    id: int
-    article_id: int
-    channel: str
-    kind: str
-    seq: int
-    status: str
-    reason: str | None
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    remote_id: str | None
-    last_error: str | None
-    article_version: int
-    claimed_by: str | None
-    claimed_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-    @property
-    def edition(self) -> str:
-        return self.channel.split(".", 1)[0]
-
-
-@dataclass(frozen=True)
 class SourcePoll:
     source: str
     polled_at: dt.datetime
@@ -152,10 +128,3 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
-
-
-def group_by_article(rows: Iterable[DeliveryRow]) -> dict[int, list[DeliveryRow]]:
-    out: dict[int, list[DeliveryRow]] = {}
-    for r in rows:
-        out.setdefault(r.article_id, []).append(r)
-    return out

@@ -277,3 +277,26 @@ issue_stats = sa.Table(
     sa.Column("event", sa.String(32), primary_key=True),
     sa.Column("count", sa.Integer, nullable=False, server_default="0"),
 )
+
+# The editors' audit history (store/audit.py): one row per editor action, from
+# whichever edge (actor: "cli:<user>", "desk:<name>", "telegram:<user id>"),
+# refusals included. No foreign keys: the history outlives what it names.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    # send, resend, skip, hold, release, retry, resume, digest_send, digest_test, digest_release
+    sa.Column("action", sa.String(32), nullable=False),
+    # started, refused, or what it ended in (a delivery's state, a send's outcome, "resumed")
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("delivery_id", sa.Integer),
+    sa.Column("issue_id", sa.Integer),
+    sa.Column("article_id", sa.Integer),
+    sa.Column("channel", sa.String(64)),
+)
+sa.Index("ix_audit_article", audit.c.article_id, audit.c.id)
+sa.Index("ix_audit_delivery", audit.c.delivery_id, audit.c.id)
+sa.Index("ix_audit_issue", audit.c.issue_id, audit.c.id)

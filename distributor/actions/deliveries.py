@@ -1,0 +1,198 @@
+"""An editor's actions on deliveries and channels: send now, resend, skip,
+hold, release, retry, resume.
+
+Which states each action applies to is data (MOVES), checked against the
+store's transition table; the store refuses anything else with an
+InvalidTransition naming the delivery, its state and what the action needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from distributor.actions.common import ChannelResult, DeliveryResult, refusals, started
+from distributor.app import App
+from distributor.channels import channel_config
+from distributor.delivery import SOCIAL_KINDS
+from distributor.errors import DistributorError
+from distributor.store.issues import Issues
+from distributor.store import DeliveryRow
+from distributor.store.audit import AuditNote
+from distributor.store.outbox import DeliveryStatus, sources
+
+__all__ = ["MOVES", "PACING_MAX_WAIT", "Move", "send_now", "resend", "skip", "hold", "release", "retry",
+           "resume"]
+
+S = DeliveryStatus
+
+# The longest wait for a channel's pacing (or a flood wait) a send by hand
+# sits out; a longer one is refused, naming when to try again.
+PACING_MAX_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class Move:
+    """An editor's state change: from which states, to which, with what reason."""
+
+    only_from: tuple[DeliveryStatus, ...]
+    to: DeliveryStatus
+    reason: str
+    reset_attempts: bool = False
+
+
+MOVES: dict[str, Move] = {
+    "skip": Move((S.PENDING, S.HELD, S.FAILED), S.CANCELLED, "cancelled by an editor"),
+    "hold": Move((S.PENDING, S.FAILED), S.HELD, "held by an editor"),
+    "release": Move((S.HELD,), S.PENDING, "released by an editor"),
+    "retry": Move((S.FAILED,), S.PENDING, "retried by an editor", reset_attempts=True),
+    # Send now: what is planned but not yet due, failed, held, skipped or cancelled
+    # becomes due at once (a failed one with its attempts counted afresh).
+    "send": Move((S.PENDING, S.FAILED, S.HELD, S.SKIPPED, S.CANCELLED), S.PENDING, "sent by hand by an editor"),
+}
+for _m in MOVES.values():  # each one a transition the store's table allows (a bug otherwise)
+    sources(_m.to, [s for s in _m.only_from if s != _m.to])
+
+
+# ------------------------------------------------------------------ state changes
+
+
+def skip(app: App, delivery_id: int, *, actor: str, reason: str | None = None) -> DeliveryResult:
+    """Cancel a delivery that must not go out (or that is already on the
+    channel), with the editor's reason if given."""
+    return _move(app, "skip", delivery_id, actor=actor, why=reason)
+
+
+def hold(app: App, delivery_id: int, *, actor: str, reason: str | None = None) -> DeliveryResult:
+    """Hold a pending or failed delivery: it does not go out until released."""
+    return _move(app, "hold", delivery_id, actor=actor, why=reason)
+
+
+def release(app: App, delivery_id: int, *, actor: str) -> DeliveryResult:
+    """Release a held delivery: it goes out at the next drain."""
+    return _move(app, "release", delivery_id, actor=actor)
+
+
+def retry(app: App, delivery_id: int, *, actor: str) -> DeliveryResult:
+    """Try a failed delivery again (its attempt count starts over)."""
+    return _move(app, "retry", delivery_id, actor=actor)
+
+
+def _move(app: App, action: str, delivery_id: int, *, actor: str, why: str | None = None) -> DeliveryResult:
+    move = MOVES[action]
+    reason = f"{move.reason}: {why}" if why else move.reason
+    note = AuditNote(actor, action, outcome=move.to, detail=reason, delivery_id=delivery_id)
+    outbox = app.store.outbox
+    with refusals(app, note):
+        row = outbox.get(delivery_id)
+    note = AuditNote(actor, action, outcome=move.to, detail=reason, delivery_id=row.id,
+                     article_id=row.article_id, channel=row.channel)
+    with refusals(app, note):
+        if move.to in (S.HELD, S.CANCELLED):
+            _not_in_an_issue(app, row, action)
+        after = outbox.set_status(row.id, from_states=move.only_from, to=move.to, now=app.clock(),
+                                  reason=reason, reset_attempts=move.reset_attempts, audit=note)
+    return _result(action, actor, after, outcome=after.status, detail=reason)
+
+
+def _not_in_an_issue(app: App, row: DeliveryRow, action: str) -> None:
+    """A newsletter delivery already in a digest issue goes out with it."""
+    if row.kind != "newsletter":
+        return
+    issue_id = Issues(app.store.engine).carrying(row.id)
+    if issue_id is not None:
+        raise DistributorError(f"delivery {row.id} ({row.channel}) is in the digest issue #{issue_id} and goes "
+                               f"out with it: it cannot {action} now")
+
+
+def _result(action: str, actor: str, row: DeliveryRow, *, outcome: str, detail: str,
+            waited: float = 0.0) -> DeliveryResult:
+    return DeliveryResult(action, actor, row.id, row.article_id, row.channel, row.status, outcome, detail, waited)
+
+
+def resume(app: App, channel: str, *, actor: str) -> ChannelResult:
+    """Resume a paused channel (e.g. de.telegram) once its problem is fixed:
+    its failure count and any wait are cleared too."""
+    note = AuditNote(actor, "resume", outcome="resumed", channel=channel)
+    with refusals(app, note):
+        channel_config(app.settings, channel)  # a ConfigurationError for an unknown channel
+        state = app.store.outbox.channel(channel)
+        detail = f"was paused: {state.paused_reason}" if state.paused else "was not paused"
+        note = AuditNote(actor, "resume", outcome="resumed", channel=channel, detail=detail)
+        app.store.outbox.update_channel(channel, paused=False, paused_reason=None, consecutive_failures=0,
+                                        not_before=None, now=app.clock(), audit=note)
+    return ChannelResult("resume", actor, channel, detail)
+
+
+# ------------------------------------------------------------------ sending by hand
+
+
+async def send_now(app: App, article_id: int, kind: str, *, actor: str,
+                   on_wait: Callable[[str, float], None] | None = None) -> DeliveryResult:
+    """Send a stored article to its edition's `kind` channel now: what is
+    planned but not yet due, failed, held, skipped or cancelled. Refused, with
+    nothing changed, when the channel is paused, must wait longer than
+    PACING_MAX_WAIT, or the article is already sent (or being sent) there
+    (that is `resend`). A shorter wait for the channel's pacing is sat out
+    (`on_wait(channel, seconds)` hears of it first)."""
+    return await _send(app, article_id, kind, actor=actor, force=False, on_wait=on_wait)
+
+
+async def resend(app: App, article_id: int, kind: str, *, actor: str,
+                 on_wait: Callable[[str, float], None] | None = None) -> DeliveryResult:
+    """send_now, and when the article is already sent there, send it again as
+    a new, recorded delivery."""
+    return await _send(app, article_id, kind, actor=actor, force=True, on_wait=on_wait)
+
+
+async def _send(app: App, article_id: int, kind: str, *, actor: str, force: bool,
+                on_wait: Callable[[str, float], None] | None) -> DeliveryResult:
+    action = "resend" if force else "send"
+    store, outbox = app.store, app.store.outbox
+    with refusals(app, AuditNote(actor, action, outcome="", article_id=article_id)):
+        stored = store.get_article(article_id)
+    edition = stored.article.language
+    channel = f"{edition}.{kind}"
+    with started(app, AuditNote(actor, action, outcome="", article_id=stored.id, channel=channel)) as entry:
+        cfg = app.settings.editions.get(edition)
+        if cfg is None or getattr(cfg.channels, kind, None) is None:
+            raise DistributorError(f"no {kind} channel configured for {edition}")
+        if kind not in SOCIAL_KINDS:
+            raise DistributorError(f"{channel} is not sent article by article: its articles go out with the "
+                                   "digest (`distributor digest --send`)")
+        # Refuse before changing anything: a paused channel, a wait too long to sit out.
+        state = outbox.channel(channel)
+        if state.paused:
+            raise DistributorError(f"{channel} is paused ({state.paused_reason}); "
+                                   f"`distributor resume {channel}` first")
+        now = app.clock()
+        wait = (state.not_before - now).total_seconds() if state.not_before and state.not_before > now else 0.0
+        if wait > PACING_MAX_WAIT:
+            raise DistributorError(f"{channel} must wait until {state.not_before:%H:%M:%S} UTC "
+                                   "(a rate limit); try again then")
+        delivery_id = outbox.ensure(stored.id, channel=channel, kind=kind, article_version=stored.version,
+                                    now=now)
+        row = outbox.get(delivery_id)
+        if row.status in (S.SENT, S.SENDING):
+            if not force:
+                last = [d for d in store.deliveries(article_id=stored.id)
+                        if d.channel == channel and d.status in (S.SENT, S.SENDING)][-1]
+                raise DistributorError(
+                    f"article {stored.id} is already {last.status} to {channel} (delivery {last.id}, "
+                    f"remote id {last.remote_id or '-'}); use --force to send it again")
+            delivery_id = outbox.add_forced(stored.id, channel=channel, kind=kind,
+                                            article_version=stored.version, now=now)
+        elif row.status != S.PENDING or (row.next_attempt_at and row.next_attempt_at > now):
+            move = MOVES["send"]
+            outbox.set_status(delivery_id, from_states=move.only_from, to=move.to, now=now, reason=move.reason,
+                              reset_attempts=row.status == S.FAILED)
+        if wait > 0:
+            # The channel's pacing or a flood wait: sat out rather than risking a 429.
+            if on_wait is not None:
+                on_wait(channel, wait)
+            await app.sleep(wait)
+        outcome = await app.dispatcher.deliver(delivery_id)
+        entry.conclude(outcome.status, outcome.detail or None, delivery_id=delivery_id)
+    return _result(action, actor, outbox.get(delivery_id), outcome=outcome.status, detail=outcome.detail,
+                   waited=wait)
+
