@@ -145,11 +145,3 @@ def insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table).on_conflict_do_nothing()
-
-
-def inserted_id(result: sa.CursorResult[Any]) -> int:
-    """The primary key of the row an INSERT just added."""
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - every insert here adds one row with an integer key
-        raise RuntimeError("the insert returned no primary key")
-    return int(key[0])
