@@ -19,7 +19,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     Starts the local sandbox in this process when a channel uses it and none
     is running yet ([sandbox] autostart): confirmation emails go there.
     """
-    from distributor.app import sandbox_if_needed
+    from distributor.app import open_app
     from distributor.logs import setup_logging
     from distributor.newsletter.tokens import web_secret
     from distributor.web.server import run_web
@@ -28,9 +28,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     setup_logging()
     web_secret(settings)  # a live newsletter without its signing secret is a clear error, not a traceback
     h, p = host or settings.web.host, settings.web.port if port is None else port
-    with sandbox_if_needed(settings) as sandbox_url:
-        if sandbox_url:
-            click.echo(f"sandbox: started at {sandbox_url} (its page at {sandbox_url}/_sandbox/)")
+    with open_app(settings, sandbox=True) as app:
+        if app.sandbox_url:
+            click.echo(f"sandbox: started at {app.sandbox_url} (its page at {app.sandbox_url}/_sandbox/)")
         click.echo(f"serving http://{h}:{p} (public address {settings.web.public_url}); "
                    f"signup form at {settings.web.public_url}/subscribe/<edition>")
-        run_web(settings, host=h, port=p)
+        run_web(settings, host=h, port=p, store=app.store)

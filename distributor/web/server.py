@@ -26,11 +26,12 @@ def _config(settings: Settings, host: str, port: int, log_level: str, store=None
                           access_log=False, lifespan="on", proxy_headers=True, timeout_keep_alive=5)
 
 
-def run_web(settings: Settings, host: str | None = None, port: int | None = None, log_level: str = "info") -> None:
-    """Serve until interrupted."""
+def run_web(settings: Settings, host: str | None = None, port: int | None = None, log_level: str = "info",
+            store=None) -> None:  # noqa: ANN001
+    """Serve until interrupted (over `store`, or one the app opens)."""
     host = host or settings.web.host
     port = settings.web.port if port is None else port
-    uvicorn.Server(_config(settings, host, port, log_level)).run()
+    uvicorn.Server(_config(settings, host, port, log_level, store)).run()
 
 
 @dataclass
