@@ -22,12 +22,13 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.store.issues import Issue, Issues
+from distributor.store.issues import Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
+from distributor.store.approval import Approvals
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 def slot_at_or_before(settings: Settings, edition: str, now: dt.datetime) -> dt.datetime:
     """The most recent digest time of the edition at or before `now` (UTC)."""
     nl = settings.editions[edition].channels.newsletter
+    if nl is None:
+        raise DistributorError(f"edition {edition} has no newsletter channel")
     tz = ZoneInfo(settings.editions[edition].timezone)
     hour, minute = (int(x) for x in nl.digest_time.split(":"))
     local = now.astimezone(tz)
@@ -89,6 +92,21 @@ def recipient_tokens(settings: Settings, store: Store, edition: str, emails: lis
     return [(e, unsubscribe_token(settings, edition, ids.get(e, 0))) for e in emails]
 
 
+# ------------------------------------------------------------------ the articles
+
+
+def waiting(settings: Settings, store: Store, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
+    """(delivery id, article id) of the articles the edition's next issue
+    carries: pending newsletter deliveries no issue took, past their embargo;
+    with `approval = "required"`, only those an editor approved at the
+    article's current version (the others are gated to awaiting_approval
+    first, so they show as such)."""
+    nl = settings.editions[edition].channels.newsletter
+    required = nl is not None and nl.approval == "required"
+    Approvals(store.engine).gate(f"{edition}.newsletter", required=required, now=now)
+    return Issues(store.engine).waiting_deliveries(edition, now, approved_only=required)
+
+
 # ------------------------------------------------------------------ sending
 
 
@@ -116,19 +134,29 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     editor's own subject and intro, if given); None when there is nothing to
     send or another process made it first."""
     issues = Issues(store.engine)
-    items = issues.waiting_deliveries(edition, now)
-    if not items:
-        return None
-    articles = [store.get_article(a).article for _, a in items]
-    msg = render_edition_digest(settings, edition, articles, slot.astimezone(
-        ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
     nl = settings.editions[edition].channels.newsletter
-    if not Subscribers(store.engine).counts(edition).get("active"):
-        raise DistributorError(f"edition {edition} has no active newsletter subscribers")
-    # The snapshot is a rule (schema.issues), taken in the same transaction as the issue.
-    return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
-                         text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
-                         now=now, editor_subject=subject, intro=intro)
+    if nl is None:
+        raise DistributorError(f"edition {edition} has no newsletter channel")
+    for attempt in range(3):
+        items = waiting(settings, store, edition, now)
+        if not items:
+            return None
+        stored = [store.get_article(a) for _, a in items]
+        msg = render_edition_digest(settings, edition, [s.article for s in stored], slot.astimezone(
+            ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
+        if not Subscribers(store.engine).counts(edition).get("active"):
+            raise DistributorError(f"edition {edition} has no active newsletter subscribers")
+        try:
+            # The snapshot is a rule (schema.issues), taken in the same transaction as the issue; the
+            # articles are the versions rendered (one changed meanwhile: made again).
+            return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
+                                 text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
+                                 now=now, editor_subject=subject, intro=intro,
+                                 versions={s.id: s.version for s in stored})
+        except StaleItems:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def issue_message(issue: Issue) -> RenderedMessage:
@@ -176,7 +204,8 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
         # drops from the next whoever left meanwhile, and marks it sending.
         n, after, total = 0, 0, 0
         while n in done and done[n].status == "sent":
-            after = done[n].last_id if done[n].last_id is not None else after
+            last = done[n].last_id
+            after = last if last is not None else after
             total += done[n].recipients
             n += 1
         stopping = stop()  # asked before the page is read: it is read as late as it can be
@@ -276,7 +305,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
     if slot is None:  # an editor's manual send: the issue of this second
-        if not issues.waiting_deliveries(edition, now):
+        if not waiting(settings, store, edition, now):
             log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
             return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
         slot = now.replace(microsecond=0)
@@ -286,11 +315,11 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     if not Subscribers(store.engine).counts(edition).get("active"):
         log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
-    issue = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
-    if issue is None:
+    made = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
+    if made is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
-    return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
+    return await send_issue(settings, store, made, clock=clock, sleep=sleep, stop=stop)
 
 
 async def run_due_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
@@ -324,7 +353,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         edition = issue.edition
         msg = issue_message(issue)
     else:
-        items = issues.waiting_deliveries(edition, now)
+        items = waiting(settings, store, edition, now)
         if not items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
         articles = [store.get_article(a).article for _, a in items]
