@@ -201,8 +201,13 @@ def _awaits(app: App, d: DeliveryRow, version: int) -> bool:
 
 
 def _approved(app: App, d: DeliveryRow, version: int) -> bool:
-    return (d.approved_version == version and d.status not in (S.CANCELLED, S.SKIPPED)
-            and approval_required(app.settings, d.channel))
+    """Whether `d` is approved at this version already (in required mode)."""
+    if d.approved_version != version or d.status in (S.CANCELLED, S.SKIPPED):
+        return False
+    try:
+        return approval_required(app.settings, d.channel)
+    except ConfigurationError:  # a channel no longer configured
+        return False
 
 
 def _edits(app: App, d: DeliveryRow) -> bool:
@@ -220,17 +225,22 @@ def _approve(app: App, row: DeliveryRow, note: AuditNote, seen_version: int | No
                 f"delivery {row.id} ({row.channel}) is sent, and a correction does not edit its post there: "
                 "there is nothing to approve", what="delivery", row_id=row.id, current=row.status,
                 requested=S.PENDING, allowed=(S.AWAITING_APPROVAL,))
-        done = Approvals(app.store.engine).approve(row.id, now=app.clock(), audit=note, seen_version=seen_version)
+        now = app.clock()
+        done = Approvals(app.store.engine).approve(row.id, now=now, audit=note, seen_version=seen_version)
     after = done.row
     if done.outcome != ALREADY:
-        when = (f"goes out from {after.next_attempt_at:%Y-%m-%d %H:%M} UTC on, its posting window and spacing "
-                "applying" if after.kind != "newsletter" else "joins the next digest issue")
-        detail = (f"approved article version {done.version}: it {when}" if done.outcome == APPROVED else
-                  f"approved the correction to article version {done.version}: the post is edited at the "
-                  "next delivery run")
+        if done.outcome == CORRECTION_APPROVED:
+            detail = (f"approved the correction to article version {done.version}: the post is edited at the "
+                      "next delivery run")
+        elif after.kind == "newsletter":
+            detail = f"approved article version {done.version}: it joins the next digest issue"
+        else:
+            due = after.next_attempt_at or now
+            detail = (f"approved article version {done.version}: it goes out from {due:%Y-%m-%d %H:%M} UTC on, "
+                      "its posting window and spacing applying")
         return ApprovalResult("approve", note.actor, after.id, after.article_id, after.channel, after.status,
                               done.outcome, detail, version=done.version, approved_by=note.actor,
-                              approved_at=app.clock())
+                              approved_at=now)
     by, at = _approver(app, after.id)
     detail = (f"already approved (article version {done.version})" + (f" by {by}" if by else "")
               + (f" at {at:%Y-%m-%d %H:%M} UTC" if at else "") + f"; it is {after.status}")

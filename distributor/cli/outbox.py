@@ -141,7 +141,8 @@ def outbox(ctx: click.Context, as_json: bool, status: str | None, article_id: in
                 "id": d.id, "article_id": d.article_id, "title": titles.get(d.article_id), "channel": d.channel,
                 "kind": d.kind, "seq": d.seq, "status": d.status, "reason": d.reason, "attempts": d.attempts,
                 "next_attempt_at": d.next_attempt_at, "remote_id": d.remote_id, "last_error": d.last_error,
-                "article_version": d.article_version, "updated_at": d.updated_at,
+                "article_version": d.article_version, "approved_version": d.approved_version,
+                "updated_at": d.updated_at,
             }
             if with_attempts:
                 item["attempt_log"] = [a.__dict__ for a in store.outbox.attempts(d.id)]
@@ -196,7 +197,7 @@ def approve(ctx: click.Context, delivery_id: int | None, article_id: int | None,
             done = approve_article(app, article_id, actor=cli_actor(), channels=kinds or None)
             results, refused = done.results, done.refused
     for r in results:
-        click.echo(f"#{r.delivery_id} {r.channel}: {r.outcome}: {r.detail}")
+        click.echo(f"#{r.delivery_id} {r.channel}: {r.detail}")
     for rid, why in refused:
         click.echo(f"error: #{rid}: {why}", err=True)
     if refused:
