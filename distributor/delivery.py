@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from distributor.channels import (Channel, Request, SendResult, SocialConfig, build_channel, edits_posts,
-                                  social_channels, social_config)
+from distributor.channels import (Channel, Request, SendResult, SocialConfig, build_channel,
+                                  correction_needs_approval, edits_posts, social_channels, social_config)
 from distributor.config import Settings, TelegramChannelConfig
 from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, RenderError
 from distributor.policy import Decision, RetryPolicy
@@ -388,7 +388,7 @@ class Dispatcher:
             now = self.clock()
             version = stored.version
             edit = edits_posts(cfg)
-            if edit and row.remote_id and cfg.approval == "required" and (row.approved_version or 0) < version:
+            if row.remote_id and correction_needs_approval(self.settings, row.channel, row.approved_version, version):
                 if row.reason != correction_awaits(row.id, version):
                     self.corrections.awaiting(row.id, version=version, now=now)
                 continue

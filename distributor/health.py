@@ -159,22 +159,15 @@ def _deliveries(settings: Settings, store: Store, now: dt.datetime, problems: li
 def _approvals(settings: Settings, store: Store, deliveries: dict[str, Any], notes: list[str]) -> None:
     """What awaits an editor's approval (channels in approval = "required"):
     deliveries by article, and corrections of sent posts by delivery."""
-    from distributor.channels import approval_required, channel_config, edits_posts
+    from distributor.channels import correction_needs_approval
     from distributor.delivery import SOCIAL_KINDS
-    from distributor.errors import ConfigurationError
     from distributor.store.approval import Corrections
 
     by_article: dict[int, list[str]] = {}
     for d in store.deliveries(status=DeliveryStatus.AWAITING_APPROVAL):
         by_article.setdefault(d.article_id, []).append(d.channel)
-    corrections = []
-    for d, stored in Corrections(store.engine).outdated_sent(kinds=SOCIAL_KINDS):
-        try:
-            if (approval_required(settings, d.channel) and edits_posts(channel_config(settings, d.channel))
-                    and (d.approved_version or 0) < stored.version):
-                corrections.append((d, stored.version))
-        except ConfigurationError:  # a channel no longer configured
-            continue
+    corrections = [(d, stored.version) for d, stored in Corrections(store.engine).outdated_sent(kinds=SOCIAL_KINDS)
+                   if correction_needs_approval(settings, d.channel, d.approved_version, stored.version)]
     deliveries["awaiting_approval"] = sum(map(len, by_article.values()))
     deliveries["corrections_awaiting_approval"] = len(corrections)
     if by_article:

@@ -21,7 +21,7 @@ from distributor.actions.common import (
     started,
 )
 from distributor.app import App
-from distributor.channels import approval_required, channel_config, edits_posts
+from distributor.channels import approval_required, channel_config, correction_needs_approval, edits_posts
 from distributor.delivery import SOCIAL_KINDS
 from distributor.errors import ConfigurationError, DistributorError
 from distributor.store.issues import Issues
@@ -30,8 +30,8 @@ from distributor.store.approval import ALREADY, APPROVED, CORRECTION_APPROVED, A
 from distributor.store.audit import REFUSED, STARTED, Audit, AuditNote
 from distributor.store.outbox import DeliveryStatus, InvalidTransition, sources
 
-__all__ = ["MOVES", "PACING_MAX_WAIT", "Move", "approve", "approve_article", "send_now", "resend", "skip", "hold",
-           "release", "retry", "resume"]
+__all__ = ["MOVES", "PACING_MAX_WAIT", "Move", "approve", "approve_article", "awaits_approval", "send_now",
+           "resend", "skip", "hold", "release", "retry", "resume"]
 
 S = DeliveryStatus
 
@@ -175,7 +175,7 @@ def approve_article(app: App, article_id: int, *, actor: str, channels: Iterable
                                    f"approve takes {', '.join(APPROVAL_KINDS)}")
         stored = app.store.get_article(article_id)
         rows = [d for d in app.store.deliveries(article_id=stored.id) if d.kind in kinds]
-        todo = [d for d in rows if _awaits(app, d, stored.version) or _approved(app, d, stored.version)]
+        todo = [d for d in rows if awaits_approval(app, d, stored.version) or _approved(app, d, stored.version)]
         if not todo:
             states = ", ".join(f"{d.channel} is {d.status}" for d in rows) or "it has no delivery there"
             raise DistributorError(f"article {stored.id} has nothing awaiting approval"
@@ -191,13 +191,14 @@ def approve_article(app: App, article_id: int, *, actor: str, channels: Iterable
     return ArticleApproval(stored.id, actor, tuple(results), tuple(refused))
 
 
-def _awaits(app: App, d: DeliveryRow, version: int) -> bool:
-    """Whether approving `d` would change something: it awaits approval, or
-    it is a sent post whose correction awaits it."""
+def awaits_approval(app: App, d: DeliveryRow, version: int) -> bool:
+    """Whether `d` awaits an editor's approval, its article being at
+    `version`: it is awaiting_approval, or a sent post whose correction to
+    that version awaits it (where an Approve button applies)."""
     if d.status == S.AWAITING_APPROVAL:
         return True
-    return (d.status == S.SENT and d.article_version < version and (d.approved_version or 0) < version
-            and _edits(app, d))
+    return (d.status == S.SENT and d.article_version < version
+            and correction_needs_approval(app.settings, d.channel, d.approved_version, version))
 
 
 def _approved(app: App, d: DeliveryRow, version: int) -> bool:

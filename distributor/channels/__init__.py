@@ -26,7 +26,8 @@ from distributor.config import (
 from distributor.errors import ConfigurationError
 
 __all__ = ["BatchChannel", "Channel", "ChannelConfig", "EditableChannel", "Request", "SearchableChannel",
-           "SendResult", "SocialConfig", "approval_required", "build_channel", "channel_config", "edits_posts",
+           "SendResult", "SocialConfig", "approval_required", "build_channel", "channel_config",
+           "correction_needs_approval", "edits_posts",
            "social_channels", "social_config"]
 
 ChannelConfig = Union[TelegramChannelConfig, TwitterChannelConfig, NewsletterChannelConfig]
@@ -73,6 +74,18 @@ def edits_posts(cfg: ChannelConfig) -> bool:
 def approval_required(settings: Settings, channel: str) -> bool:
     """Whether the channel ("de.telegram") sends only what an editor approved."""
     return channel_config(settings, channel).approval == "required"
+
+
+def correction_needs_approval(settings: Settings, channel: str, approved_version: int | None, version: int) -> bool:
+    """Whether the edit of a sent post on `channel` to article `version`
+    awaits an editor's approval: the channel requires approval, edits its
+    posts, and that version is not approved (False for a channel no longer
+    configured: nothing is edited there)."""
+    try:
+        cfg = channel_config(settings, channel)
+    except ConfigurationError:
+        return False
+    return cfg.approval == "required" and edits_posts(cfg) and (approved_version or 0) < version
 
 
 # Where each service lives inside `distributor sandbox`.

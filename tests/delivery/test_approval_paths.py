@@ -82,7 +82,11 @@ def test_the_edit_of_a_corrected_post_waits_for_its_approval(sb_settings, store,
         assert any(f"the correction of delivery #{tg.id} (de.telegram" in n for n in notes)
         with pytest.raises(InvalidTransition, match=f"delivery {x.id} \\(de.twitter\\) is sent; only a delivery"):
             actions.approve(app, x.id, actor=ANNA)  # its correction was recorded: nothing awaits
+        # Where the desk and the bot show an Approve button: the post's correction, not the tweet's.
+        assert actions.awaits_approval(app, app.store.outbox.get(tg.id), 2)
+        assert not actions.awaits_approval(app, app.store.outbox.get(x.id), 2)
         result = actions.approve(app, tg.id, actor=ANNA)
+        assert not actions.awaits_approval(app, app.store.outbox.get(tg.id), 2)
     assert (result.outcome, result.status, result.version) == ("correction_approved", S.SENT, 2)
     assert "the post is edited at the next delivery run" in result.detail
     report = drain(settings, store, clock)
