@@ -3,11 +3,13 @@ approved) could reach a channel in `approval = "required"` mode (issue 13
 item 4): the edit of a sent Telegram post, an approved post not sent yet, a
 held post released after the change, a channel switched to required (and
 back), the digest, and an issue made while an article changes. Each against
-the sandbox over HTTP, its request log showing what was (not) posted."""
+the sandbox over HTTP, its request log showing what was (not) posted, on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -16,6 +18,7 @@ from distributor.actions import deliveries as actions
 from distributor.app import open_app
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
+from distributor.store import Store
 from distributor.store.issues import Issues, StaleItems
 from distributor.store.outbox import DeliveryStatus, InvalidTransition
 from support import add_subscribers, drain, sent, with_channel
@@ -24,6 +27,21 @@ S = DeliveryStatus
 ANNA = "desk:anna"
 SEED = "de-kasachstan-china-ukraine.txt"
 OLD, NEW = "12-Punkte-Plan", "Zwölf-Punkte-Plan"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sb_settings(request, sb_settings):
+    """The sandbox settings, on SQLite or on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return sb_settings
+    url = request.getfixturevalue("pg_url")
+    return dataclasses.replace(sb_settings, database=dataclasses.replace(sb_settings.database, url=url))
+
+
+@pytest.fixture
+def store(sb_settings):
+    with Store.open(sb_settings) as s:
+        yield s
 
 
 def required(settings, *channels: str):
