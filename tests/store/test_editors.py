@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import argon2
 import pytest
 import sqlalchemy as sa
 
@@ -92,11 +93,12 @@ def test_an_unknown_name_costs_one_argon2_verification_like_a_wrong_password(eng
     accounts.authenticate("no such name!", PASSWORD, now=NOW)
     accounts.authenticate("anna", "wrong password!", now=NOW)
     assert len(calls) == 3 and all(h.startswith("$argon2id$") for h in calls)
+    # The stand-in hash has the parameters real ones are made with.
+    real_params = argon2.extract_parameters(calls[2])
+    assert argon2.extract_parameters(calls[0]) == real_params
 
 
 def test_an_outdated_hash_is_upgraded_at_the_next_login(engine):
-    import argon2
-
     accounts = Editors(engine)
     anna = accounts.add("anna", PASSWORD, now=NOW)
     weak = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
