@@ -300,3 +300,31 @@ audit = sa.Table(
 sa.Index("ix_audit_article", audit.c.article_id, audit.c.id)
 sa.Index("ix_audit_delivery", audit.c.delivery_id, audit.c.id)
 sa.Index("ix_audit_issue", audit.c.issue_id, audit.c.id)
+
+
+# The editors who may use the desk (/desk/ in `distributor serve`): a name
+# (lower case, store/editors.py: NAME) and an argon2 hash of the password,
+# never the password. Removing an editor deletes the row and its sessions.
+editors = sa.Table(
+    "editors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+    sa.UniqueConstraint("name", name="uq_editors_name"),
+)
+
+# A desk session: the SHA-256 of the random token in the editor's signed
+# cookie (the token itself is never stored), until when it is valid. Logging
+# out deletes the row; so does removing the editor.
+editor_sessions = sa.Table(
+    "editor_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("editor_id", sa.Integer, sa.ForeignKey("editors.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_editor_sessions_editor_id", editor_sessions.c.editor_id)

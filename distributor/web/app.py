@@ -9,6 +9,7 @@
     GET  /archive/<edition>/<id>   a sent digest issue, public, with nothing personal in it
     POST /webhooks/sendgrid        SendGrid's signed Event Webhook
     GET  /healthz                  ok
+    /desk/…                        the editors' desk (web/desk/routes.py), behind a login
 
 Bad input gets a 4xx with a message saying what is wrong, as HTML for a
 browser and as JSON for a JSON client; nothing is stored then.
@@ -29,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from distributor.config import Settings
 from distributor.newsletter import readers, tokens
@@ -37,6 +38,7 @@ from distributor.render.env import Templates
 from distributor.sandbox.ratelimit import SlidingWindow
 from distributor.store.subscribers import InvalidAddress, Subscribers, normalize_email
 from distributor.web import strings, webhook
+from distributor.web.desk.routes import Desk
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class WebApp:
             Route("/archive/{edition}/{issue_id}", self.archive, methods=["GET"]),
             Route("/webhooks/sendgrid", self.sendgrid_webhook, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
+            Mount("/desk", routes=Desk(settings, lambda: self.store, clock=clock, templates=self.templates).routes()),
         ], lifespan=self.lifespan)
         self.app.state.web = self
 
