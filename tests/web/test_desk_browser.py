@@ -95,3 +95,67 @@ def test_log_in_and_see_the_articles_on_a_phone(served, store, phone, tmp_path):
     fits(phone)
     phone.goto(f"{url}/desk/")
     assert phone.url.startswith(f"{url}/desk/login")
+
+
+@pytest.fixture
+def served_planned(sb_settings, store, clock):
+    """The seed articles planned, nothing sent yet, an editor, the web app on a free port."""
+    ingest(sb_settings, store, now=clock())
+    add_editor(store)
+    port = free_port()
+    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
+        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    handle = start_web(settings, store=store)
+    try:
+        yield handle.url
+    finally:
+        handle.stop()
+
+
+def test_open_an_article_see_three_previews_and_send_it_to_telegram(served_planned, store, phone, control, tmp_path):
+    from support import sent
+
+    url = served_planned
+    # Nothing leaves 127.0.0.1: the article's photo (on the magazine's site) is not fetched.
+    phone.route(lambda u: not u.startswith("http://127.0.0.1"), lambda route: route.abort())
+    aid = next(a.id for a in store.list_articles()
+               if a.article.language == "de" and a.article.title
+               and {"telegram", "twitter", "newsletter"} <= {d.kind for d in store.deliveries(article_id=a.id)})
+    phone.goto(f"{url}/desk/")
+    phone.fill("input[name=username]", "anna")
+    phone.fill("input[name=password]", PASSWORD)
+    phone.press("input[name=password]", "Enter")
+    phone.wait_for_selector("h1:text('Articles')")
+    phone.click(f"a[href='/desk/articles/{aid}']")
+    phone.wait_for_selector("h2:text('History')")
+    fits(phone)
+    previews = phone.locator(".preview[data-channel]")
+    assert previews.evaluate_all("els => els.map(e => e.dataset.channel)") == ["telegram", "twitter", "newsletter"]
+    assert phone.locator(".preview[data-channel=telegram] .bubble b").count() >= 1  # the HTML, shown as HTML
+    assert "(weighted)" in phone.locator(".preview[data-channel=twitter]").inner_text()
+    # The email, in its sandboxed frames, at both widths.
+    frames = phone.locator(".preview[data-channel=newsletter] iframe")
+    assert frames.count() == 2
+    assert [f.bounding_box()["width"] for f in frames.all()] == [390 + 2, 600 + 2]  # with their borders
+    assert len(phone.frames) == 3
+    for frame in phone.frames[1:]:
+        assert frame.evaluate("document.documentElement.clientWidth") in (390, 600)
+        assert "Abmelden" in frame.inner_text("body")  # the email's own footer, rendered
+    phone.screenshot(path=str(tmp_path / "desk-article-390.png"), full_page=True)
+
+    telegram = phone.locator("#channel-telegram")
+    assert telegram.locator(".state").inner_text() == "pending"
+    assert sent(control, "telegram") == []
+    telegram.get_by_role("button", name="Send now", exact=True).click()
+    phone.wait_for_selector("#channel-telegram .state-sent")
+    fits(phone)
+    assert phone.locator("#flash").inner_text().startswith("Send now (de.telegram): sent")
+    posts = [r for r in sent(control, "telegram") if r["path"].endswith(("sendMessage", "sendPhoto"))]
+    assert len(posts) == 1
+    d = [d for d in store.deliveries(article_id=aid) if d.kind == "telegram"][-1]
+    assert d.status == "sent" and telegram.locator(".remote-id").inner_text() == d.remote_id
+    assert telegram.get_by_role("button", name="Resend", exact=True).count() == 1
+    assert telegram.get_by_role("button", name="Send now", exact=True).count() == 0
+    assert phone.locator("#channel-twitter .state").inner_text() == "pending"
+    phone.set_viewport_size({"width": 1280, "height": 900})
+    phone.screenshot(path=str(tmp_path / "desk-article-1280.png"), full_page=True)

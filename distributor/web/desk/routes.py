@@ -4,6 +4,10 @@
     GET  /desk/login       the login form (?next=<a desk page>)
     POST /desk/login       username, password, csrf: a session cookie, 303 to next
     POST /desk/logout      csrf: the session ends, 303 to the login
+    GET  /desk/articles/<id>       one article: its variants, states, buttons, history
+                                   (?done=<audit id>: what a button just did)
+    POST /desk/articles/<id>/act   action, kind[, delivery, reason, confirm], csrf:
+                                   an editor action (act.py), 303 back to the article
     GET  /desk/digest      placeholders until those pages are built
     GET  /desk/health
     GET  /desk/sent
@@ -30,13 +34,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from distributor.config import Settings
+from distributor.errors import DistributorError
 from distributor.newsletter.tokens import web_secret
 from distributor.render.env import Templates
 from distributor.store import Store
 from distributor.store.editors import Editor, Editors, Session, token_hash
-from distributor.web.desk import articles, auth, strings
+from distributor.web.desk import act, article, articles, auth, strings
 
 FORM = "application/x-www-form-urlencoded"
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
 MAX_FORM_BYTES = 64 * 1024  # an edited variant fits; a login is far smaller
 
 
@@ -89,6 +96,8 @@ class Desk:
             Route("/", self.guarded(self.articles), methods=["GET"]),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.guarded(self.logout), methods=["POST"]),
+            Route("/articles/{article_id:int}", self.guarded(self.article), methods=["GET"]),
+            Route("/articles/{article_id:int}/act", self.guarded(self.act), methods=["POST"]),
             Route("/digest", self.guarded(self.coming("digest", "distributor digest --preview OUT")), methods=["GET"]),
             Route("/health", self.guarded(self.coming("health", "distributor status")), methods=["GET"]),
             Route("/sent", self.guarded(self.coming("sent", "distributor outbox --status sent")), methods=["GET"]),
@@ -233,6 +242,43 @@ class Desk:
                          older=f"{self.prefix}/{desk.lang_query}{sep}page={page.page + 1}",
                          newer=f"{self.prefix}/{desk.lang_query}{sep}page={page.page - 1}")
 
+    async def article(self, desk: DeskRequest) -> Response:
+        article_id = int(desk.request.path_params["article_id"])
+        store = self._store()
+        try:
+            detail = await asyncio.to_thread(article.article_detail, self.settings, store, article_id)
+        except DistributorError:
+            return self.message(desk, 404, desk.w["not_found_title"], desk.w["no_such_article"].format(id=article_id))
+        done = await asyncio.to_thread(act.entry_of, store, article_id, desk.request.query_params.get("done"))
+        title = detail.article.title or detail.article.label
+        return self.page(desk, "article", title=title, current="articles", detail=detail, done=done,
+                         action=f"{self.prefix}/articles/{article_id}/act{desk.lang_query}",
+                         # The article's photo and the email's images come from the magazine's site.
+                         extra={"Content-Security-Policy": CSP.replace("img-src 'self' data:",
+                                                                       "img-src 'self' data: https: http:")})
+
+    async def act(self, desk: DeskRequest) -> Response:
+        article_id = int(desk.request.path_params["article_id"])
+        store = self._store()
+        try:
+            stored = await asyncio.to_thread(store.get_article, article_id)
+        except DistributorError:
+            return self.message(desk, 404, desk.w["not_found_title"], desk.w["no_such_article"].format(id=article_id))
+        rows = await asyncio.to_thread(store.deliveries, article_id=stored.id)
+        try:
+            pressed = act.read(desk.fields, {d.id: d.kind for d in rows})
+        except act.BadForm as exc:
+            return self.message(desk, 400, desk.w["bad_request_title"], str(exc))
+        back = f"{self.prefix}/articles/{article_id}{desk.lang_query}"
+        if pressed.action == "resend" and not pressed.confirmed:
+            return self.page(desk, "confirm", title=desk.w["resend_confirm_title"], current="articles",
+                             pressed=pressed, back=back, channel=f"{stored.article.language}.{pressed.kind}",
+                             action=f"{self.prefix}/articles/{article_id}/act{desk.lang_query}")
+        done = await act.perform(self.settings, store, self.clock, article_id, pressed, act.actor_of(desk.editor.name))
+        sep = "&" if desk.lang_query else "?"
+        target = back + (f"{sep}done={done}" if done is not None else "") + f"#channel-{pressed.kind}"
+        return headers(RedirectResponse(target, 303))
+
     def coming(self, section: str, command: str) -> Handler:
         async def handler(desk: DeskRequest) -> Response:
             return self.page(desk, "coming", title=desk.w[f"coming_title_{section}"], current=section,
@@ -259,10 +305,7 @@ def headers(response: Response, extra: dict[str, str] | None = None) -> Response
     loaded from elsewhere, no address of the desk in a Referer."""
     response.headers.update({
         "Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        **(extra or {})})
+        "X-Frame-Options": "DENY", "Content-Security-Policy": CSP, **(extra or {})})
     return response
 
 
