@@ -54,6 +54,14 @@ TAKEN: Literal["taken"] = "taken"  # the batch's row is sending or sent already:
 Sent = tuple[int, str | None, int]  # (batch_no, message id, recipients) answered, not yet recorded
 
 
+# The statements of every batch, built once: a statement built per call costs
+# SQLAlchemy more than SQLite takes to run it.
+_SENT = issue_batches.update().where(
+    issue_batches.c.issue_id == sa.bindparam("b_issue"), issue_batches.c.batch_no == sa.bindparam("b_no"),
+).values(status="sent", message_id=sa.bindparam("message_id"), error=None, recipients=sa.bindparam("recipients"),
+         finished_at=sa.bindparam("finished_at"))
+
+
 class BatchBook:
     def __init__(self, engine: sa.Engine, *, issue_id: int, edition: str, max_id: int, batch_size: int):
         self.engine = engine
@@ -61,6 +69,7 @@ class BatchBook:
         self.edition = edition
         self.max_id = max_id
         self.batch_size = batch_size
+        self._insert: sa.Insert | None = None  # the dialect's INSERT … ON CONFLICT DO NOTHING, built once
 
     def peek(self, after: int) -> Page:
         """The next page after `after`, nothing marked."""
@@ -133,8 +142,8 @@ class BatchBook:
 
     def _sent(self, conn: sa.Connection, sent: Sent, now: dt.datetime) -> None:
         batch_no, message_id, recipients = sent
-        conn.execute(self._row(batch_no).values(status="sent", message_id=message_id, error=None,
-                                                recipients=recipients, finished_at=now))
+        conn.execute(_SENT, {"b_issue": self.issue_id, "b_no": batch_no, "message_id": message_id,
+                             "recipients": recipients, "finished_at": now})
 
     def _page(self, conn: sa.Connection, after: int) -> Page:
         """On the connection's own driver cursor (in its transaction, if any):
@@ -154,8 +163,11 @@ class BatchBook:
 
         values = dict(status="sending", recipients=len(batch.page), after_id=batch.after_id,
                       last_id=batch.last_id, started_at=now)
-        if conn.execute(_insert_ignore(conn, issue_batches).values(
-                issue_id=self.issue_id, batch_no=batch.batch_no, attempts=1, **values)).rowcount:
+        if self._insert is None:
+            self._insert = _insert_ignore(conn, issue_batches).values(
+                {c: sa.bindparam(c) for c in ("issue_id", "batch_no", "attempts", *values)})
+        if conn.execute(self._insert, {"issue_id": self.issue_id, "batch_no": batch.batch_no, "attempts": 1,
+                                       **values}).rowcount:
             return batch
         row = conn.execute(sa.select(issue_batches).where(
             issue_batches.c.issue_id == self.issue_id, issue_batches.c.batch_no == batch.batch_no,
