@@ -184,3 +184,32 @@ def test_the_pipelined_digest_on_postgresql(sb_settings, pg_url, clock, control)
         got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
         assert got == [f"reader{i:03d}@example.org" for i in range(95)]
         assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
+
+
+def test_the_collector_is_quiet_only_while_issues_are_sent(readers, store, clock, control):
+    """During a send the heap is frozen and young collections wait for 20,000
+    objects; overlapping sends (two editions) count, and the last one to end
+    puts the collector back as it was."""
+    import gc
+
+    before = gc.get_threshold()
+    quiet = digest._quiet_collector
+    quiet.start()
+    quiet.start()
+    assert gc.get_threshold()[0] >= 20_000 and gc.get_freeze_count() > 0
+    quiet.stop()
+    assert gc.get_threshold()[0] >= 20_000  # the other send still runs
+    quiet.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    seen = []
+
+    class Looking(Watching):
+        async def send_batch(self, message, recipients, *, custom_args=None):
+            seen.append(gc.get_threshold()[0])
+            return await super().send_batch(message, recipients, custom_args=custom_args)
+
+    issue = issue_of(readers, store, clock)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep,
+                                           channel=Looking(readers, store.engine, issue.id)))
+    assert result.status == "sent" and min(seen) >= 20_000
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
