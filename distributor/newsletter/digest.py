@@ -344,7 +344,8 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     `subject` and `intro` if given (an unfinished issue keeps its own: giving
     them then is an error)."""
     issues = Issues(store.engine)
-    unfinished = issues.unfinished(edition, ("sending", "failed") if resume_failed else ("sending",))
+    # Annotated: Issues.list shadows `list` in issues.py's own annotations.
+    unfinished: list[Issue] = issues.unfinished(edition, ("sending", "failed") if resume_failed else ("sending",))
     if unfinished:
         issue = unfinished[0]
         if subject or intro:
@@ -366,11 +367,11 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     if not Subscribers(store.engine).has_active(edition):
         log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
-    issue = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
-    if issue is None:
+    made = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
+    if made is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
-    return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
+    return await send_issue(settings, store, made, clock=clock, sleep=sleep, stop=stop)
 
 
 async def run_due_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
