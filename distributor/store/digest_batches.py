@@ -10,7 +10,8 @@ batch meanwhile, so while batch n's request runs, one transaction (`step`)
     reads batch n + 1's recipients (the keyset page after batch n's last id),
     and marks batch n + 1 `sending` with the id range (after_id, last_id] it covers;
 
-and when batch n's answer comes, batch n + 1's request can start at once.
+and when batch n's answer comes, batch n + 1's request starts after one quick
+read (who of it left since it was read: `leavers`).
 So a crash leaves at most two batches `sending`, consecutive, after the batches
 recorded sent: (n - 1, n) before that transaction committed, (n, n + 1) after
 it. Either may have gone out; a resume holds the issue for an editor, exactly as
@@ -18,9 +19,10 @@ for one batch of unknown outcome. A batch begun but not sent (the send stopped,
 or the batch before it failed) is put back as it was (`settle`), so a clean stop
 or a failure leaves no batch `sending`.
 
-Batch numbers are consecutive and a batch is begun only after every earlier
-batch was sent, so the sent batches are always a prefix: a resume continues
-after the last one's last_id.
+Batch numbers are consecutive, a batch is begun only while the one before it
+is in flight, and its request starts only after every earlier batch was
+answered: the sent batches are always a prefix, and a resume continues after
+the last one's last_id.
 """
 
 from __future__ import annotations
