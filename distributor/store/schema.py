@@ -328,3 +328,18 @@ editor_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 sa.Index("ix_editor_sessions_editor_id", editor_sessions.c.editor_id)
+
+
+# Signups in the last hour, per client and per address, shared by every process
+# that answers POST /subscribe (`serve`, `run` with [web] enabled): one row a
+# signup, its key a keyed hash (never the IP address or the email address),
+# `at` in Unix seconds. Rows older than the window are deleted as new ones come.
+signup_hits = sa.Table(
+    "signup_hits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_signup_hits_key_at", signup_hits.c.key, signup_hits.c.at)
+sa.Index("ix_signup_hits_at", signup_hits.c.at)

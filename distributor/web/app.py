@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from distributor.config import Settings
 from distributor.newsletter import readers, tokens
 from distributor.render.env import Templates
-from distributor.sandbox.ratelimit import SlidingWindow
+from distributor.store.signup_limits import SignupLimits
 from distributor.store.subscribers import InvalidAddress, Subscribers, normalize_email
 from distributor.web import strings, webhook
 from distributor.web.desk.routes import Desk
@@ -67,9 +67,6 @@ class WebApp:
         self._store = store
         self._own_store = store is None
         self.clock = clock
-        web = settings.web
-        self.per_client = SlidingWindow(web.signups_per_client_per_hour, HOUR)
-        self.per_address = SlidingWindow(web.signups_per_address_per_hour, HOUR)
         self.templates = Templates.from_settings(settings)
         self.pending: set[asyncio.Task] = set()
         self.app = Starlette(routes=[
@@ -95,6 +92,12 @@ class WebApp:
     @property
     def subscribers(self) -> Subscribers:
         return Subscribers(self.store.engine)
+
+    @property
+    def limits(self) -> SignupLimits:
+        """The signup limits, counted in the database (store/signup_limits.py):
+        the same for every process that answers /subscribe."""
+        return SignupLimits(self.store.engine, tokens.web_secret(self.settings), window=HOUR)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette):  # noqa: ANN201
@@ -159,7 +162,7 @@ class WebApp:
                 raise BadRequest(400, f"email: {exc}") from None
             now = self.clock()
             client = request.client.host if request.client else "?"
-            wait = self.per_client.hit(client, time.time())
+            wait = self.limits.hit(self.settings.web.signups_per_client_per_hour, "client", client, now=time.time())
             if wait is not None:
                 raise BadRequest(429, f"too many signups from this address; try again in {wait} seconds",
                                  {"Retry-After": str(wait)})
@@ -170,7 +173,8 @@ class WebApp:
         if not fields.get("website"):
             # The per-address limit is silent: answering differently would tell
             # a stranger that someone signed this address up a moment ago.
-            if self.per_address.hit((edition, email), time.time()) is None:
+            if self.limits.hit(self.settings.web.signups_per_address_per_hour, "address", edition, email,
+                               now=time.time()) is None:
                 name = self.name(edition)
                 consent = strings.strings(edition)["consent"].format(name=name)
                 source = f"web:/subscribe/{edition}"
