@@ -178,3 +178,17 @@ def _short(title: str) -> str:
     from distributor.render.textlimits import fit
 
     return fit(title, lambda s: len(s) <= 50).text
+
+
+@contextlib.asynccontextmanager
+async def app_over(settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep,
+                   worker: str | None = None) -> AsyncIterator[App]:
+    """An App over a store that is already open (the web process's), with
+    the channels' dispatcher, closed on the way out: what an editor action
+    taken on the desk works with."""
+    app = App(settings, store, clock=clock, sleep=sleep)
+    app._dispatcher = Dispatcher(settings, store, clock=clock, sleep=sleep, worker=worker)
+    try:
+        yield app
+    finally:
+        await app._dispatcher.aclose()

@@ -44,6 +44,9 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("check",): [],
     ("deliver",): ["--once"],
     ("digest",): ["--preview", "{tmp}/digest.html"],
+    ("editors", "add"): ["anna", "--password-stdin"],
+    ("editors", "list"): [],
+    ("editors", "remove"): ["anna"],
     ("hold",): ["1"],
     ("ingest",): [],
     ("issues",): [],
@@ -93,7 +96,8 @@ def test_config_after_the_subcommand(path, absent, tmp_path):
     assert f"config file not found: {absent}" in result.output
 
 
-@pytest.mark.parametrize("path", [("subscribers", "list"), ("subscribers", "export")], ids=" ".join)
+@pytest.mark.parametrize("path", [("subscribers", "list"), ("subscribers", "export"), ("editors", "list")],
+                         ids=" ".join)
 def test_config_after_a_subgroup(path, absent):
     result = CliRunner().invoke(cli, [path[0], "--config", str(absent), *path[1:]])
     assert result.exit_code == 2

@@ -186,6 +186,10 @@ class TwitterChannelConfig:
     max_hashtags: int = 2
     # Post a long text as a numbered thread instead of cutting it.
     thread: bool = False
+    # The account's name (without "@"), for the links to its posts on the desk
+    # (x.com/<username>/status/<id>); "" = x.com/i/status/<id> (the sandbox's
+    # accounts are named sandbox_<edition>).
+    username: str = ""
     # When posts may go out, in the edition's time zone ("" = any time), and
     # the editorial spacing between two posts (see the Telegram channel).
     posting_window: str = ""
@@ -260,6 +264,12 @@ class WebConfig:
     sendgrid_public_key: str = ""
     # Signed events whose timestamp is further than this from now are refused.
     webhook_max_age_seconds: int = 600
+    # The editors' desk (/desk/): how long a login lasts, and how many failed
+    # logins per 15 minutes, per client address and per editor name, before
+    # further attempts are refused (429) without checking the password.
+    desk_session_hours: float = 12.0
+    desk_failed_logins_per_client: int = 20
+    desk_failed_logins_per_name: int = 5
 
     @property
     def public_url(self) -> str:
@@ -375,5 +385,6 @@ RANGES: dict[type, dict[str, Range]] = {
     WebConfig: {"port": Range(0, 65535),  # 0: any free port (the tests)
                 "confirm_hours": POSITIVE, "signups_per_client_per_hour": COUNT,
                 "signups_per_address_per_hour": COUNT, "max_body_bytes": Range(1024),
-                "webhook_max_age_seconds": POSITIVE},
+                "webhook_max_age_seconds": POSITIVE, "desk_session_hours": Range(0, 24 * 30, above=True),
+                "desk_failed_logins_per_client": COUNT, "desk_failed_logins_per_name": COUNT},
 }

@@ -13,22 +13,25 @@ twice (a batch whose outcome is unknown holds the issue).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import gc
 import logging
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Literal
 from zoneinfo import ZoneInfo
 
 from distributor.channels import build_channel
-from distributor.config import WEEKDAYS, Settings
+from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.store.issues import Issue, Issues, StaleItems
+from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
 from distributor.store.approval import Approvals
+from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun, Sent
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
@@ -38,11 +41,16 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------ schedule
 
 
-def slot_at_or_before(settings: Settings, edition: str, now: dt.datetime) -> dt.datetime:
-    """The most recent digest time of the edition at or before `now` (UTC)."""
+def newsletter_of(settings: Settings, edition: str) -> NewsletterChannelConfig:
     nl = settings.editions[edition].channels.newsletter
     if nl is None:
         raise DistributorError(f"edition {edition} has no newsletter channel")
+    return nl
+
+
+def slot_at_or_before(settings: Settings, edition: str, now: dt.datetime) -> dt.datetime:
+    """The most recent digest time of the edition at or before `now` (UTC)."""
+    nl = newsletter_of(settings, edition)
     tz = ZoneInfo(settings.editions[edition].timezone)
     hour, minute = (int(x) for x in nl.digest_time.split(":"))
     local = now.astimezone(tz)
@@ -110,13 +118,6 @@ def waiting(settings: Settings, store: Store, edition: str, now: dt.datetime) ->
 # ------------------------------------------------------------------ sending
 
 
-def _page(settings: Settings, issues: Issues, issue: Issue, after: int) -> list[tuple[int, str, str]]:
-    """The issue's next batch after subscriber `after`: (id, address, unsubscribe token)."""
-    page = issues.recipient_page(issue, after)
-    toks = unsubscribe_tokens(settings, issue.edition, [sid for sid, _ in page])
-    return [(sid, email, tok) for (sid, email), tok in zip(page, toks)]
-
-
 @dataclass
 class DigestResult:
     edition: str
@@ -134,9 +135,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     editor's own subject and intro, if given); None when there is nothing to
     send or another process made it first."""
     issues = Issues(store.engine)
-    nl = settings.editions[edition].channels.newsletter
-    if nl is None:
-        raise DistributorError(f"edition {edition} has no newsletter channel")
+    nl = newsletter_of(settings, edition)
     for attempt in range(3):
         items = waiting(settings, store, edition, now)
         if not items:
@@ -144,7 +143,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
         stored = [store.get_article(a) for _, a in items]
         msg = render_edition_digest(settings, edition, [s.article for s in stored], slot.astimezone(
             ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
-        if not Subscribers(store.engine).counts(edition).get("active"):
+        if not Subscribers(store.engine).has_active(edition):
             raise DistributorError(f"edition {edition} has no active newsletter subscribers")
         try:
             # The snapshot is a rule (schema.issues), taken in the same transaction as the issue; the
@@ -167,6 +166,52 @@ def issue_message(issue: Issue) -> RenderedMessage:
                                       language=issue.edition), issue.id)
 
 
+def _unknown(issue: Issue, unknown: list[Batch]) -> str:
+    """Why an issue is held: the batches found `sending` (at most two, see
+    store/digest_batches.py) and what an editor can do."""
+    nos = [b.batch_no + 1 for b in unknown]
+    which, were, their = ((f"batch {nos[0]}", "was", "its") if len(nos) == 1
+                          else ("batches " + ", ".join(map(str, nos[:-1])) + f" and {nos[-1]}", "were", "their"))
+    return (f"{which} of {issue.batch_count} {were} being sent when the process stopped (at "
+            f"{unknown[0].started_at.isoformat(timespec='seconds')}); {their} outcome is unknown. Check SendGrid's "
+            f"activity, then `distributor digest --release {issue.id}` to send {'it' if len(nos) == 1 else 'them'} "
+            f"again, or leave it held.")
+
+
+class _QuietCollector:
+    """The garbage collector while issues are sent (counted: two editions' sends
+    may overlap in one process). Every batch makes thousands of containers (a
+    personalization per reader) that refcounting frees, yet each collection
+    walked them, and each full one the whole heap: at 100k readers an eighth of
+    the time. While any send runs, the process's long-lived objects (modules,
+    SQLAlchemy, templates) are frozen out of the collector's walks, and a
+    collection waits for 20,000 net new objects, not 700: garbage in cycles,
+    which only the collector frees, stays bounded by that. Nothing is collected
+    first: that would cost a full collection at once."""
+
+    GEN0 = 20_000
+
+    def __init__(self) -> None:
+        self.sends = 0
+        self.thresholds = gc.get_threshold()
+
+    def start(self) -> None:
+        self.sends += 1
+        if self.sends == 1:
+            self.thresholds = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(self.GEN0, self.thresholds[0]), *self.thresholds[1:])
+
+    def stop(self) -> None:
+        self.sends -= 1
+        if self.sends == 0:
+            gc.set_threshold(*self.thresholds)
+            gc.unfreeze()
+
+
+_quiet_collector = _QuietCollector()
+
+
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
                      sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False,
                      channel=None, policy: RetryPolicy | None = None) -> DigestResult:
@@ -180,14 +225,18 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
     own_channel = channel is None
     channel = channel or build_channel(settings, f"{issue.edition}.newsletter")
     message = issue_message(issue)
+    book = BatchBook(store.engine, issue_id=issue.id, edition=issue.edition, max_id=issue.max_subscriber_id,
+                     batch_size=issue.batch_size)
+
+    def recipients(batch: Begun) -> list[tuple[str, str]]:
+        return batch_tokens(settings, issue.edition, batch.page)
+
+    _quiet_collector.start()
     try:
         done = issues.batches(issue.id)
-        unknown = [b for b in done.values() if b.status == "sending"]
+        unknown = sorted((b for b in done.values() if b.status == "sending"), key=lambda b: b.batch_no)
         if unknown:
-            reason = (f"batch {unknown[0].batch_no + 1} of {issue.batch_count} was being sent when the process "
-                      f"stopped (at {unknown[0].started_at.isoformat(timespec='seconds')}); its outcome is unknown. "
-                      f"Check SendGrid's activity, then `distributor digest --release {issue.id}` to send it "
-                      f"again, or leave it held.")
+            reason = _unknown(issue, unknown)
             issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
             return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
         channel_name = f"{issue.edition}.newsletter"
@@ -197,87 +246,115 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                                 f"{channel_name} is paused ({state.paused_reason}); after `distributor resume "
                                 f"{channel_name}` the issue resumes at the next run")
         # Keyset paging over the snapshot: batch n covers the subscriber ids
-        # (after, last]; a sent batch is skipped by its last id, so a resume
-        # continues with the next unsent batch and never re-reads the others.
-        # While a batch's request is in flight the next page is read and its
-        # tokens made; between two requests one transaction marks the one sent,
-        # drops from the next whoever left meanwhile, and marks it sending.
+        # (after, last]; the sent batches are a prefix, so a resume continues
+        # after the last one's last id and never re-reads the others.
         n, after, total = 0, 0, 0
         while n in done and done[n].status == "sent":
             last = done[n].last_id
             after = last if last is not None else after
             total += done[n].recipients
             n += 1
-        stopping = stop()  # asked before the page is read: it is read as late as it can be
-        page = _page(settings, issues, issue, after)
-        if page and stopping:
-            return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
-        began = False  # batch n marked `sending` by the transaction that closed batch n - 1
-        while page:
-            last = page[-1][0]
+        if stop():  # asked before anything is begun: a stopping process starts no batch
+            if book.peek(after):
+                return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
+            cur: Begun | Literal["end", "taken"] = END
+        else:
+            cur = book.step(sent=None, batch_no=n, after=after, now=clock())
+        if cur == TAKEN:
+            return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
+        # One request in flight; while it runs, `step` records the batch before
+        # it sent, reads and begins the next one (store/digest_batches.py), and
+        # its tokens are made. So when an answer comes the next request starts
+        # after one quick read: who left since their batch was read.
+        pending: Sent | None = None  # answered, recorded by the next transaction
+        ahead: Begun | Literal["end", "taken"] | None = None  # the batch after cur, once prepared
+        to = recipients(cur) if isinstance(cur, Begun) else []
+        ahead_to: list[tuple[str, str]] = []
+        while isinstance(cur, Begun):
             failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
             while True:
-                if not began and not issues.begin_batch(issue.id, n, recipients=len(page), now=clock(),
-                                                        after_id=after, last_id=last):
-                    return DigestResult(issue.edition, issue, "already",
-                                        f"batch {n + 1} is being sent by another process")
-                began = False
+                request = asyncio.ensure_future(channel.send_batch(
+                    message, to, custom_args={"issue_id": str(issue.id), "batch": str(cur.batch_no)}))
+                await asyncio.sleep(0)  # the request starts (in its thread) before the next batch is prepared
                 try:
-                    request = asyncio.ensure_future(channel.send_batch(
-                        message, [(e, t) for _, e, t in page],
-                        custom_args={"issue_id": str(issue.id), "batch": str(n)}))
-                    await asyncio.sleep(0)  # the request starts (in its thread) before the next page is read
-                    try:
-                        upcoming = _page(settings, issues, issue, last)
-                    except BaseException:
-                        request.cancel()
-                        raise
+                    if ahead is None:
+                        ahead = book.step(sent=pending, batch_no=cur.batch_no + 1, after=cur.last_id, now=clock())
+                        pending = None
+                        ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
                     message_id = await request
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
-                    reason = f"batch {n + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
+                    book.settle(now=clock(), sent=pending, put_back=ahead)
+                    reason = f"batch {cur.batch_no + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
                     issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
                     return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
                 except DeliveryError as exc:
-                    issues.finish_batch(issue.id, n, status="failed", now=clock(), error=str(exc))
+                    book.settle(now=clock(), sent=pending, failed=(cur.batch_no, str(exc)), put_back=ahead)
+                    pending, ahead = None, None
                     decision = policy.decide(exc, failures=failures, waits=waits)
                     failures = decision.failures
                     if decision.action in ("wait", "retry"):
                         waits = waits + 1 if decision.action == "wait" else 0
                         log.warning("digest %s issue %s: batch %d: %s; retrying in %.0fs", issue.edition,
-                                    issue.id, n + 1, decision.why, decision.delay)
+                                    issue.id, cur.batch_no + 1, decision.why, decision.delay)
                         await sleep(decision.delay)
                         if stop():  # the process is stopping: the next run resumes this batch
                             return DigestResult(issue.edition, issues.get(issue.id), "stopped",
-                                                f"stopped while batch {n + 1} waited to be retried")
+                                                f"stopped while batch {cur.batch_no + 1} waited to be retried")
+                        again = book.begin(cur, clock())
+                        if again is None:
+                            return DigestResult(issue.edition, issue, "already",
+                                                f"batch {cur.batch_no + 1} is being sent by another process")
+                        cur = again
                         continue
                     if decision.action == "pause":
-                        reason = f"{exc} (digest issue #{issue.id}, batch {n + 1})"
+                        reason = f"{exc} (digest issue #{issue.id}, batch {cur.batch_no + 1})"
                         store.outbox.update_channel(channel_name, paused=True, paused_reason=reason, now=clock())
                         return DigestResult(issue.edition, issues.get(issue.id), "paused",
                                             f"{channel_name} paused: {exc}; after `distributor resume "
                                             f"{channel_name}` the issue resumes at the next run")
-                    issues.set_status(issue.id, IssueStatus.FAILED, now=clock(), reason=f"batch {n + 1}: {decision.why}")
+                    issues.set_status(issue.id, IssueStatus.FAILED, now=clock(),
+                                      reason=f"batch {cur.batch_no + 1}: {decision.why}")
                     return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
+                except BaseException:
+                    # Cancelled or interrupted: cur's outcome is unknown (left `sending`),
+                    # what is known is recorded and the batch after it put back.
+                    request.cancel()
+                    with contextlib.suppress(Exception):
+                        book.settle(now=clock(), sent=pending, put_back=ahead)
+                    raise
                 log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
-                         n + 1, issue.batch_count, len(page), message_id)
+                         cur.batch_no + 1, issue.batch_count, len(to), message_id)
                 break
-            after, total, n = last, total + len(page), n + 1
+            pending, total, n = (cur.batch_no, message_id, len(to)), total + len(to), cur.batch_no + 1
             if stop():
-                issues.finish_batch(issue.id, n - 1, status="sent", now=clock(), message_id=message_id)
-                if upcoming:
+                book.settle(now=clock(), sent=pending, put_back=ahead)
+                pending = None
+                if ahead != END:
                     return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
                 break
-            prefetched_last = upcoming[-1][0] if upcoming else after
-            page, began = issues.advance(issue, n - 1, message_id=message_id, now=clock(), after=after,
-                                         page=upcoming)
-            if upcoming and not page:  # everyone in it left meanwhile: read on after it
-                page = _page(settings, issues, issue, prefetched_last)
-                after = prefetched_last
+            while isinstance(ahead, Begun) and (gone := book.leavers(ahead)):
+                # Whoever stopped being active since the batch was read is left out;
+                # with nobody left in it, the batch is put back and the next page read.
+                keep = [i for i, (sid, _) in enumerate(ahead.page) if sid not in gone]
+                if keep:
+                    ahead.page, ahead_to = [ahead.page[i] for i in keep], [ahead_to[i] for i in keep]
+                    break
+                book.settle(now=clock(), put_back=ahead)
+                ahead = book.step(sent=pending, batch_no=ahead.batch_no, after=ahead.last_id, now=clock())
+                pending = None
+                ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
+            if ahead == TAKEN:
+                book.settle(now=clock(), sent=pending)
+                return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
+            cur, to, ahead, ahead_to = ahead, ahead_to, None, []
+        if pending is not None:
+            book.settle(now=clock(), sent=pending)
         issues.set_status(issue.id, IssueStatus.SENT, now=clock())
         return DigestResult(issue.edition, issues.get(issue.id), "sent",
                             f"{total} recipients in {n} batch(es)")
     finally:
+        _quiet_collector.stop()
         if own_channel:
             await channel.aclose()
 
@@ -292,8 +369,9 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     `subject` and `intro` if given (an unfinished issue keeps its own: giving
     them then is an error)."""
     issues = Issues(store.engine)
-    unfinished = issues.unfinished(edition, (IssueStatus.SENDING, IssueStatus.FAILED) if resume_failed
-                                   else (IssueStatus.SENDING,))
+    # Annotated: Issues.list shadows `list` in issues.py's own annotations.
+    states = (IssueStatus.SENDING, IssueStatus.FAILED) if resume_failed else (IssueStatus.SENDING,)
+    unfinished: list[Issue] = issues.unfinished(edition, states)
     if unfinished:
         issue = unfinished[0]
         if subject or intro:
@@ -312,7 +390,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     existing = issues.find(edition, slot)
     if existing is not None:
         return DigestResult(edition, existing, "already", f"issue #{existing.id} for this slot is {existing.status}")
-    if not Subscribers(store.engine).counts(edition).get("active"):
+    if not Subscribers(store.engine).has_active(edition):
         log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
     made = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)

@@ -35,6 +35,9 @@ CONTENT_COLUMNS = {
     schema.issues: ("subject", "html", "text", "headers", "recipients"),
     schema.subscribers: ("email", "consent_source", "consent_text"),
     schema.source_polls: ("etag", "last_modified"),
+    # Random values a short secret could occur in by chance: scrubbed, they would no longer verify.
+    schema.editors: ("password_hash",),
+    schema.editor_sessions: ("token_hash",),
 }
 # A value bound to one of them: `url` in VALUES or SET, `url_1` in a WHERE.
 _CONTENT_BIND = re.compile(

@@ -304,3 +304,46 @@ audit = sa.Table(
 sa.Index("ix_audit_article", audit.c.article_id, audit.c.id)
 sa.Index("ix_audit_delivery", audit.c.delivery_id, audit.c.id)
 sa.Index("ix_audit_issue", audit.c.issue_id, audit.c.id)
+
+
+# The editors who may use the desk (/desk/ in `distributor serve`): a name
+# (lower case, store/editors.py: NAME) and an argon2 hash of the password,
+# never the password. Removing an editor deletes the row and its sessions.
+editors = sa.Table(
+    "editors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime),
+    sa.UniqueConstraint("name", name="uq_editors_name"),
+)
+
+# A desk session: the SHA-256 of the random token in the editor's signed
+# cookie (the token itself is never stored), until when it is valid. Logging
+# out deletes the row; so does removing the editor.
+editor_sessions = sa.Table(
+    "editor_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("editor_id", sa.Integer, sa.ForeignKey("editors.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_editor_sessions_editor_id", editor_sessions.c.editor_id)
+
+
+# Signups in the last hour, per client and per address, shared by every process
+# that answers POST /subscribe (`serve`, `run` with [web] enabled): one row a
+# signup, its key a keyed hash (never the IP address or the email address),
+# `at` in Unix seconds. Rows older than the window are deleted as new ones come.
+signup_hits = sa.Table(
+    "signup_hits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_signup_hits_key_at", signup_hits.c.key, signup_hits.c.at)
+sa.Index("ix_signup_hits_at", signup_hits.c.at)

@@ -9,6 +9,7 @@
     GET  /archive/<edition>/<id>   a sent digest issue, public, with nothing personal in it
     POST /webhooks/sendgrid        SendGrid's signed Event Webhook
     GET  /healthz                  ok
+    /desk/…                        the editors' desk (web/desk/routes.py), behind a login
 
 Bad input gets a 4xx with a message saying what is wrong, as HTML for a
 browser and as JSON for a JSON client; nothing is stored then.
@@ -29,14 +30,15 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from distributor.config import Settings
 from distributor.newsletter import readers, tokens
 from distributor.render.env import Templates
-from distributor.sandbox.ratelimit import SlidingWindow
+from distributor.store.signup_limits import SignupLimits
 from distributor.store.subscribers import InvalidAddress, Subscribers, normalize_email
 from distributor.web import strings, webhook
+from distributor.web.desk.routes import Desk
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,6 @@ class WebApp:
         self._store = store
         self._own_store = store is None
         self.clock = clock
-        web = settings.web
-        self.per_client = SlidingWindow(web.signups_per_client_per_hour, HOUR)
-        self.per_address = SlidingWindow(web.signups_per_address_per_hour, HOUR)
         self.templates = Templates.from_settings(settings)
         self.pending: set[asyncio.Task] = set()
         self.app = Starlette(routes=[
@@ -78,6 +77,7 @@ class WebApp:
             Route("/archive/{edition}/{issue_id}", self.archive, methods=["GET"]),
             Route("/webhooks/sendgrid", self.sendgrid_webhook, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
+            Mount("/desk", routes=Desk(settings, lambda: self.store, clock=clock, templates=self.templates).routes()),
         ], lifespan=self.lifespan)
         self.app.state.web = self
 
@@ -92,6 +92,12 @@ class WebApp:
     @property
     def subscribers(self) -> Subscribers:
         return Subscribers(self.store.engine)
+
+    @property
+    def limits(self) -> SignupLimits:
+        """The signup limits, counted in the database (store/signup_limits.py):
+        the same for every process that answers /subscribe."""
+        return SignupLimits(self.store.engine, tokens.web_secret(self.settings), window=HOUR)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette):  # noqa: ANN201
@@ -156,7 +162,7 @@ class WebApp:
                 raise BadRequest(400, f"email: {exc}") from None
             now = self.clock()
             client = request.client.host if request.client else "?"
-            wait = self.per_client.hit(client, time.time())
+            wait = self.limits.hit(self.settings.web.signups_per_client_per_hour, "client", client, now=time.time())
             if wait is not None:
                 raise BadRequest(429, f"too many signups from this address; try again in {wait} seconds",
                                  {"Retry-After": str(wait)})
@@ -167,7 +173,8 @@ class WebApp:
         if not fields.get("website"):
             # The per-address limit is silent: answering differently would tell
             # a stranger that someone signed this address up a moment ago.
-            if self.per_address.hit((edition, email), time.time()) is None:
+            if self.limits.hit(self.settings.web.signups_per_address_per_hour, "address", edition, email,
+                               now=time.time()) is None:
                 name = self.name(edition)
                 consent = strings.strings(edition)["consent"].format(name=name)
                 source = f"web:/subscribe/{edition}"

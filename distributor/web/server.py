@@ -51,6 +51,7 @@ def start_web(settings: Settings, *, host: str | None = None, port: int | None =
     host = host or settings.web.host
     port = settings.web.port if port is None else port
     server = uvicorn.Server(_config(settings, host, port, log_level, store))
+    # Not the main thread: uvicorn (>= 0.29, capture_signals) installs no signal handlers there.
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="distributor-web", daemon=True)
     thread.start()
     while not server.started:

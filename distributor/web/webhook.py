@@ -157,5 +157,6 @@ def apply_events(engine: sa.Engine, events: list[dict[str, Any]], *, now: dt.dat
 
 def issue_counts(engine: sa.Engine, issue_id: int) -> dict[str, int]:
     with engine.connect() as conn:
-        return {r.event: r.count for r in conn.execute(
+        # By key: a Row's `.count` is, to the type checker, tuple.count.
+        return {r.event: r._mapping["count"] for r in conn.execute(
             sa.select(issue_stats).where(issue_stats.c.issue_id == issue_id))}

@@ -7,6 +7,8 @@ batch resumes at the next one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import json
 
 import pytest
@@ -101,3 +103,20 @@ def test_batch_tokens_are_the_unsubscribe_tokens(sb_settings):
     ids = [1, 42, 10**12]
     assert tokens.unsubscribe_tokens(sb_settings, "de", ids) == [
         tokens.unsubscribe_token(sb_settings, "de", i) for i in ids]
+
+
+@pytest.mark.parametrize("secret", ["s3cret", "", "k" * 64, "ключ-" * 30])  # short, empty, one block, hashed
+def test_batch_tokens_are_hmac_sha256_for_any_secret(sb_settings, monkeypatch, secret):
+    """The batch path computes the HMAC from copied SHA-256 states: the same
+    MACs as hmac.digest, whatever the key's length (a key longer than SHA-256's
+    64-byte block is hashed first), and every one verifies."""
+    from distributor.newsletter import tokens
+
+    monkeypatch.setenv("DISTRIBUTOR_WEB_SECRET", secret)
+    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(sb_settings.web,
+                                                                        secret_env="DISTRIBUTOR_WEB_SECRET"))
+    ids = [0, 1, 9, 10, 999, 1000, 123456789, 10**17]
+    batch = tokens.unsubscribe_tokens(settings, "fr", ids)
+    assert batch == [tokens.unsubscribe_token(settings, "fr", i) for i in ids]
+    now = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    assert [tokens.verify(settings, t, tokens.UNSUBSCRIBE, now).subscriber_id for t in batch] == ids

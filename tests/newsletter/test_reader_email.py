@@ -176,3 +176,40 @@ def test_the_loader_refuses_a_postal_address_with_control_characters(make_config
     with pytest.raises(ConfigErrors) as exc:
         load_settings(path)
     assert any("postal_address" in p for p in exc.value.problems)
+
+
+def test_a_mailto_unsubscribe_is_offered_only_where_a_mailbox_is_named(sent_issue):
+    """distributor reads no mail (README, "Unsubscribing by mail"): the mailto:
+    URI is in List-Unsubscribe only where unsubscribe_mailto names a mailbox,
+    and the production example names none, so its digests offer the https
+    one-click link only. Where one is named, the token in a mail's subject
+    is what whoever reads that mailbox acts on: its page unsubscribes."""
+    import urllib.parse
+    from pathlib import Path
+
+    from distributor.render.email import unsubscribe_headers
+    from distributor.render.variants import unsubscribe_url
+    from distributor.store.subscribers import Subscribers
+
+    example = load_settings(Path(__file__).resolve().parents[2] / "config" / "production.example.toml")
+    newsletters = [e.channels.newsletter for e in example.editions.values() if e.channels.newsletter is not None]
+    assert newsletters
+    for nl in newsletters:  # the headers every digest of the edition carries (render_digest's)
+        assert unsubscribe_headers(unsubscribe_url(example), nl) == ({
+            "List-Unsubscribe": f"<{example.web.public_url}/unsubscribe/{{token}}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}, [])
+    settings, issue, mail = sent_issue  # this config names unsubscribe@novastan.example
+    header = mail["personalizations"][0]["headers"]["List-Unsubscribe"]
+    https, mailto = re.fullmatch(r"<([^>]+)>, <mailto:unsubscribe@novastan\.example\?subject=([^>]+)>",
+                                 header).groups()
+    subject = urllib.parse.unquote(mailto)
+    assert subject.startswith("unsubscribe ") and https.endswith("/unsubscribe/" + subject.split(" ", 1)[1])
+    token = subject.split(" ", 1)[1]
+    reader = mail["personalizations"][0]["to"][0]["email"]
+    with Store.open(settings) as store, TestClient(create_app(settings, store),
+                                                   base_url="https://novastan.example") as client:
+        assert client.get(f"/unsubscribe/{token}").status_code == 200
+        assert Subscribers(store.engine).find("de", reader).status == "active"  # a GET changes nothing
+        done = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200
+        assert Subscribers(store.engine).find("de", reader).status == "unsubscribed"

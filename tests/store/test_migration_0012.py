@@ -1,4 +1,4 @@
-"""Migration 0010 (approval) on a database with deliveries, their attempts and
+"""Migration 0012 (approval) on a database with deliveries, their attempts and
 an issue's items: `status` takes `awaiting_approval` (17 characters) on both
 backends, `approved_version` is added, and nothing of the outbox is lost (on
 SQLite the table is not rebuilt, whose drop would delete every attempt and
@@ -19,7 +19,7 @@ NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc).replace(tzinfo=None)
 
 def check(engine) -> None:
     with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0009")
+        command.upgrade(_alembic_config(conn), "0011")
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO articles (source, source_key, version, title, language, data, content_hash, ingested_at, "
@@ -47,7 +47,7 @@ def check(engine) -> None:
         if conn.dialect.name == "sqlite":
             assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
     with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0009")
+        command.downgrade(_alembic_config(conn), "0011")
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT status, reason FROM deliveries WHERE id = 1")).one()
         assert row.status == "held" and "awaited approval" in row.reason
@@ -55,7 +55,7 @@ def check(engine) -> None:
     migrate(engine)  # and up again
 
 
-def test_0010_widens_the_status_and_keeps_the_outbox_on_sqlite(tmp_path):
+def test_0012_widens_the_status_and_keeps_the_outbox_on_sqlite(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
         check(engine)
@@ -64,7 +64,7 @@ def test_0010_widens_the_status_and_keeps_the_outbox_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_0010_widens_the_status_and_keeps_the_outbox_on_postgresql(pg_url):
+def test_0012_widens_the_status_and_keeps_the_outbox_on_postgresql(pg_url):
     engine = create_engine(pg_url)
     try:
         check(engine)

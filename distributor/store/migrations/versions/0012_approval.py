@@ -14,15 +14,15 @@ procedure for a change that leaves the stored data's format as it is
 (https://www.sqlite.org/lang_altertable.html, "otheralter"). On PostgreSQL it
 is a plain ALTER COLUMN TYPE.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,215 @@
+"""The digest keeps one request in flight and prepares the next batch while it
+runs (store/digest_batches.py). What that must not change: each batch is
+committed `sending` before its request starts and `sent` only after its
+answer; at most two batches are ever `sending`, right after the sent ones; a
+batch begun but never sent (a failure or a stop before it) is put back as it
+was. On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from distributor.errors import PermanentDeliveryError
+from distributor.ingest.pipeline import ingest
+from distributor.newsletter import digest
+from distributor.store.issues import Issues
+from distributor.store import Store
+from distributor.store.schema import issue_batches
+from support import add_subscribers, sent, with_channel
+
+
+def mails(control) -> list[dict]:
+    return [r["body"] for r in sent(control, "sendgrid", "/mail/send")]
+
+
+def rows(engine: sa.Engine, issue_id: int) -> dict[int, str]:
+    """The batches as another process sees them: committed rows only."""
+    with engine.connect() as conn:
+        return {r.batch_no: r.status for r in conn.execute(
+            sa.select(issue_batches.c.batch_no, issue_batches.c.status)
+            .where(issue_batches.c.issue_id == issue_id))}
+
+
+class Watching:
+    """The real newsletter channel, with the committed batch rows looked at
+    (on a connection of their own) as each request starts and as it ends."""
+
+    def __init__(self, settings, engine: sa.Engine, issue_id: int, *, fail_at: int | None = None):
+        from distributor.channels import build_channel
+
+        self.real = build_channel(settings, "de.newsletter")
+        self.engine, self.issue_id, self.fail_at = engine, issue_id, fail_at
+        self.at_start: list[tuple[int, dict[int, str]]] = []
+        self.at_end: list[tuple[int, dict[int, str]]] = []
+        self.at_failure: dict[int, str] = {}
+
+    async def send_batch(self, message, recipients, *, custom_args=None):
+        n = int(custom_args["batch"])
+        self.at_start.append((n, rows(self.engine, self.issue_id)))
+        if n == self.fail_at:
+            await asyncio.sleep(0.05)  # long enough for the next batch to be begun meanwhile
+            self.at_failure = rows(self.engine, self.issue_id)
+            raise PermanentDeliveryError("400 bad request", channel="de.newsletter", status_code=400)
+        try:
+            return await self.real.send_batch(message, recipients, custom_args=custom_args)
+        finally:
+            self.at_end.append((n, rows(self.engine, self.issue_id)))
+
+    async def aclose(self):
+        await self.real.aclose()
+
+
+def issue_of(settings, store, clock):
+    slot = clock().replace(microsecond=0)
+    return digest.assemble(settings, store, "de", slot, clock())
+
+
+def check_bracketing(watch: Watching) -> None:
+    for n, seen in watch.at_start:
+        assert seen.get(n) == "sending", (n, seen)  # committed before its request started
+        assert all(seen[b] == "sent" for b in range(n - 1)), (n, seen)  # the sent batches: a prefix
+        assert seen.get(n - 1, "sent") in ("sent", "sending"), (n, seen)  # the one before: answered, maybe not yet recorded
+        assert max(seen) <= n + 1 and sum(s == "sending" for s in seen.values()) <= 2, (n, seen)
+    for n, seen in watch.at_end:
+        assert seen[n] == "sending", (n, seen)  # not recorded sent before its answer came
+
+
+@pytest.fixture
+def readers(sb_settings, store, clock):
+    ingest(sb_settings, store, now=clock())
+    add_subscribers(store, "de", [f"reader{i:03d}@example.org" for i in range(95)])
+    return with_channel(sb_settings, "de.newsletter", batch_size=10)
+
+
+def test_each_batch_is_sending_before_its_request_and_sent_only_after(readers, store, clock, control):
+    issue = issue_of(readers, store, clock)
+    watch = Watching(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert [n for n, _ in watch.at_start] == list(range(10))
+    check_bracketing(watch)
+    # The next batch is begun while a request runs: seen at the end of every request but the last.
+    assert all(seen.get(n + 1) == "sending" for n, seen in watch.at_end[:-1])
+    assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
+    assert sum(len(m["personalizations"]) for m in mails(control)) == 95
+
+
+def test_a_failed_batch_puts_back_the_one_begun_after_it(readers, store, clock, control):
+    issue = issue_of(readers, store, clock)
+    watch = Watching(readers, store.engine, issue.id, fail_at=3)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "failed" and "400" in result.detail
+    check_bracketing(watch)
+    # Batch 4 was begun during batch 3's request; after the failure it is gone again.
+    assert watch.at_failure == {0: "sent", 1: "sent", 2: "sent", 3: "sending", 4: "sending"}
+    assert rows(store.engine, issue.id) == {0: "sent", 1: "sent", 2: "sent", 3: "failed"}
+    assert len(mails(control)) == 3
+    resumed = digest.run_digest(readers, store, "de", clock=clock, sleep=clock.sleep, resume_failed=True)
+    done = asyncio.run(resumed)
+    assert done.status == "sent" and done.issue.id == issue.id
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert len(got) == 95 and len(set(got)) == 95  # batch 3 once, after the failure; nobody twice
+
+
+def test_a_released_batch_begun_and_put_back_keeps_its_history(readers, store, clock, control):
+    """A crash with batches 2 and 3 `sending` holds the issue; released, both
+    are failed rows to send again. If batch 2 then fails, batch 3 (begun again
+    meanwhile) goes back to exactly the row it was."""
+    issue = issue_of(readers, store, clock)
+    issues = Issues(store.engine)
+    first = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep,
+                                          stop=lambda: len(mails(control)) >= 2))
+    assert first.status == "stopped" and rows(store.engine, issue.id) == {0: "sent", 1: "sent"}
+    last = issues.batches(issue.id)[1].last_id
+    # The process died with batch 2 in flight and batch 3 begun:
+    assert issues.begin_batch(issue.id, 2, recipients=10, now=clock(), after_id=last, last_id=last + 10)
+    assert issues.begin_batch(issue.id, 3, recipients=10, now=clock(), after_id=last + 10, last_id=last + 20)
+    held = asyncio.run(digest.send_issue(readers, store, issues.get(issue.id), clock=clock, sleep=clock.sleep))
+    assert held.status == "held" and "batches 3 and 4 of 10 were being sent" in held.detail
+    assert "their outcome is unknown" in held.detail and f"digest --release {issue.id}" in held.detail
+    issues.release(issue.id, now=clock())
+    before = issues.batches(issue.id)[3]
+    watch = Watching(readers, store.engine, issue.id, fail_at=2)
+    failed = asyncio.run(digest.send_issue(readers, store, issues.get(issue.id), clock=clock, sleep=clock.sleep,
+                                           channel=watch))
+    assert failed.status == "failed"
+    assert watch.at_failure[2] == "sending" and watch.at_failure[3] == "sending"  # begun during batch 3's request
+    assert rows(store.engine, issue.id) == {0: "sent", 1: "sent", 2: "failed", 3: "failed"}
+    assert issues.batches(issue.id)[3] == before  # status, attempts, error, times: as the release left it
+
+
+def test_an_unsubscribe_while_the_next_batch_is_prepared_is_still_honoured(readers, store, clock, control):
+    """The next batch is read during the previous request; whoever leaves
+    after that, before its request starts, is left out of it."""
+    from distributor.store.subscribers import Subscribers
+
+    issue = issue_of(readers, store, clock)
+    subs = Subscribers(store.engine)
+    watch = Watching(readers, store.engine, issue.id)
+    real_send = watch.real.send_batch
+
+    async def send_then_leave(message, recipients, *, custom_args=None):
+        out = await real_send(message, recipients, custom_args=custom_args)
+        if custom_args["batch"] == "0":  # batch 1 is begun by now: two of it leave, one everyone
+            subs.address_event("reader012@example.org", "unsubscribed", now=clock(), reason="one-click")
+            subs.address_event("reader019@example.org", "bounced", now=clock(), reason="bounce")
+        return out
+
+    watch.real.send_batch = send_then_leave
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent"
+    bodies = mails(control)
+    second = [p["to"][0]["email"] for p in bodies[1]["personalizations"]]
+    assert len(second) == 8 and "reader012@example.org" not in second and "reader019@example.org" not in second
+    assert Issues(store.engine).batches(issue.id)[1].recipients == 8
+
+
+@pytest.mark.postgres
+def test_the_pipelined_digest_on_postgresql(sb_settings, pg_url, clock, control):
+    settings = with_channel(sb_settings, "de.newsletter", batch_size=10)
+    with Store.open_url(pg_url) as store:
+        ingest(settings, store, now=clock())
+        add_subscribers(store, "de", [f"reader{i:03d}@example.org" for i in range(95)])
+        issue = issue_of(settings, store, clock)
+        watch = Watching(settings, store.engine, issue.id)
+        stopped = asyncio.run(digest.send_issue(settings, store, issue, clock=clock, sleep=clock.sleep,
+                                                channel=watch, stop=lambda: len(mails(control)) >= 4))
+        assert stopped.status == "stopped" and rows(store.engine, issue.id) == {n: "sent" for n in range(4)}
+        result = asyncio.run(digest.run_digest(settings, store, "de", clock=clock, sleep=clock.sleep))
+        assert result.status == "sent" and result.issue.id == issue.id
+        check_bracketing(watch)
+        got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+        assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+        assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
+
+
+def test_the_collector_is_quiet_only_while_issues_are_sent(readers, store, clock, control):
+    """During a send the heap is frozen and young collections wait for 20,000
+    objects; overlapping sends (two editions) count, and the last one to end
+    puts the collector back as it was."""
+    import gc
+
+    before = gc.get_threshold()
+    quiet = digest._quiet_collector
+    quiet.start()
+    quiet.start()
+    assert gc.get_threshold()[0] >= 20_000 and gc.get_freeze_count() > 0
+    quiet.stop()
+    assert gc.get_threshold()[0] >= 20_000  # the other send still runs
+    quiet.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    seen = []
+
+    class Looking(Watching):
+        async def send_batch(self, message, recipients, *, custom_args=None):
+            seen.append(gc.get_threshold()[0])
+            return await super().send_batch(message, recipients, custom_args=custom_args)
+
+    issue = issue_of(readers, store, clock)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep,
+                                           channel=Looking(readers, store.engine, issue.id)))
+    assert result.status == "sent" and min(seen) >= 20_000
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
