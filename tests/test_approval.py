@@ -407,7 +407,8 @@ def test_nothing_goes_out_before_the_approval_and_exactly_once_after(make_config
     assert run.exit_code == 0, run.output
     assert "awaiting approval (`distributor approve --article ID`)" in run.output
     assert "de.telegram     awaiting approval (`distributor approve --article ID`): 2" in run.output
-    assert invoke(cfg, "deliver", "--once").exit_code == 0
+    delivered = invoke(cfg, "deliver", "--once", "--json")
+    assert delivered.exit_code == 0 and json.loads(delivered.output)["awaiting_approval"] == 4
     # The sandbox's request log: nothing posted for the de edition; auto mode unchanged for the others.
     assert posts(control) == [] and de_tweets(control, cfg) == []
     assert len(posts(control, "@novastan_fr")) == 1 and len(posts(control, "@novastan_en")) == 1
