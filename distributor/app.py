@@ -127,7 +127,7 @@ async def run_cycle(settings: Settings, store: Store, dispatcher: Dispatcher, *,
 
 S = DeliveryStatus
 # The order of a channel's summary lines.
-_SUMMARY_ORDER = (S.SENT, S.PENDING, S.HELD, S.FAILED, S.SKIPPED, S.CANCELLED, S.SENDING)
+_SUMMARY_ORDER = (S.SENT, S.PENDING, S.AWAITING_APPROVAL, S.HELD, S.FAILED, S.SKIPPED, S.CANCELLED, S.SENDING)
 
 
 async def drain_until_stopped(app: App, *, poll_seconds: float, on_report: Callable[[DrainReport], object]) -> None:
@@ -165,6 +165,8 @@ def where_it_went(store: Store, settings: Settings | None = None) -> list[str]:
                 when = next_slot(settings, edition, utcnow()).astimezone(
                     ZoneInfo(settings.editions[edition].timezone))
                 label = f"waiting for the weekly digest of {when:%a %Y-%m-%d %H:%M %Z}"
+            elif status == S.AWAITING_APPROVAL:
+                label = "awaiting approval (`distributor approve --article ID`)"
             lines.append(f"  {channel:15} {label}: {len(items)}" + (
                 "" if status in (S.SKIPPED, S.CANCELLED) else "  (" + "; ".join(map(_short, items)) + ")"))
     return lines

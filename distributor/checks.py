@@ -182,5 +182,6 @@ def article_warnings(settings: Settings) -> list[str]:
 
 
 # Delivery states in which the message has not gone out yet.
-_NOT_OUT_YET = (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.FAILED)
+_NOT_OUT_YET = (DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL, DeliveryStatus.HELD,
+                DeliveryStatus.FAILED)
 

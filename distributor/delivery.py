@@ -26,6 +26,11 @@ digest):
 Corrections edit a post in place where the channel declares it can
 (EditableChannel: Telegram) and the config asks for it.
 
+A channel in `approval = "required"` mode sends only the article version an
+editor approved: each drain first gates its deliveries (store/approval.py),
+and a claim is conditional on the version rendered being the approved one; a
+correction is applied once its version is approved.
+
 Newsletter deliveries are not sent here: they wait for the weekly digest.
 The clock and the sleep are injected, so tests move time instead of waiting.
 """
@@ -45,13 +50,15 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from distributor.channels import Channel, Request, SendResult, SocialConfig, build_channel, social_config
+from distributor.channels import (Channel, Request, SendResult, SocialConfig, build_channel,
+                                  correction_needs_approval, edits_posts, social_channels, social_config)
 from distributor.config import Settings, TelegramChannelConfig
 from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, RenderError
 from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.render import RenderedMessage, render_article
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
+from distributor.store.approval import Approvals, Corrections, correction_awaits
 from distributor.store.outbox import DeliveryStatus
 
 # The kinds the dispatcher posts article by article.
@@ -87,6 +94,7 @@ class DrainReport:
     corrected: list[Outcome] = field(default_factory=list)
     waiting: int = 0  # still pending afterwards, due later
     blocked: int = 0  # of those, waiting for a paused channel (until an editor resumes it)
+    awaiting_approval: int = 0  # deliveries awaiting an editor's approval afterwards
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -99,6 +107,7 @@ class Dispatcher:
         self.settings = settings
         self.store = store
         self.outbox = store.outbox
+        self.approvals, self.corrections = Approvals(store.engine), Corrections(store.engine)
         self.clock = clock
         self.sleep = sleep
         self.worker = worker or worker_id()
@@ -116,6 +125,8 @@ class Dispatcher:
         max_wait = self.settings.delivery.once_max_wait_seconds if max_wait is None else max_wait
         report = DrainReport()
         report.recovered = await self.recover()
+        for channel, cfg in social_channels(self.settings):
+            self.approvals.gate(channel, required=cfg.approval == "required", now=self.clock())
         report.corrected = await self.correct()
         deadline = self.clock() + dt.timedelta(seconds=max_wait)
         while not self.stopping:
@@ -136,6 +147,8 @@ class Dispatcher:
         paused = {c.channel for c in self.outbox.channels() if c.paused}
         report.waiting = len(pending)
         report.blocked = sum(1 for d in pending if d.channel in paused)
+        report.awaiting_approval = sum(1 for d in self.store.deliveries(status=DeliveryStatus.AWAITING_APPROVAL)
+                                       if d.kind in SOCIAL_KINDS)
         return report
 
     # ------------------------------------------------------------ one delivery
@@ -172,6 +185,11 @@ class Dispatcher:
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
         cfg = social_config(self.settings, row.channel)
+        stored = self.store.get_article(row.article_id)
+        required = cfg.approval == "required"
+        if required and row.approved_version != stored.version:  # never approved, or changed since
+            self.approvals.withdraw(row.id, version=stored.version, now=now)
+            return Outcome(row.id, row.channel, "awaiting_approval", f"version {stored.version} is not approved")
         window = parse_window(cfg.posting_window)
         silent = False
         if window is not None:
@@ -184,7 +202,6 @@ class Dispatcher:
                     self.outbox.defer(row.id, until=opening, now=now,
                                       reason=f"waits for the posting window {cfg.posting_window}")
                     return Outcome(row.id, row.channel, "deferred", f"outside {cfg.posting_window}; at {opening}")
-        stored = self.store.get_article(row.article_id)
         try:
             message = render_article(self.settings, stored.article, row.kind)
         except (RenderError, ConfigurationError) as exc:
@@ -194,7 +211,8 @@ class Dispatcher:
         # The channel's payload builder makes the exact request; the attempt
         # records it before it is made.
         request = channel.build(message, silent=silent)
-        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now)
+        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now,
+                                    approved_version=stored.version if required else None)
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
@@ -362,17 +380,21 @@ class Dispatcher:
 
     async def correct(self) -> list[Outcome]:
         """Posts whose article changed since: edit the Telegram message where
-        configured; leave the tweet alone and record the change."""
+        configured (in "required" mode once the new version is approved);
+        leave the tweet alone and record the change."""
         out = []
-        for row, stored in self.outbox.outdated_sent(kinds=SOCIAL_KINDS):
+        for row, stored in self.corrections.outdated_sent(kinds=SOCIAL_KINDS):
             cfg = social_config(self.settings, row.channel)
             now = self.clock()
             version = stored.version
-            # Only Telegram's config has edit_on_update; X posts stay as they are.
-            edit = isinstance(cfg, TelegramChannelConfig) and cfg.edit_on_update
+            edit = edits_posts(cfg)
+            if row.remote_id and correction_needs_approval(self.settings, row.channel, row.approved_version, version):
+                if row.reason != correction_awaits(row.id, version):
+                    self.corrections.awaiting(row.id, version=version, now=now)
+                continue
             if not edit or not row.remote_id:
                 note = f"article changed (version {version}); the post was left as it is"
-                self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)
+                self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)
                 out.append(Outcome(row.id, row.channel, "not_edited", note))
                 continue
             try:
@@ -386,12 +408,12 @@ class Dispatcher:
             except Exception as exc:  # noqa: BLE001 - one post must not stop the drain
                 error = str(exc) if isinstance(exc, (DeliveryError, RenderError)) else f"unexpected {surprise(exc)}"
                 note = f"article changed (version {version}); editing the post failed: {error}"
-                self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edit_failed",
+                self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="edit_failed",
                                            now=now, error=error)
                 out.append(Outcome(row.id, row.channel, "edit_failed", error))
                 continue
             note = f"edited to article version {version}"
-            self.outbox.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
+            self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
                                        payload=_payload(message, request))
             out.append(Outcome(row.id, row.channel, "edited", note))
         return out

@@ -7,7 +7,8 @@ editor — a failed or held delivery, a send left in `sending` past its lease,
 a paused channel, a source whose last poll failed, a held or failed digest
 issue; `healthy` is true when it is empty.
 `notes` are worth knowing but need nobody (the daemon never ran, a job is
-overdue, a source was never polled).
+overdue, a source was never polled), or are an editor's routine: deliveries
+and corrections awaiting approval.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any
     data["daemon"] = _daemon(settings, store, now, notes)
     data["sources"] = _sources(settings, store, now, problems, notes)
     data["deliveries"] = _deliveries(settings, store, now, problems)
+    _approvals(settings, store, data["deliveries"], notes)
     data["channels"] = _channels(store, now, problems)
     data["editions"] = _editions(settings, store, now, problems)
     data["problems"] = problems
@@ -152,6 +154,28 @@ def _deliveries(settings: Settings, store: Store, now: dt.datetime, problems: li
         "attention_total": len(stuck),
         "attention": attention,
     }
+
+
+def _approvals(settings: Settings, store: Store, deliveries: dict[str, Any], notes: list[str]) -> None:
+    """What awaits an editor's approval (channels in approval = "required"):
+    deliveries by article, and corrections of sent posts by delivery."""
+    from distributor.channels import correction_needs_approval
+    from distributor.delivery import SOCIAL_KINDS
+    from distributor.store.approval import Corrections
+
+    by_article: dict[int, list[str]] = {}
+    for d in store.deliveries(status=DeliveryStatus.AWAITING_APPROVAL):
+        by_article.setdefault(d.article_id, []).append(d.channel)
+    corrections = [(d, stored.version) for d, stored in Corrections(store.engine).outdated_sent(kinds=SOCIAL_KINDS)
+                   if correction_needs_approval(settings, d.channel, d.approved_version, stored.version)]
+    deliveries["awaiting_approval"] = sum(map(len, by_article.values()))
+    deliveries["corrections_awaiting_approval"] = len(corrections)
+    if by_article:
+        listed = "; ".join(f"article {a} ({', '.join(chs)})" for a, chs in sorted(by_article.items()))
+        notes.append(f"awaiting approval: {listed} (`distributor approve --article ID`)")
+    for d, version in corrections:
+        notes.append(f"the correction of delivery #{d.id} ({d.channel}, article {d.article_id}) to version "
+                     f"{version} awaits approval (`distributor approve {d.id}`)")
 
 
 def _channels(store: Store, now: dt.datetime, problems: list[str]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ language. Pure: an Article and the Settings in, a Routing out.
 Named and configured: planned. Named but not configured (Facebook, LinkedIn,
 Instagram today, or X for an edition without an account): skipped, with the
 reason, so nothing is silently lost. Front matter `channels:` overrides the
-footer.
+footer. A planned channel in `approval = "required"` mode says so
+(`needs_approval`): its delivery is planned awaiting an editor's approval.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from distributor.model import Article
 class Planned:
     channel: str  # "<edition>.<kind>"
     kind: str
+    needs_approval: bool = False  # the channel's approval = "required"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def route(article: Article, settings: Settings, *, now: dt.datetime | None = Non
     for kind in article.named_kinds:
         channel = f"{article.language}.{kind}"
         if kind in configured:
-            planned.append(Planned(channel, kind))
+            planned.append(Planned(channel, kind, configured[kind].approval == "required"))
         elif edition is None:
             skipped.append(Skipped(channel, kind, f"no {kind} channel configured for {article.language} "
                                                   f"(no {article.language} edition)"))

@@ -339,9 +339,9 @@ def test_the_cli_actor_names_the_unix_user(monkeypatch):
 def test_what_each_editor_move_applies_to():
     """The CLI's old rules, now data beside the actions (and each one in the store's table)."""
     assert {name: (tuple(map(str, m.only_from)), str(m.to)) for name, m in actions.MOVES.items()} == {
-        "skip": (("pending", "held", "failed"), "cancelled"),
+        "skip": (("pending", "awaiting_approval", "held", "failed"), "cancelled"),
         "hold": (("pending", "failed"), "held"),
         "release": (("held",), "pending"),
         "retry": (("failed",), "pending"),
-        "send": (("pending", "failed", "held", "skipped", "cancelled"), "pending"),
+        "send": (("pending", "awaiting_approval", "failed", "held", "skipped", "cancelled"), "pending"),
     }

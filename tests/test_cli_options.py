@@ -38,6 +38,7 @@ def groups(group: click.Group = cli, path: tuple[str, ...] = ()) -> list[tuple[s
 # The least each command needs before it reads its config (required arguments,
 # and what keeps a daemon from starting were the config read).
 ARGS: dict[tuple[str, ...], list[str]] = {
+    ("approve",): ["1"],
     ("articles",): [],
     ("cancel",): ["1"],
     ("check",): [],

@@ -4,9 +4,10 @@ CLI, the desk (web) and the editors' bot, each taking the opened App
 returning a result the edge shows. No edge decides a state change or a wait:
 that is done here and in the store's transition table (store/outbox.py).
 
-    deliveries.py   send_now, resend, skip, hold, release, retry, resume
+    deliveries.py   approve, approve_article, send_now, resend, skip, hold, release, retry, resume
     digest.py       send_digest, test_copy, resend_issue_copy, release_issue
-    common.py       the results, the audit bracket, cli_actor()
+    common.py       the results (ApprovalResult, ArticleApproval among them), the audit bracket,
+                    cli_actor()
 
 Every action is recorded in the audit history (store/audit.py) with its
 actor: a state change in the same transaction as its audit row; a send or a

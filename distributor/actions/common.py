@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import os
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from distributor.app import App
 from distributor.errors import ConfigurationError, DistributorError
 from distributor.store.audit import REFUSED, STARTED, Audit, AuditNote
 
-__all__ = ["DeliveryResult", "ChannelResult", "cli_actor", "refusals", "started", "REFUSALS"]
+__all__ = ["DeliveryResult", "ApprovalResult", "ArticleApproval", "ChannelResult", "cli_actor", "refusals",
+           "started", "REFUSALS"]
 
 # What an action refuses with: recorded as refused, then raised unchanged.
 REFUSALS = (DistributorError, ConfigurationError)
@@ -41,6 +43,34 @@ class DeliveryResult:
     outcome: str
     detail: str = ""
     waited: float = 0.0  # seconds a send waited for the channel's pacing
+
+
+@dataclass(frozen=True)
+class ApprovalResult(DeliveryResult):
+    """What an approval of one delivery did. `outcome`: "approved" (it goes
+    out when due), "correction_approved" (its sent post is edited at the next
+    delivery run) or "already_approved" (nothing changed: approved at this
+    version before, by `approved_by` at `approved_at`)."""
+
+    version: int = 0  # the article version approved
+    approved_by: str = ""  # who approved it: the actor, or the earlier editor ("" if not recorded)
+    approved_at: dt.datetime | None = None
+
+    @property
+    def already(self) -> bool:
+        return self.outcome == "already_approved"
+
+
+@dataclass(frozen=True)
+class ArticleApproval:
+    """"Approve all" for an article: one result per delivery approved (or
+    found approved already), and the refusals of those a racing change took
+    first: (delivery id, why)."""
+
+    article_id: int
+    actor: str
+    results: tuple[ApprovalResult, ...]
+    refused: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

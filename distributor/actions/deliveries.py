@@ -1,5 +1,5 @@
-"""An editor's actions on deliveries and channels: send now, resend, skip,
-hold, release, retry, resume.
+"""An editor's actions on deliveries and channels: approve, send now, resend,
+skip, hold, release, retry, resume.
 
 Which states each action applies to is data (MOVES), checked against the
 store's transition table; the store refuses anything else with an
@@ -8,21 +8,30 @@ InvalidTransition naming the delivery, its state and what the action needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
-from distributor.actions.common import ChannelResult, DeliveryResult, refusals, started
+from distributor.actions.common import (
+    ApprovalResult,
+    ArticleApproval,
+    ChannelResult,
+    DeliveryResult,
+    refusals,
+    started,
+)
 from distributor.app import App
-from distributor.channels import channel_config
+from distributor.channels import approval_required, channel_config, correction_needs_approval, edits_posts
 from distributor.delivery import SOCIAL_KINDS
-from distributor.errors import DistributorError
+from distributor.errors import ConfigurationError, DistributorError
 from distributor.store.issues import Issues
 from distributor.store import DeliveryRow
-from distributor.store.audit import AuditNote
-from distributor.store.outbox import DeliveryStatus, sources
+from distributor.store.approval import ALREADY, APPROVED, CORRECTION_APPROVED, Approvals
+from distributor.store.audit import REFUSED, STARTED, Audit, AuditNote
+from distributor.store.outbox import DeliveryStatus, InvalidTransition, sources
 
-__all__ = ["MOVES", "PACING_MAX_WAIT", "Move", "send_now", "resend", "skip", "hold", "release", "retry",
-           "resume"]
+__all__ = ["MOVES", "PACING_MAX_WAIT", "Move", "approve", "approve_article", "awaits_approval", "send_now",
+           "resend", "skip", "hold", "release", "retry", "resume"]
 
 S = DeliveryStatus
 
@@ -41,14 +50,18 @@ class Move:
     reset_attempts: bool = False
 
 
+# Holding a delivery that awaits approval is not a move: it goes nowhere until
+# an editor approves (or sends, or skips) it anyway.
 MOVES: dict[str, Move] = {
-    "skip": Move((S.PENDING, S.HELD, S.FAILED), S.CANCELLED, "cancelled by an editor"),
+    "skip": Move((S.PENDING, S.AWAITING_APPROVAL, S.HELD, S.FAILED), S.CANCELLED, "cancelled by an editor"),
     "hold": Move((S.PENDING, S.FAILED), S.HELD, "held by an editor"),
     "release": Move((S.HELD,), S.PENDING, "released by an editor"),
     "retry": Move((S.FAILED,), S.PENDING, "retried by an editor", reset_attempts=True),
-    # Send now: what is planned but not yet due, failed, held, skipped or cancelled
-    # becomes due at once (a failed one with its attempts counted afresh).
-    "send": Move((S.PENDING, S.FAILED, S.HELD, S.SKIPPED, S.CANCELLED), S.PENDING, "sent by hand by an editor"),
+    # Send now: what is planned but not yet due, awaits approval, failed, held, skipped
+    # or cancelled becomes due at once (a failed one with its attempts counted afresh);
+    # an editor's send approves the article version it sends.
+    "send": Move((S.PENDING, S.AWAITING_APPROVAL, S.FAILED, S.HELD, S.SKIPPED, S.CANCELLED), S.PENDING,
+                 "sent by hand by an editor"),
 }
 for _m in MOVES.values():  # each one a transition the store's table allows (a bug otherwise)
     sources(_m.to, [s for s in _m.only_from if s != _m.to])
@@ -124,13 +137,137 @@ def resume(app: App, channel: str, *, actor: str) -> ChannelResult:
     return ChannelResult("resume", actor, channel, detail)
 
 
+# ------------------------------------------------------------------ approval
+
+APPROVAL_KINDS = ("telegram", "twitter", "newsletter")
+
+
+def approve(app: App, delivery_id: int, *, actor: str, seen_version: int | None = None) -> ApprovalResult:
+    """Approve a delivery awaiting approval (a channel in `approval =
+    "required"` mode): it goes out when due, the posting window and spacing
+    applying from now on. On a sent post whose article changed, approve the
+    correction (the next delivery run edits the post). With `seen_version`
+    (the article version the editor was shown), refused if it changed since.
+    Approving what another editor approved at this version already changes
+    nothing and says who did ("already_approved"); anything else that awaits
+    no approval is an InvalidTransition."""
+    note = AuditNote(actor, "approve", outcome="", delivery_id=delivery_id)
+    with refusals(app, note):
+        row = app.store.outbox.get(delivery_id)
+    note = AuditNote(actor, "approve", outcome="", delivery_id=row.id, article_id=row.article_id,
+                     channel=row.channel)
+    return _approve(app, row, note, seen_version)
+
+
+def approve_article(app: App, article_id: int, *, actor: str, channels: Iterable[str] | None = None,
+                    seen_version: int | None = None) -> ArticleApproval:
+    """"Approve all": every delivery of the article awaiting approval (and
+    every correction of its sent posts awaiting it), or those of the given
+    channel kinds (telegram, twitter, newsletter). Those approved at this
+    version already are in the results as "already_approved"; refused when
+    there is nothing of either."""
+    kinds = tuple(channels) if channels is not None else APPROVAL_KINDS
+    note = AuditNote(actor, "approve", outcome="", article_id=article_id)
+    with refusals(app, note):
+        unknown = [k for k in kinds if k not in APPROVAL_KINDS]
+        if unknown or not kinds:
+            raise DistributorError(f"no channel {', '.join(map(repr, unknown)) or 'named'}: "
+                                   f"approve takes {', '.join(APPROVAL_KINDS)}")
+        stored = app.store.get_article(article_id)
+        rows = [d for d in app.store.deliveries(article_id=stored.id) if d.kind in kinds]
+        todo = [d for d in rows if awaits_approval(app, d, stored.version) or _approved(app, d, stored.version)]
+        if not todo:
+            states = ", ".join(f"{d.channel} is {d.status}" for d in rows) or "it has no delivery there"
+            raise DistributorError(f"article {stored.id} has nothing awaiting approval"
+                                   f"{' on ' + ', '.join(kinds) if channels is not None else ''} ({states})")
+    results, refused = [], []
+    for d in todo:
+        one = AuditNote(actor, "approve", outcome="", detail="approve all", delivery_id=d.id,
+                        article_id=d.article_id, channel=d.channel)
+        try:
+            results.append(_approve(app, d, one, seen_version))
+        except InvalidTransition as exc:  # a racing change took it first (recorded as refused)
+            refused.append((d.id, str(exc)))
+    return ArticleApproval(stored.id, actor, tuple(results), tuple(refused))
+
+
+def awaits_approval(app: App, d: DeliveryRow, version: int) -> bool:
+    """Whether `d` awaits an editor's approval, its article being at
+    `version`: it is awaiting_approval, or a sent post whose correction to
+    that version awaits it (where an Approve button applies)."""
+    if d.status == S.AWAITING_APPROVAL:
+        return True
+    return (d.status == S.SENT and d.article_version < version
+            and correction_needs_approval(app.settings, d.channel, d.approved_version, version))
+
+
+def _approved(app: App, d: DeliveryRow, version: int) -> bool:
+    """Whether `d` is approved at this version already (in required mode)."""
+    if d.approved_version != version or d.status in (S.CANCELLED, S.SKIPPED):
+        return False
+    try:
+        return approval_required(app.settings, d.channel)
+    except ConfigurationError:  # a channel no longer configured
+        return False
+
+
+def _edits(app: App, d: DeliveryRow) -> bool:
+    try:
+        return edits_posts(channel_config(app.settings, d.channel))
+    except ConfigurationError:  # a channel no longer configured
+        return False
+
+
+def _approve(app: App, row: DeliveryRow, note: AuditNote, seen_version: int | None) -> ApprovalResult:
+    with refusals(app, note):
+        version = app.store.get_article(row.article_id).version
+        if row.status == S.SENT and row.article_version < version and not _edits(app, row):
+            raise InvalidTransition(
+                f"delivery {row.id} ({row.channel}) is sent, and a correction does not edit its post there: "
+                "there is nothing to approve", what="delivery", row_id=row.id, current=row.status,
+                requested=S.PENDING, allowed=(S.AWAITING_APPROVAL,))
+        now = app.clock()
+        done = Approvals(app.store.engine).approve(row.id, now=now, audit=note, seen_version=seen_version)
+    after = done.row
+    if done.outcome != ALREADY:
+        if done.outcome == CORRECTION_APPROVED:
+            detail = (f"approved the correction to article version {done.version}: the post is edited at the "
+                      "next delivery run")
+        elif after.kind == "newsletter":
+            detail = f"approved article version {done.version}: it joins the next digest issue"
+        else:
+            due = after.next_attempt_at or now
+            detail = (f"approved article version {done.version}: it goes out from {due:%Y-%m-%d %H:%M} UTC on, "
+                      "its posting window and spacing applying")
+        return ApprovalResult("approve", note.actor, after.id, after.article_id, after.channel, after.status,
+                              done.outcome, detail, version=done.version, approved_by=note.actor,
+                              approved_at=now)
+    by, at = _approver(app, after.id)
+    detail = (f"already approved (article version {done.version})" + (f" by {by}" if by else "")
+              + (f" at {at:%Y-%m-%d %H:%M} UTC" if at else "") + f"; it is {after.status}")
+    Audit(app.store.engine).record(replace(note, outcome=ALREADY, detail=detail), at=app.clock())
+    return ApprovalResult("approve", note.actor, after.id, after.article_id, after.channel, after.status, ALREADY,
+                          detail, version=done.version, approved_by=by, approved_at=at)
+
+
+def _approver(app: App, delivery_id: int) -> tuple[str, dt.datetime | None]:
+    """Who approved the delivery last, and when (from the audit): an approval,
+    or a send by hand."""
+    for e in Audit(app.store.engine).history(delivery_id=delivery_id):
+        if e.outcome in (APPROVED, CORRECTION_APPROVED) or (
+                e.action in ("send", "resend") and e.outcome not in (REFUSED, STARTED, "error")):
+            return e.actor, e.at
+    return "", None
+
+
 # ------------------------------------------------------------------ sending by hand
 
 
 async def send_now(app: App, article_id: int, kind: str, *, actor: str,
                    on_wait: Callable[[str, float], None] | None = None) -> DeliveryResult:
     """Send a stored article to its edition's `kind` channel now: what is
-    planned but not yet due, failed, held, skipped or cancelled. Refused, with
+    planned but not yet due, awaits approval (the send approves what it
+    sends), failed, held, skipped or cancelled. Refused, with
     nothing changed, when the channel is paused, must wait longer than
     PACING_MAX_WAIT, or the article is already sent (or being sent) there
     (that is `resend`). A shorter wait for the channel's pacing is sat out
@@ -186,6 +323,7 @@ async def _send(app: App, article_id: int, kind: str, *, actor: str, force: bool
             move = MOVES["send"]
             outbox.set_status(delivery_id, from_states=move.only_from, to=move.to, now=now, reason=move.reason,
                               reset_attempts=row.status == S.FAILED)
+        Approvals(store.engine).sent_by_hand(delivery_id, version=stored.version, now=now)
         if wait > 0:
             # The channel's pacing or a flood wait: sat out rather than risking a 429.
             if on_wait is not None:

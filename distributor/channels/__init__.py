@@ -26,7 +26,9 @@ from distributor.config import (
 from distributor.errors import ConfigurationError
 
 __all__ = ["BatchChannel", "Channel", "ChannelConfig", "EditableChannel", "Request", "SearchableChannel",
-           "SendResult", "SocialConfig", "build_channel", "channel_config", "social_config"]
+           "SendResult", "SocialConfig", "approval_required", "build_channel", "channel_config",
+           "correction_needs_approval", "edits_posts",
+           "social_channels", "social_config"]
 
 ChannelConfig = Union[TelegramChannelConfig, TwitterChannelConfig, NewsletterChannelConfig]
 # The channels the dispatcher posts to article by article.
@@ -51,6 +53,39 @@ def social_config(settings: Settings, channel: str) -> SocialConfig:
     if isinstance(cfg, NewsletterChannelConfig):
         raise ConfigurationError(f"{channel} is a newsletter: it goes out with the digest, not post by post")
     return cfg
+
+
+def social_channels(settings: Settings) -> list[tuple[str, SocialConfig]]:
+    """Every configured Telegram and X channel: ("de.telegram", its config)."""
+    out: list[tuple[str, SocialConfig]] = []
+    for code, ed in settings.editions.items():
+        out += [(f"{code}.{kind}", cfg) for kind, cfg in (("telegram", ed.channels.telegram),
+                                                          ("twitter", ed.channels.twitter)) if cfg is not None]
+    return out
+
+
+def edits_posts(cfg: ChannelConfig) -> bool:
+    """Whether a correction of an article edits its post on the channel (only
+    Telegram's config has edit_on_update; X posts and digest issues stay as
+    they went out)."""
+    return isinstance(cfg, TelegramChannelConfig) and cfg.edit_on_update
+
+
+def approval_required(settings: Settings, channel: str) -> bool:
+    """Whether the channel ("de.telegram") sends only what an editor approved."""
+    return channel_config(settings, channel).approval == "required"
+
+
+def correction_needs_approval(settings: Settings, channel: str, approved_version: int | None, version: int) -> bool:
+    """Whether the edit of a sent post on `channel` to article `version`
+    awaits an editor's approval: the channel requires approval, edits its
+    posts, and that version is not approved (False for a channel no longer
+    configured: nothing is edited there)."""
+    try:
+        cfg = channel_config(settings, channel)
+    except ConfigurationError:
+        return False
+    return cfg.approval == "required" and edits_posts(cfg) and (approved_version or 0) < version
 
 
 # Where each service lives inside `distributor sandbox`.

@@ -55,6 +55,12 @@ def blocked_note(report) -> str:
     return f" ({report.blocked} for a paused channel: `distributor resume CHANNEL`)" if report.blocked else ""
 
 
+def awaiting_note(report) -> str:
+    """What a drain's summary line adds when deliveries await an editor's approval."""
+    n = report.awaiting_approval
+    return f"; {n} awaiting approval (`distributor approve --article ID`)" if n else ""
+
+
 def sources_need_editor(reports) -> bool:
     """True when a source, or an item of one, could not be read."""
     return any(r.error or r.item_errors for r in reports)

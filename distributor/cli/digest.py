@@ -133,7 +133,9 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
                 language=ed, since=dt.datetime.combine(start, dt.time(), tz), kind="newsletter")]
             what = f"since {start.isoformat()}"
         else:
-            waiting = Issues(store.engine).waiting_deliveries(ed, utcnow())
+            from distributor.newsletter.digest import waiting as waiting_for
+
+            waiting = waiting_for(settings, store, ed, utcnow())
             articles = [store.get_article(a).article for _, a in waiting]
             what = "waiting for the next issue"
         if not articles:

@@ -1,5 +1,5 @@
-"""Commands on the outbox: deliver, send, outbox, retry, hold, release, cancel,
-resume. Thin: they parse, open the App (app.py), call the dispatcher or an
+"""Commands on the outbox: deliver, send, outbox, approve, retry, hold,
+release, cancel, resume. Thin: they parse, open the App (app.py), call the dispatcher or an
 editor action (actions/deliveries.py), and print."""
 
 from __future__ import annotations
@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from distributor.cli.common import blocked_note, cli, drain_needs_editor, echo_json, handle_errors, settings_of
+from distributor.cli.common import (
+    awaiting_note,
+    blocked_note,
+    cli,
+    drain_needs_editor,
+    echo_json,
+    handle_errors,
+    settings_of,
+)
 from distributor.errors import DistributorError
 
 if TYPE_CHECKING:
-    from distributor.actions.common import DeliveryResult
+    from distributor.actions.common import ApprovalResult, DeliveryResult
     from distributor.delivery import DrainReport
 
 
@@ -26,7 +34,7 @@ def _summary(report: DrainReport) -> list[str]:
             lines.append(f"  {title:9} #{o.delivery_id} {o.channel:14} {o.status:12} {o.detail}")
     counts = {s: report.count(s) for s in ("sent", "retry", "rate_limited", "failed", "held", "paused")}
     lines.append("deliver: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "sent")
-                 + f"; {report.waiting} waiting" + blocked_note(report))
+                 + f"; {report.waiting} waiting" + blocked_note(report) + awaiting_note(report))
     return lines
 
 
@@ -62,7 +70,8 @@ def deliver(ctx: click.Context, once: bool, as_json: bool) -> None:
                 report = await app.dispatcher.drain()
                 if as_json:
                     echo_json({k: [o.__dict__ for o in getattr(report, k)]
-                               for k in ("outcomes", "recovered", "corrected")} | {"waiting": report.waiting})
+                               for k in ("outcomes", "recovered", "corrected")}
+                              | {"waiting": report.waiting, "awaiting_approval": report.awaiting_approval})
                 else:
                     for line in _summary(report):
                         click.echo(line)
@@ -132,7 +141,8 @@ def outbox(ctx: click.Context, as_json: bool, status: str | None, article_id: in
                 "id": d.id, "article_id": d.article_id, "title": titles.get(d.article_id), "channel": d.channel,
                 "kind": d.kind, "seq": d.seq, "status": d.status, "reason": d.reason, "attempts": d.attempts,
                 "next_attempt_at": d.next_attempt_at, "remote_id": d.remote_id, "last_error": d.last_error,
-                "article_version": d.article_version, "updated_at": d.updated_at,
+                "article_version": d.article_version, "approved_version": d.approved_version,
+                "updated_at": d.updated_at,
             }
             if with_attempts:
                 item["attempt_log"] = [a.__dict__ for a in store.outbox.attempts(d.id)]
@@ -150,6 +160,48 @@ def outbox(ctx: click.Context, as_json: bool, status: str | None, article_id: in
                    f"{(i['title'] or '')[:40]:40}{remote} {extra}".rstrip())
     if not items:
         click.echo("the outbox is empty")
+
+
+@cli.command()
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--article", "article_id", type=int, default=None,
+              help="Approve all of this article's deliveries awaiting approval (with --channel: those).")
+@click.option("--channel", "kinds", multiple=True, type=click.Choice(["telegram", "twitter", "newsletter"]),
+              help="With --article: only this channel of the article's edition (repeatable).")
+@click.pass_context
+@handle_errors
+def approve(ctx: click.Context, delivery_id: int | None, article_id: int | None, kinds: tuple[str, ...]) -> None:
+    """Approve a delivery awaiting approval (a channel with approval = "required"),
+    or with --article all of an article's: each goes out when due, its posting
+    window and spacing applying from now on. On a sent post whose article
+    changed, approves the correction (the post is edited at the next run).
+
+    Exit status: 0 when approved (or approved already, by whoever did);
+    2 when there is nothing to approve, or on a config error.
+    """
+    from distributor.actions.common import cli_actor
+    from distributor.actions.deliveries import approve as approve_one
+    from distributor.actions.deliveries import approve_article
+    from distributor.app import open_app
+
+    if (delivery_id is None) == (article_id is None):
+        raise DistributorError("name one delivery (DELIVERY_ID) or one article (--article ID)")
+    if kinds and article_id is None:
+        raise DistributorError("--channel goes with --article (a delivery is one channel already)")
+    with open_app(settings_of(ctx)) as app:
+        if delivery_id is not None:
+            results: tuple[ApprovalResult, ...] = (approve_one(app, delivery_id, actor=cli_actor()),)
+            refused: tuple[tuple[int, str], ...] = ()
+        else:
+            assert article_id is not None
+            done = approve_article(app, article_id, actor=cli_actor(), channels=kinds or None)
+            results, refused = done.results, done.refused
+    for r in results:
+        click.echo(f"#{r.delivery_id} {r.channel}: {r.detail}")
+    for rid, why in refused:
+        click.echo(f"error: #{rid}: {why}", err=True)
+    if refused:
+        sys.exit(2)
 
 
 def _move(ctx: click.Context, action: Callable[..., DeliveryResult], delivery_id: int) -> None:

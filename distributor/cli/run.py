@@ -10,6 +10,7 @@ import click
 
 from distributor.cli.common import (
     NEEDS_EDITOR,
+    awaiting_note,
     blocked_note,
     cli,
     drain_needs_editor,
@@ -75,7 +76,8 @@ def _print(report: CycleReport, where: list[str]) -> None:
     d = report.delivery
     if d is not None:
         click.echo(f"deliver: {d.count('sent')} sent, {d.count('retry') + d.count('rate_limited')} to retry, "
-                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting" + blocked_note(d))
+                   f"{d.count('failed')} failed, {d.count('held')} held, {d.waiting} waiting" + blocked_note(d)
+                   + awaiting_note(d))
     for dg in report.digests:
         click.echo(f"digest {dg.edition}: {dg.status} {dg.detail}")
     click.echo("where it went:")

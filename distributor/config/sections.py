@@ -17,6 +17,11 @@ from distributor.errors import ConfigurationError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+# A channel's approval mode: "auto" sends what is planned when it is due;
+# "required" holds every new delivery (and every correction of a sent post)
+# in `awaiting_approval` until an editor approves it (`distributor approve`).
+Approval = Literal["auto", "required"]
+
 
 # ---------------------------------------------------------------- sections
 
@@ -160,6 +165,9 @@ class TelegramChannelConfig:
     spacing_minutes: float = 0.0
     # Proactive pacing, below Telegram's ~20 messages a minute into one chat.
     min_interval_seconds: float = 3.5
+    # "required": a new post, and the edit of a corrected one, wait for an
+    # editor's approval; posting window and spacing apply from the approval on.
+    approval: Approval = "auto"
     # How long to wait for an answer; past it the outcome is unknown and the
     # delivery is held (X: looked up first), never resent blindly.
     timeout_seconds: float = 20.0
@@ -188,6 +196,8 @@ class TwitterChannelConfig:
     spacing_minutes: float = 0.0
     # Proactive pacing, below X's 200 posts per 15 minutes per user.
     min_interval_seconds: float = 5.0
+    # "required": a new post waits for an editor's approval (see Telegram).
+    approval: Approval = "auto"
     # How long to wait for an answer; past it the outcome is unknown and the
     # delivery is held (X: looked up first), never resent blindly.
     timeout_seconds: float = 20.0
@@ -215,6 +225,9 @@ class NewsletterChannelConfig:
     digest_time: str = "09:00"
     categories: tuple[str, ...] = ("newsletter",)
     timeout_seconds: float = 30.0
+    # "required": an article joins a digest issue only once an editor approved
+    # its newsletter delivery (and again after each new version of it).
+    approval: Approval = "auto"
     # A digest slot missed by more than this (the process was down) is not
     # sent late by the scheduler; `distributor digest --send` still can.
     digest_grace_hours: float = 12.0

@@ -24,12 +24,13 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.store.issues import Batch, Issue, Issues
+from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
+from distributor.store.approval import Approvals
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun, Sent
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
@@ -99,6 +100,21 @@ def recipient_tokens(settings: Settings, store: Store, edition: str, emails: lis
     return [(e, unsubscribe_token(settings, edition, ids.get(e, 0))) for e in emails]
 
 
+# ------------------------------------------------------------------ the articles
+
+
+def waiting(settings: Settings, store: Store, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
+    """(delivery id, article id) of the articles the edition's next issue
+    carries: pending newsletter deliveries no issue took, past their embargo;
+    with `approval = "required"`, only those an editor approved at the
+    article's current version (the others are gated to awaiting_approval
+    first, so they show as such)."""
+    nl = settings.editions[edition].channels.newsletter
+    required = nl is not None and nl.approval == "required"
+    Approvals(store.engine).gate(f"{edition}.newsletter", required=required, now=now)
+    return Issues(store.engine).waiting_deliveries(edition, now, approved_only=required)
+
+
 # ------------------------------------------------------------------ sending
 
 
@@ -119,19 +135,27 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
     editor's own subject and intro, if given); None when there is nothing to
     send or another process made it first."""
     issues = Issues(store.engine)
-    items = issues.waiting_deliveries(edition, now)
-    if not items:
-        return None
-    articles = [store.get_article(a).article for _, a in items]
-    msg = render_edition_digest(settings, edition, articles, slot.astimezone(
-        ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
     nl = newsletter_of(settings, edition)
-    if not Subscribers(store.engine).has_active(edition):
-        raise DistributorError(f"edition {edition} has no active newsletter subscribers")
-    # The snapshot is a rule (schema.issues), taken in the same transaction as the issue.
-    return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
-                         text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
-                         now=now, editor_subject=subject, intro=intro)
+    for attempt in range(3):
+        items = waiting(settings, store, edition, now)
+        if not items:
+            return None
+        stored = [store.get_article(a) for _, a in items]
+        msg = render_edition_digest(settings, edition, [s.article for s in stored], slot.astimezone(
+            ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
+        if not Subscribers(store.engine).has_active(edition):
+            raise DistributorError(f"edition {edition} has no active newsletter subscribers")
+        try:
+            # The snapshot is a rule (schema.issues), taken in the same transaction as the issue; the
+            # articles are the versions rendered (one changed meanwhile: made again).
+            return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
+                                 text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
+                                 now=now, editor_subject=subject, intro=intro,
+                                 versions={s.id: s.version for s in stored})
+        except StaleItems:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def issue_message(issue: Issue) -> RenderedMessage:
@@ -359,7 +383,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
     if slot is None:  # an editor's manual send: the issue of this second
-        if not issues.waiting_deliveries(edition, now):
+        if not waiting(settings, store, edition, now):
             log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
             return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
         slot = now.replace(microsecond=0)
@@ -407,7 +431,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         edition = issue.edition
         msg = issue_message(issue)
     else:
-        items = issues.waiting_deliveries(edition, now)
+        items = waiting(settings, store, edition, now)
         if not items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
         articles = [store.get_article(a).article for _, a in items]

@@ -30,6 +30,7 @@ from distributor.store.records import (
 )
 from distributor.store.records import aware as _aware
 from distributor.store.records import stored_article as _stored
+from distributor.store.approval import AWAITS, changed_since_approval
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, group_by_article, sources
 from distributor.store.schema import articles, deliveries, issue_items, source_files, source_polls
 
@@ -254,8 +255,8 @@ class Store:
                     for r in rows]
 
     def retract(self, source: str, key: str, *, now: dt.datetime, reason: str) -> int:
-        """Cancel an article's deliveries that have not gone out (pending, held,
-        failed); returns how many. The article is marked removed (its hash is
+        """Cancel an article's deliveries that have not gone out (pending,
+        awaiting approval, held, failed); returns how many. The article is marked removed (its hash is
         kept, to recognise it under another name), so it is planned again if
         it comes back."""
         with self.engine.begin() as conn:
@@ -267,8 +268,9 @@ class Store:
                 deliveries.update()
                 .where(deliveries.c.article_id == row.id,
                        deliveries.c.id.not_in(sa.select(issue_items.c.delivery_id)),  # it goes with its issue
-                       deliveries.c.status.in_(sources(
-                    DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.FAILED))))
+                       deliveries.c.status.in_(sources(DeliveryStatus.CANCELLED, (
+                           DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL, DeliveryStatus.HELD,
+                           DeliveryStatus.FAILED))))
                 .values(status=DeliveryStatus.CANCELLED, reason=reason, updated_at=now)
             ).rowcount
             if row.removed_at is None:
@@ -332,31 +334,34 @@ class Store:
         for channel, plan in plans.items():
             row = existing.get(channel)
             is_skip = channel in skipped and channel not in wanted
-            status = DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING
-            reason = skipped[channel].reason if is_skip else None
+            approval = not is_skip and wanted[channel].needs_approval
+            status = _planned_status(is_skip, approval)
+            reason = skipped[channel].reason if is_skip else (AWAITS if approval else None)
+            not_before = None if is_skip else _aware(routing.not_before)
             if row is None:
                 conn.execute(
                     _insert_ignore(conn, deliveries).values(
                         article_id=stored.id, channel=channel, kind=plan.kind, seq=0, status=status,
-                        reason=reason, article_version=stored.version,
-                        next_attempt_at=None if is_skip else _aware(routing.not_before),
+                        reason=reason, article_version=stored.version, next_attempt_at=not_before,
                         created_at=now, updated_at=now,
                     )
                 )
-            elif row.status in sources(DeliveryStatus.PENDING, _NOT_PLANNED) and not is_skip:
+            elif not is_skip and row.status in sources(status, _NOT_PLANNED):
                 conn.execute(
                     deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
-                        status=DeliveryStatus.PENDING, reason=None, article_version=stored.version,
-                        next_attempt_at=_aware(routing.not_before), updated_at=now,
+                        status=status, reason=reason, article_version=stored.version, approved_version=None,
+                        next_attempt_at=not_before, updated_at=now,
                     )
                 )
+            elif approval and row.status in (DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL):
+                _await_approval(conn, row, stored.version, not_before, now)
             elif row.status == DeliveryStatus.SKIPPED and is_skip and row.reason != reason:
                 conn.execute(
                     deliveries.update().where(deliveries.c.id == row.id).values(reason=reason, updated_at=now)
                 )
         for channel, row in existing.items():
             if (channel not in wanted and channel not in skipped
-                    and row.status in sources(DeliveryStatus.CANCELLED, (DeliveryStatus.PENDING, DeliveryStatus.SKIPPED))):
+                    and row.status in sources(DeliveryStatus.CANCELLED, _NOT_SENT_YET)):
                 conn.execute(
                     deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
                         status=DeliveryStatus.CANCELLED,
@@ -424,10 +429,12 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
     plans: dict[str, Planned | Skipped] = {**skipped, **wanted}
     for channel, plan in plans.items():
         is_skip = channel in skipped and channel not in wanted
+        approval = not is_skip and wanted[channel].needs_approval
         rows.append(dict(
             article_id=stored.id, channel=channel, kind=plan.kind, seq=0,
-            status=DeliveryStatus.SKIPPED if is_skip else DeliveryStatus.PENDING,
-            reason=skipped[channel].reason if is_skip else None, article_version=stored.version,
+            status=_planned_status(is_skip, approval),
+            reason=skipped[channel].reason if is_skip else (AWAITS if approval else None),
+            article_version=stored.version,
             next_attempt_at=None if is_skip else _aware(routing.not_before),
             created_at=now, updated_at=now,
         ))
@@ -436,3 +443,30 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
 
 # Not planned to go out (yet): routing may plan them again.
 _NOT_PLANNED = (DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED)
+# Planned, not gone out: a channel the article no longer names cancels them.
+_NOT_SENT_YET = (DeliveryStatus.PENDING, DeliveryStatus.AWAITING_APPROVAL, DeliveryStatus.SKIPPED)
+
+
+def _planned_status(is_skip: bool, approval: bool) -> DeliveryStatus:
+    if is_skip:
+        return DeliveryStatus.SKIPPED
+    return DeliveryStatus.AWAITING_APPROVAL if approval else DeliveryStatus.PENDING
+
+
+def _await_approval(conn: sa.Connection, row: Any, version: int, not_before: dt.datetime | None,
+                    now: dt.datetime) -> None:
+    """A new version of an article whose channel requires approval: a pending
+    delivery not approved at it (one in a digest issue goes out with it) awaits
+    approval again; one awaiting approval now awaits it for this version."""
+    if row.status == DeliveryStatus.PENDING:
+        if row.approved_version == version or conn.execute(
+                sa.select(issue_items.c.delivery_id).where(issue_items.c.delivery_id == row.id)).first():
+            return
+        reason = changed_since_approval(version) if row.approved_version is not None else AWAITS
+    elif row.article_version == version and row.next_attempt_at == not_before:
+        return
+    else:
+        reason = row.reason
+    conn.execute(deliveries.update().where(deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+        status=DeliveryStatus.AWAITING_APPROVAL, reason=reason, article_version=version,
+        next_attempt_at=not_before, updated_at=now))

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from distributor.errors import DistributorError
 from distributor.store.db import insert_ignore, inserted_id
 from distributor.store.outbox import DeliveryStatus, sources
-from distributor.store.schema import deliveries, issue_batches, issue_items, issues, subscribers
+from distributor.store.schema import articles, deliveries, issue_batches, issue_items, issues, subscribers
 from distributor.store.states import ISSUE_INITIAL, IssueStatus, check_issue_transition
 from distributor.store.subscribers import Subscribers
 
@@ -84,13 +84,34 @@ def _issue(row) -> Issue:
     return Issue(**m)
 
 
+class StaleItems(DistributorError):
+    """An issue's articles changed while it was being made: make it again."""
+
+
+def _check_items(conn: sa.Connection, items: list[tuple[int, int]], versions: dict[int, int]) -> None:
+    """StaleItems unless every (delivery, article) is still pending, in no
+    issue, at the article version rendered; the deliveries stay locked
+    (PostgreSQL) until the issue holds them."""
+    ids = [d for d, _ in items]
+    rows = conn.execute(sa.select(deliveries.c.id, deliveries.c.status, articles.c.version)
+                        .join(articles, articles.c.id == deliveries.c.article_id)
+                        .where(deliveries.c.id.in_(ids)).with_for_update(of=deliveries)).all()
+    current = {r.id: (r.status, r.version) for r in rows}
+    taken = conn.execute(sa.select(issue_items.c.delivery_id).where(issue_items.c.delivery_id.in_(ids))).first()
+    if taken is not None or any(current.get(d) != (DeliveryStatus.PENDING, versions.get(a)) for d, a in items):
+        raise StaleItems("the issue's articles changed while it was being made")
+
+
 class Issues:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
-    def waiting_deliveries(self, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
-        """(delivery id, article id) of newsletter deliveries not yet in an
-        issue and not under embargo, oldest first."""
+    def waiting_deliveries(self, edition: str, now: dt.datetime, *,
+                           approved_only: bool = False) -> list[tuple[int, int]]:
+        """(delivery id, article id) of pending newsletter deliveries not yet
+        in an issue and not under embargo, oldest first; with `approved_only`
+        (the channel's approval = "required"), only those approved at their
+        article's current version (newsletter.digest.waiting)."""
         taken = sa.select(issue_items.c.delivery_id)
         q = (
             sa.select(deliveries.c.id, deliveries.c.article_id)
@@ -99,21 +120,29 @@ class Issues:
                    sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now))
             .order_by(deliveries.c.created_at, deliveries.c.id)
         )
+        if approved_only:
+            q = q.where(deliveries.c.approved_version == sa.select(articles.c.version).where(
+                articles.c.id == deliveries.c.article_id).scalar_subquery())
         with self.engine.connect() as conn:
             return [(r.id, r.article_id) for r in conn.execute(q)]
 
     def create(self, *, edition: str, slot: dt.datetime, subject: str, html: str, text: str,
                headers: dict[str, str], batch_size: int,
                items: list[tuple[int, int]], now: dt.datetime, editor_subject: str | None = None,
-               intro: str | None = None) -> Issue | None:
+               intro: str | None = None, versions: dict[int, int] | None = None) -> Issue | None:
         """Store a new issue with its articles and its recipient snapshot (the
         edition's subscribers active at `now`); None if (edition, slot) exists
-        already (another process made it first)."""
+        already (another process made it first). With `versions` (article id
+        -> the version rendered into the issue), StaleItems if meanwhile an
+        item's delivery left `pending`, went into another issue, or its
+        article changed."""
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(issues.c.id).where(issues.c.edition == edition,
                                                                issues.c.slot == slot)).first()
             if exists:
                 return None
+            if versions is not None and items:
+                _check_items(conn, items, versions)
             top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(subscribers.c.id), 0))
                                .where(subscribers.c.edition == edition)).scalar_one()
             count = conn.execute(sa.select(sa.func.count()).select_from(subscribers).where(

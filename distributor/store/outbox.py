@@ -14,6 +14,10 @@ by the system or an editor, is one of TRANSITIONS (from-state -> the states it
 may become); each write here is conditional on its from-state, so a change the
 table does not allow is never made: an editor's is an InvalidTransition
 naming the delivery, its state, the state asked for and what allows it.
+
+A channel in `approval = "required"` mode plans its deliveries in
+`awaiting_approval`; what an editor approves, and the rule that only an
+approved article version goes out there, are in store/approval.py.
 """
 
 from __future__ import annotations
@@ -22,19 +26,16 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.store.audit import Audit, AuditNote
 from distributor.store.channel_state import ChannelState, ChannelStates
-from distributor.store.db import inserted_id
+from distributor.store.db import insert_ignore, inserted_id
 from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
 from distributor.store.states import InvalidTransition
-
-if TYPE_CHECKING:
-    from distributor.store.records import StoredArticle
 
 __all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "allowed", "sources",
            "check_transition", "Outbox", "ChannelState", "Attempt"]
@@ -42,6 +43,8 @@ __all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "all
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # planned: goes out when due (newsletter ones wait for the digest)
+    # planned for a channel in `approval = "required"` mode: waits for an editor's approval
+    AWAITING_APPROVAL = "awaiting_approval"
     SENDING = "sending"  # claimed: the request is (or was) in flight
     SENT = "sent"  # on the channel (remote_id), or carried by a digest issue that went out
     FAILED = "failed"  # gave up: an editor may retry it
@@ -53,7 +56,14 @@ class DeliveryStatus(StrEnum):
 S = DeliveryStatus
 # from-state -> the states it may become, by whom:
 TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    S.AWAITING_APPROVAL: frozenset({
+        S.PENDING,  # approved (or sent by hand) by an editor; the channel's approval became "auto"
+        S.CANCELLED,  # an editor's skip; the article retracted or no longer naming the channel
+    }),
     S.PENDING: frozenset({
+        # "required" mode: the article changed since its approval (or was never approved: the
+        # channel's approval became "required"); an approved delivery is sent as approved or not at all
+        S.AWAITING_APPROVAL,
         S.SENDING,  # claimed by a worker (or an editor's send now)
         S.HELD,  # an editor's hold; a surprise before the claim (nothing was sent)
         S.CANCELLED,  # an editor's skip; the article retracted or no longer naming the channel
@@ -66,14 +76,22 @@ TRANSITIONS: Mapping[DeliveryStatus, frozenset[DeliveryStatus]] = {
         S.FAILED,  # a permanent error, or retries given up
         S.HELD,  # the outcome is unknown: an editor decides
     }),
-    S.SENT: frozenset(),  # final: a resend is a new delivery, a correction keeps it sent
+    S.SENT: frozenset(),  # final: a resend is a new delivery, a correction keeps it sent (and, in
+    # "required" mode, waits for an approval of the new version: store/approval.py)
     S.FAILED: frozenset({S.PENDING, S.HELD, S.CANCELLED}),  # retry or send now; hold; skip or retraction
     S.HELD: frozenset({S.PENDING, S.CANCELLED}),  # release or send now; skip or retraction
-    S.SKIPPED: frozenset({S.PENDING, S.CANCELLED}),  # named again or sent by hand; no longer named
-    S.CANCELLED: frozenset({S.PENDING}),  # named again, or sent by hand by an editor
+    S.SKIPPED: frozenset({  # named again or sent by hand; no longer named
+        S.PENDING, S.CANCELLED,
+        S.AWAITING_APPROVAL,  # named again, in "required" mode
+    }),
+    S.CANCELLED: frozenset({  # named again, or sent by hand by an editor
+        S.PENDING,
+        S.AWAITING_APPROVAL,  # named again (or the retracted article back), in "required" mode
+    }),
 }
-# The states a delivery is planned in (routing, an editor's send or resend).
-INITIAL: frozenset[DeliveryStatus] = frozenset({S.PENDING, S.SKIPPED})
+# The states a delivery is planned in (routing, an editor's send or resend):
+# awaiting_approval for a channel in "required" mode.
+INITIAL: frozenset[DeliveryStatus] = frozenset({S.PENDING, S.SKIPPED, S.AWAITING_APPROVAL})
 
 
 def allowed(current: str, to: str) -> bool:
@@ -151,6 +169,7 @@ class DeliveryRow:
     claimed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    approved_version: int | None = None  # the article version an editor approved (store/approval.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", DeliveryStatus(self.status))  # the column holds its value
@@ -216,34 +235,11 @@ class Outbox(ChannelStates):
         return best
 
     def get(self, delivery_id: int) -> DeliveryRow:
-
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
         if row is None:
             raise DistributorError(f"no delivery with id {delivery_id}")
         return DeliveryRow(**row._mapping)
-
-    def outdated_sent(self, *, kinds: tuple[str, ...]) -> list[tuple[DeliveryRow, StoredArticle]]:
-        """(delivery, stored article) for posts made from an older version of
-        their article: corrections to apply or record."""
-        from distributor.store.records import stored_article as _stored
-        from distributor.store.schema import articles
-
-        q = (
-            sa.select(deliveries, articles.c.version.label("current_version"))
-            .join(articles, articles.c.id == deliveries.c.article_id)
-            .where(_is(S.SENT), deliveries.c.kind.in_(kinds),
-                   deliveries.c.article_version < articles.c.version)
-            .order_by(deliveries.c.id)
-        )
-        with self.engine.connect() as conn:
-            rows = [DeliveryRow(**{k: v for k, v in r._mapping.items() if k != "current_version"})
-                    for r in conn.execute(q)]
-            out = []
-            for d in rows:
-                art = conn.execute(sa.select(articles).where(articles.c.id == d.article_id)).one()
-                out.append((d, _stored(art)))
-        return out
 
     def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
         """Not yet (a posting window): due again at `until`, still pending; no attempt made."""
@@ -262,9 +258,14 @@ class Outbox(ChannelStates):
 
     # ------------------------------------------------------------ the send bracket
 
-    def claim(self, delivery_id: int, *, worker: str, payload: str, now: dt.datetime) -> int | None:
+    def claim(self, delivery_id: int, *, worker: str, payload: str, now: dt.datetime,
+              approved_version: int | None = None) -> int | None:
         """Take a pending, due delivery for sending; returns the attempt id, or
-        None when another worker (or an editor) got there first."""
+        None when another worker (or an editor) got there first. With
+        `approved_version` (a channel in "required" mode: the article version
+        rendered), only if that is the version an editor approved."""
+        approved = (deliveries.c.approved_version == approved_version if approved_version is not None
+                    else sa.true())
         with self.engine.begin() as conn:
             won = conn.execute(
                 deliveries.update()
@@ -272,6 +273,7 @@ class Outbox(ChannelStates):
                     deliveries.c.id == delivery_id,
                     _is(*sources(S.SENDING, [S.PENDING])),
                     sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+                    approved,
                 )
                 .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now)
             ).rowcount
@@ -396,7 +398,10 @@ class Outbox(ChannelStates):
         target = DeliveryStatus(to)
         starts = tuple(DeliveryStatus(s) for s in from_states)
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
+            # Locked (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers):
+            # a racing change waits, then reads what this one made.
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)
+                               .with_for_update()).first()
             if row is None:
                 raise DistributorError(f"no delivery with id {delivery_id}")
             check_transition(delivery_id, row.channel, row.status, target, only_from=starts)
@@ -406,8 +411,10 @@ class Outbox(ChannelStates):
             if reset_attempts:
                 values["attempts"] = 0
             # Conditional on the state just read: of two racing changes, one wins.
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id,
-                                                   deliveries.c.status == row.status).values(**values))
+            moved = conn.execute(deliveries.update().where(deliveries.c.id == delivery_id,
+                                                           deliveries.c.status == row.status).values(**values))
+            if not moved.rowcount:  # pragma: no cover - the lock above makes this the other's state
+                raise DistributorError(f"delivery {delivery_id} ({row.channel}) changed meanwhile; try again")
             if audit is not None:
                 Audit.insert(conn, audit, at=now)
         return self.get(delivery_id)
@@ -432,11 +439,9 @@ class Outbox(ChannelStates):
     def ensure(self, article_id: int, *, channel: str, kind: str, article_version: int,
                now: dt.datetime) -> int:
         """The seq-0 delivery of (article, channel), created pending if missing."""
-        from distributor.store.db import insert_ignore as _insert_ignore
-
         with self.engine.begin() as conn:
             conn.execute(
-                _insert_ignore(conn, deliveries).values(
+                insert_ignore(conn, deliveries).values(
                     article_id=article_id, channel=channel, kind=kind, seq=0, status=_initial(S.PENDING),
                     article_version=article_version, created_at=now, updated_at=now,
                 )
@@ -445,31 +450,6 @@ class Outbox(ChannelStates):
                 sa.select(deliveries.c.id).where(deliveries.c.article_id == article_id,
                                                  deliveries.c.channel == channel, deliveries.c.seq == 0)
             ).scalar_one())
-
-    def mark_corrected(self, delivery_id: int, *, article_version: int, note: str, outcome: str,
-                       now: dt.datetime, error: str | None = None, payload: str | None = None) -> None:
-        """Record what happened to a sent post when its article changed (it
-        stays sent: a correction is no transition)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(deliveries.c.status, deliveries.c.channel)
-                               .where(deliveries.c.id == delivery_id)).first()
-            if row is None:
-                raise DistributorError(f"no delivery with id {delivery_id}")
-            if row.status != S.SENT:
-                raise InvalidTransition(
-                    f"delivery {delivery_id} ({row.channel}) is {row.status}; only a sent delivery is corrected",
-                    what="delivery", row_id=delivery_id, current=row.status, requested=S.SENT, allowed=(S.SENT,))
-            conn.execute(
-                deliveries.update().where(deliveries.c.id == delivery_id).values(
-                    article_version=article_version, reason=note, updated_at=now
-                )
-            )
-            conn.execute(
-                delivery_attempts.insert().values(
-                    delivery_id=delivery_id, started_at=now, finished_at=now, outcome=outcome,
-                    error=error, payload=payload,
-                )
-            )
 
 
 def _initial(status: DeliveryStatus) -> DeliveryStatus:

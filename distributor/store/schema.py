@@ -75,8 +75,8 @@ deliveries = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
-    # pending, sending, sent, failed, held, skipped, cancelled
-    sa.Column("status", sa.String(16), nullable=False),
+    # pending, awaiting_approval, sending, sent, failed, held, skipped, cancelled (store/outbox.py)
+    sa.Column("status", sa.String(32), nullable=False),
     # Why it is skipped, held or cancelled.
     sa.Column("reason", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -90,6 +90,10 @@ deliveries = sa.Table(
     sa.Column("claimed_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The article version an editor approved for it (approving it, or sending
+    # it by hand); NULL: none. In "required" mode only that version goes out
+    # (store/approval.py). Who and when: the audit.
+    sa.Column("approved_version", sa.Integer),
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
 )
 sa.Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
