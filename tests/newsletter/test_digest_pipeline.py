@@ -308,3 +308,28 @@ def test_a_failed_prebuilt_batch_puts_back_the_one_begun_after_it(readers, store
     assert watch.at_failure == {0: "sent", 1: "sent", 2: "sent", 3: "sending", 4: "sending"}
     assert rows(store.engine, issue.id) == {0: "sent", 1: "sent", 2: "sent", 3: "failed"}
     assert len(mails(control)) == 3
+
+
+def test_a_prebuilt_body_is_posted_again_when_its_batch_is_retried(readers, store, clock, control):
+    from distributor.errors import TransientDeliveryError
+
+    issue = issue_of(readers, store, clock)
+
+    class Flaky(WatchingBodies):
+        failed = False
+
+        async def post(self, body):
+            if body["custom_args"]["batch"] == "2" and not self.failed:
+                self.failed = True
+                self.at_start.append((2, rows(self.engine, self.issue_id)))
+                raise TransientDeliveryError("503 service unavailable", channel="de.newsletter", status_code=503)
+            return await super().post(body)
+
+    watch = Flaky(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert [n for n, _ in watch.at_start] == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
+    check_bracketing(watch)
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+    assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
