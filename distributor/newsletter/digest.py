@@ -231,6 +231,27 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
     def recipients(batch: Begun) -> list[tuple[str, str]]:
         return batch_tokens(settings, issue.edition, batch.page)
 
+    def args(batch: Begun) -> dict[str, str]:
+        return {"issue_id": str(issue.id), "batch": str(batch.batch_no)}
+
+    # A channel that builds a batch's request body apart from posting it (the
+    # newsletter channel does) has the next body built while a request runs;
+    # any other (a test's) is handed each batch's recipients.
+    prebuilds = callable(getattr(channel, "build", None)) and callable(getattr(channel, "post", None))
+
+    def build(batch: Begun | Literal["end", "taken"], to: list[tuple[str, str]]) -> object:
+        if not prebuilds or not isinstance(batch, Begun):
+            return None
+        try:
+            return channel.build(message, to, custom_args=args(batch))
+        except ValueError:  # a batch the channel refuses: send_batch raises it as the request would start
+            return None
+
+    def send(batch: Begun, to: list[tuple[str, str]], body: object) -> Awaitable[str]:
+        if body is not None:
+            return channel.post(body)
+        return channel.send_batch(message, to, custom_args=args(batch))
+
     _quiet_collector.start()
     try:
         done = issues.batches(issue.id)
@@ -264,23 +285,24 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
         # One request in flight; while it runs, `step` records the batch before
         # it sent, reads and begins the next one (store/digest_batches.py), and
-        # its tokens are made. So when an answer comes the next request starts
-        # after one quick read: who left since their batch was read.
+        # its tokens and request body are made. So when an answer comes the
+        # next request starts after one quick read: who left since their batch
+        # was read (with any, the body is built again without them).
         pending: Sent | None = None  # answered, recorded by the next transaction
         ahead: Begun | Literal["end", "taken"] | None = None  # the batch after cur, once prepared
         to = recipients(cur) if isinstance(cur, Begun) else []
-        ahead_to: list[tuple[str, str]] = []
+        body, ahead_to, ahead_body = build(cur, to), [], None  # the bodies of cur and ahead (prebuilds only)
         while isinstance(cur, Begun):
             failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
             while True:
-                request = asyncio.ensure_future(channel.send_batch(
-                    message, to, custom_args={"issue_id": str(issue.id), "batch": str(cur.batch_no)}))
+                request = asyncio.ensure_future(send(cur, to, body))
                 await asyncio.sleep(0)  # the request starts (in its thread) before the next batch is prepared
                 try:
                     if ahead is None:
                         ahead = book.step(sent=pending, batch_no=cur.batch_no + 1, after=cur.last_id, now=clock())
                         pending = None
                         ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
+                        ahead_body = build(ahead, ahead_to)
                     message_id = await request
                 except OutcomeUnknown as exc:
                     # Left in `sending`: the next resume holds the issue.
@@ -290,7 +312,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                     return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
                 except DeliveryError as exc:
                     book.settle(now=clock(), sent=pending, failed=(cur.batch_no, str(exc)), put_back=ahead)
-                    pending, ahead = None, None
+                    pending, ahead, ahead_body = None, None, None
                     decision = policy.decide(exc, failures=failures, waits=waits)
                     failures = decision.failures
                     if decision.action in ("wait", "retry"):
@@ -339,15 +361,17 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                 keep = [i for i, (sid, _) in enumerate(ahead.page) if sid not in gone]
                 if keep:
                     ahead.page, ahead_to = [ahead.page[i] for i in keep], [ahead_to[i] for i in keep]
+                    ahead_body = build(ahead, ahead_to)
                     break
                 book.settle(now=clock(), put_back=ahead)
                 ahead = book.step(sent=pending, batch_no=ahead.batch_no, after=ahead.last_id, now=clock())
                 pending = None
                 ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
+                ahead_body = build(ahead, ahead_to)
             if ahead == TAKEN:
                 book.settle(now=clock(), sent=pending)
                 return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
-            cur, to, ahead, ahead_to = ahead, ahead_to, None, []
+            cur, to, body, ahead, ahead_to, ahead_body = ahead, ahead_to, ahead_body, None, [], None
         if pending is not None:
             book.settle(now=clock(), sent=pending)
         issues.set_status(issue.id, IssueStatus.SENT, now=clock())

@@ -10,8 +10,9 @@ batch meanwhile, so while batch n's request runs, one transaction (`step`)
     reads batch n + 1's recipients (the keyset page after batch n's last id),
     and marks batch n + 1 `sending` with the id range (after_id, last_id] it covers;
 
-and when batch n's answer comes, batch n + 1's request starts after one quick
-read (who of it left since it was read: `leavers`).
+and when batch n's answer comes, batch n + 1's request (its body built
+meanwhile too, with the newsletter channel) starts after one quick read (who
+of it left since it was read: `leavers`; with any, the body is built again).
 So a crash leaves at most two batches `sending`, consecutive, after the batches
 recorded sent: (n - 1, n) before that transaction committed, (n, n + 1) after
 it. Either may have gone out; a resume holds the issue for an editor, exactly as

@@ -213,3 +213,123 @@ def test_the_collector_is_quiet_only_while_issues_are_sent(readers, store, clock
                                            channel=Looking(readers, store.engine, issue.id)))
     assert result.status == "sent" and min(seen) >= 20_000
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+class WatchingBodies(Watching):
+    """The real channel's own path: the send loop builds each batch's body with
+    `build` (the next one while a request runs) and posts it with `post`; the
+    committed rows are looked at as each post starts and ends."""
+
+    def __init__(self, settings, engine: sa.Engine, issue_id: int, *, fail_at: int | None = None):
+        super().__init__(settings, engine, issue_id, fail_at=fail_at)
+        self.in_flight: int | None = None  # the batch whose post runs
+        self.built: list[tuple[int, int | None]] = []  # (batch built, the batch in flight meanwhile)
+        self.after_post = None  # called with the batch number once a post is answered
+
+    def build(self, message, recipients, *, custom_args=None):
+        self.built.append((int(custom_args["batch"]), self.in_flight))
+        return self.real.build(message, recipients, custom_args=custom_args)
+
+    async def post(self, body):
+        n = int(body["custom_args"]["batch"])
+        self.at_start.append((n, rows(self.engine, self.issue_id)))
+        self.in_flight = n
+        try:
+            if n == self.fail_at:
+                await asyncio.sleep(0.05)
+                self.at_failure = rows(self.engine, self.issue_id)
+                raise PermanentDeliveryError("400 bad request", channel="de.newsletter", status_code=400)
+            out = await self.real.post(body)
+            if self.after_post:
+                self.after_post(n)
+            return out
+        finally:
+            self.in_flight = None
+            self.at_end.append((n, rows(self.engine, self.issue_id)))
+
+    async def send_batch(self, message, recipients, *, custom_args=None):
+        raise AssertionError("a channel with build and post is sent prebuilt bodies")
+
+
+def test_the_next_body_is_built_while_a_request_runs(readers, store, clock, control):
+    issue = issue_of(readers, store, clock)
+    watch = WatchingBodies(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert [n for n, _ in watch.at_start] == list(range(10))
+    check_bracketing(watch)
+    # Batch 0's body before any request; every later one during the request before it.
+    assert watch.built == [(0, None)] + [(n, n - 1) for n in range(1, 10)]
+    assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+    assert [m["custom_args"] for m in mails(control)] == [{"issue_id": str(issue.id), "batch": str(n)}
+                                                          for n in range(10)]
+
+
+def test_a_leaver_is_taken_out_of_a_prebuilt_body(readers, store, clock, control):
+    """Batch 1's body is built during batch 0's request; two of its readers
+    leave before its request starts, and are not in the body posted. Then all
+    of batch 2 leaves: it is put back, and batch 2 is the next page, built anew."""
+    from distributor.store.subscribers import Subscribers
+
+    issue = issue_of(readers, store, clock)
+    subs = Subscribers(store.engine)
+    watch = WatchingBodies(readers, store.engine, issue.id)
+
+    def leave(n):
+        if n == 0:
+            subs.address_event("reader012@example.org", "unsubscribed", now=clock(), reason="one-click")
+            subs.address_event("reader019@example.org", "bounced", now=clock(), reason="bounce")
+        if n == 1:
+            for i in range(20, 30):
+                subs.address_event(f"reader{i:03d}@example.org", "unsubscribed", now=clock(), reason="one-click")
+
+    watch.after_post = leave
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "83 recipients in 9 batch(es)" in result.detail
+    check_bracketing(watch)
+    bodies = mails(control)
+    second = [p["to"][0]["email"] for p in bodies[1]["personalizations"]]
+    assert len(second) == 8 and "reader012@example.org" not in second and "reader019@example.org" not in second
+    third = [p["to"][0]["email"] for p in bodies[2]["personalizations"]]
+    assert third == [f"reader{i:03d}@example.org" for i in range(30, 40)]
+    got = [p["to"][0]["email"] for m in bodies for p in m["personalizations"]]
+    assert len(got) == len(set(got)) == 83
+    assert Issues(store.engine).batches(issue.id)[1].recipients == 8
+
+
+def test_a_failed_prebuilt_batch_puts_back_the_one_begun_after_it(readers, store, clock, control):
+    issue = issue_of(readers, store, clock)
+    watch = WatchingBodies(readers, store.engine, issue.id, fail_at=3)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "failed" and "400" in result.detail
+    check_bracketing(watch)
+    assert watch.at_failure == {0: "sent", 1: "sent", 2: "sent", 3: "sending", 4: "sending"}
+    assert rows(store.engine, issue.id) == {0: "sent", 1: "sent", 2: "sent", 3: "failed"}
+    assert len(mails(control)) == 3
+
+
+def test_a_prebuilt_body_is_posted_again_when_its_batch_is_retried(readers, store, clock, control):
+    from distributor.errors import TransientDeliveryError
+
+    issue = issue_of(readers, store, clock)
+
+    class Flaky(WatchingBodies):
+        failed = False
+
+        async def post(self, body):
+            if body["custom_args"]["batch"] == "2" and not self.failed:
+                self.failed = True
+                self.at_start.append((2, rows(self.engine, self.issue_id)))
+                raise TransientDeliveryError("503 service unavailable", channel="de.newsletter", status_code=503)
+            return await super().post(body)
+
+    watch = Flaky(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert [n for n, _ in watch.at_start] == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
+    check_bracketing(watch)
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+    assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
