@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from distributor.ingest.prefilter import Needles, fold
 from distributor.model import CHANNEL_KINDS, ChannelRef
 
 # How many trailing body paragraphs may hold the footer.
@@ -72,6 +73,12 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+# Each with the strings a match of it cannot do without (prefilter.py): most
+# paragraphs name no channel, and 17 case-insensitive searches of each were
+# a quarter of a feed's parse.
+_NAMES: tuple[tuple[str, re.Pattern[str], Needles], ...] = tuple(
+    (kind, pattern, Needles(pattern)) for kind, pattern in _NAME_PATTERNS)
 
 # A bare "X" is the network only in a context that says so, because "X" is
 # also a letter, a placeholder and part of names ("Malcolm X"):
@@ -146,6 +153,7 @@ _ADDRESS = re.compile(
     r"|нас|наш\w*|вас|ваш\w*)\b",
     _I,
 )
+_CTA_NEEDLES = Needles(_CTA)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
@@ -177,9 +185,14 @@ def kind_of_url(href: str) -> str | None:
 
 def channels_in(text: str, links: Sequence[Link] = ()) -> tuple[ChannelRef, ...]:
     """The channels `text` names or links, in order of first mention, each once."""
+    return _channels_in(text, links, fold(text))
+
+
+def _channels_in(text: str, links: Sequence[Link], folded: str) -> tuple[ChannelRef, ...]:
+    """channels_in(), given fold(text)."""
     order: list[str] = []
     urls: dict[str, str] = {}
-    for _, kind, url in sorted(_mentions(text, links), key=lambda m: m[0]):
+    for _, kind, url in sorted(_mentions(text, links, folded), key=lambda m: m[0]):
         if kind not in order:
             order.append(kind)
         if url and kind not in urls:
@@ -192,9 +205,12 @@ def is_footer(text: str, links: Sequence[Link] = ()) -> bool:
     social_links = {kind_of_url(link.href) for link in links} - {None, "newsletter", "rss"}
     if len(social_links) >= 2:
         return True
-    if len(channels_in(text, links)) >= 2 and (_CTA.search(text) or _ADDRESS.search(text)):
+    folded = fold(text)
+    if len(_channels_in(text, links, folded)) >= 2 and (_CTA_NEEDLES.search(text, folded) or _ADDRESS.search(text)):
         return True
-    return any(_CTA.search(s) and channels_in(s, _links_within(s, links)) for s in _SENTENCE_END.split(text))
+    if not _CTA_NEEDLES.may_match(folded):
+        return False  # nor can any sentence of it, a part of the same text
+    return any(_CTA_NEEDLES.search(s) and channels_in(s, _links_within(s, links)) for s in _SENTENCE_END.split(text))
 
 
 def find_footer(paragraphs: Sequence[tuple[str, Sequence[Link]]]) -> list[int]:
@@ -239,25 +255,28 @@ _KIND_ALIASES = {
 # ----------------------------------------------------------------- helpers
 
 
-def _mentions(text: str, links: Sequence[Link]) -> list[tuple[int, str, str | None]]:
-    """(position, kind, url) for every channel name, bare "X" and link."""
+def _mentions(text: str, links: Sequence[Link], folded: str) -> list[tuple[int, str, str | None]]:
+    """(position, kind, url) for every channel name, bare "X" and link
+    (`folded`: fold(text), for the names' prefilter)."""
     found: list[tuple[int, str, str | None]] = []
     spans: list[tuple[int, int]] = []
-    for kind, pattern in _NAME_PATTERNS:
-        for m in pattern.finditer(text):
-            found.append((m.start(), kind, None))
-            spans.append(m.span())
-    for m in _BARE_X.finditer(text):
-        if _x_means_twitter(text, m.start(), m.end(), spans):
-            found.append((m.start(), "twitter", None))
+    for kind, pattern, needles in _NAMES:
+        if needles.may_match(folded):
+            for m in pattern.finditer(text):
+                found.append((m.start(), kind, None))
+                spans.append(m.span())
+    if "X" in text:  # _BARE_X matches one
+        for m in _BARE_X.finditer(text):
+            if _x_means_twitter(text, m.start(), m.end(), spans):
+                found.append((m.start(), "twitter", None))
     cursor = 0
     for link in links:
-        kind = kind_of_url(link.href) or _single_kind(link.text)
+        link_kind = kind_of_url(link.href) or _single_kind(link.text)
         at = text.find(link.text, cursor) if link.text else -1
         if at >= 0:
             cursor = at + len(link.text)
-        if kind:
-            found.append((at if at >= 0 else len(text), kind, link.href))
+        if link_kind:
+            found.append((at if at >= 0 else len(text), link_kind, link.href))
     return found
 
 
@@ -274,7 +293,8 @@ def _x_means_twitter(text: str, start: int, end: int, name_spans: list[tuple[int
 
 
 def _single_kind(anchor: str) -> str | None:
-    kinds = {kind for kind, pattern in _NAME_PATTERNS if pattern.search(anchor)}
+    folded = fold(anchor)
+    kinds = {kind for kind, pattern, needles in _NAMES if needles.may_match(folded) and pattern.search(anchor)}
     return kinds.pop() if len(kinds) == 1 else None
 
 

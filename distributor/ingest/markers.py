@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from distributor.ingest.prefilter import Needles
+
 _I = re.IGNORECASE
 
 _CROSS_LINK = re.compile(
@@ -73,6 +75,8 @@ _BOILERPLATE = re.compile(
     r"|^déjà abonné|^abonnez-vous maintenant, pour seulement",
     _I,
 )
+# Searched in every paragraph: prefiltered by the phrases it is made of (prefilter.py).
+_BOILERPLATE_NEEDLES = Needles(_BOILERPLATE)
 _PAYWALL = re.compile(r"réservé aux abonné|il vous reste \d+ ?% de cet article|^déjà abonné", _I)
 _SHORTCODE = re.compile(r"^\[/?[a-z0-9_]+(?:\s[^\]]*)?\]$", _I)
 # Auto-excerpts end in a cut-off cross-link or an ellipsis marker: "… Lest… [...]".
@@ -114,7 +118,7 @@ def translator_of(text: str) -> str | None:
 
 def is_boilerplate(text: str) -> bool:
     """Site chrome that is neither article text nor footer."""
-    return bool(_SHORTCODE.match(text.strip()) or _BOILERPLATE.search(_unwrap(text)))
+    return bool(_SHORTCODE.match(text.strip()) or _BOILERPLATE_NEEDLES.search(_unwrap(text)))
 
 
 def is_paywall(text: str) -> bool:
