@@ -6,6 +6,7 @@ Beautiful Soup gives. (No timings here: bench/bench_ingest_scale.py measures.)""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -235,6 +236,43 @@ def test_a_failure_mid_chunk_loses_nothing_reported_stored(make_config, folder, 
         assert (len(r.new), r.unchanged) == (len(list(folder.iterdir())) - 2, 2)
         keys = [a.key for a in store.list_articles()]
         assert len(keys) == len(set(keys)) == len(list(folder.iterdir()))
+
+
+def test_storing_a_chunk_reads_each_bound_value_once(make_config, tmp_path, monkeypatch):
+    """The store's secret scrub keeps the world's text as it is, by telling
+    which bound values belong to content columns. SQLite inserts a chunk of
+    articles one statement per row, and the hook fires per statement: it must
+    not read the whole chunk's parameters again each time (that made a chunk
+    of 100 articles cost 70,000 bind-name matches: storing was quadratic)."""
+    from distributor.store import db
+
+    class Counting:
+        def __init__(self, pattern):
+            self.pattern, self.calls = pattern, 0
+
+        def match(self, name):
+            self.calls += 1
+            return self.pattern.match(name)
+
+    counting = Counting(db._CONTENT_BIND)
+    monkeypatch.setattr(db, "_CONTENT_BIND", counting)
+    cached = getattr(db, "_is_content_bind", None)
+    if cached is not None:
+        cached.cache_clear()
+        monkeypatch.setattr(db, "_is_content_bind", functools.lru_cache(maxsize=4096)(
+            lambda name: counting.match(name) is not None))
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    n = 80
+    for i in range(n):
+        (folder / f"de-{i:03d}.txt").write_text(
+            f"Titel: Nummer {i}\n\nDie Regierung in Bischkek hat am Montag {i} neue Schulen eröffnet.\n\n"
+            "Noch mehr Zentralasien findet ihr auf Telegram und Facebook.\n", encoding="utf-8")
+    settings = load_settings(make_config(articles=folder))
+    with Store.open(settings) as store:
+        counting.calls = 0
+        assert len(one(settings, store).new) == n
+    assert counting.calls < 4 * n  # a handful per distinct bind name, not per row and column of every row
 
 
 def test_the_report_keeps_small_references(make_config, folder):
