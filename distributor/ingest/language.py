@@ -63,8 +63,8 @@ for _w, _langs in _WEIGHTS.items():
 # Letters that only one Cyrillic language uses; they settle ru vs uk quickly.
 _UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
 _RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
-_CYRILLIC = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]")
-_LATIN = re.compile(r"[a-zA-ZÀ-ÿ]")
+_CYRILLIC_RUN = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]+")
+_LATIN_RUN = re.compile(r"[a-zA-ZÀ-ÿ]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 # Below these the text is too short to say anything.
@@ -81,12 +81,18 @@ class Guess:
 
 def detect_language(text: str) -> Guess | None:
     """The language of `text`, or None when there is nothing to go on."""
-    cyrillic = len(_CYRILLIC.findall(text))
-    latin = len(_LATIN.findall(text))
-    words = [w.lower() for w in _WORD.findall(text)]
-    if cyrillic > latin:
+    cyrillic = _count(_CYRILLIC_RUN, text)
+    words = list(map(str.lower, _WORD.findall(text)))
+    # Latin letters are counted only when there is Cyrillic to compare them with.
+    if cyrillic and cyrillic > _count(_LATIN_RUN, text):
         return _detect_cyrillic(text, words, cyrillic)
     return _detect_by_stop_words(words, ("de", "fr", "en", "es", "it"))
+
+
+def _count(letters: re.Pattern[str], text: str) -> int:
+    """How many characters of `text` the runs of `letters` cover (one list
+    item per run, not per letter)."""
+    return sum(map(len, letters.findall(text)))
 
 
 def _detect_cyrillic(text: str, words: list[str], letters: int) -> Guess | None:
@@ -116,8 +122,9 @@ def _detect_by_stop_words(words: list[str], candidates: tuple[str, ...]) -> Gues
 
 def _scores(words: list[str], candidates: tuple[str, ...]) -> dict[str, float]:
     scores = dict.fromkeys(candidates, 0.0)
-    for word in words:
-        for lang, weight in _WEIGHTS.get(word, {}).items():
+    # The stop words among the words, in their order (added up in the same order, the same floats).
+    for weights in filter(None, map(_WEIGHTS.get, words)):
+        for lang, weight in weights.items():
             if lang in scores:
                 scores[lang] += weight
     return scores
