@@ -77,7 +77,7 @@ def decode(data: bytes, where: str, *, html: bool = False, declared: str | None 
            xml: bool = False) -> tuple[str, list[str]]:
     """(text, warnings). Raises ParseError naming `where` for an empty or
     binary file; never UnicodeDecodeError."""
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): that copies a whole feed)
         raise ParseError(f"{where}: empty file")
     declared = declared or declared_charset(data, html=html, xml=xml)
     found = _from_bom(data) or _from_nul_pattern(data, where)

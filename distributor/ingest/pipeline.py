@@ -314,8 +314,10 @@ def _ingest_feed(settings: Settings, store: Store, source: SourceConfig, report:
         # Byte for byte the document ingested last time: nothing to parse.
         report.document_unchanged = True
         return document_hash
-    parsed = sources.parse_feed(source, data, charset=state.charset)
+    # Handed over: parse_feed lets go of the bytes once they are decoded (peak memory).
+    handed = [data]
     del data
+    parsed = sources.parse_feed(source, handed.pop(), charset=state.charset)
     # The parsed feed is tens of thousands of long-lived objects: frozen, the
     # garbage collector does not walk them again at every collection while
     # the items are parsed (that made ingest time grow faster than the feed).

@@ -289,20 +289,28 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
     feed that is not well-formed XML (a named HTML entity like &nbsp;, an
     unclosed tag) is still ingested when feedparser's lenient parser makes
     entries of it, each article warned with the problem and its line. Only a
-    document with no entries at all is refused."""
-    if not data.strip():
+    document with no entries at all is refused.
+
+    Memory: the caller may hand `data` over (keep no reference to it): it is
+    let go once decoded, and the text once encoded for feedparser, so that
+    one copy of the document is held while feedparser reads it, not three."""
+    if not data or data.isspace():
         raise SourceError(source.name, "the feed is empty (0 bytes of content)")
     try:
         text, warnings = decode(data, "the feed", xml=True, declared=charset)
     except ParseError as exc:
         raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
+    del data
     head = text[:500].lstrip("\ufeff \t\r\n").lower()
     if head.startswith(("<!doctype html", "<html")):
         raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
     # feedparser reads the bytes again: hand it UTF-8 that says so.
     text = _XML_DECLARATION.sub(lambda m: re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"',
                                                     m.group(0)), text.lstrip("\ufeff"), count=1)
-    parsed = feedparser.parse(text.encode("utf-8"), sanitize_html=True, resolve_relative_uris=True)
+    payload = text.encode("utf-8")
+    del text
+    parsed = feedparser.parse(payload, sanitize_html=True, resolve_relative_uris=True)
+    del payload
     exc = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(exc, _HARMLESS_BOZO):
         problem = _bozo_text(exc)
