@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from distributor.ingest.prefilter import Needles, fold
+from distributor.ingest.prefilter import Needles, NeedleSet, fold
 from distributor.model import CHANNEL_KINDS, ChannelRef
 
 # How many trailing body paragraphs may hold the footer.
@@ -77,8 +77,7 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Each with the strings a match of it cannot do without (prefilter.py): most
 # paragraphs name no channel, and 17 case-insensitive searches of each were
 # a quarter of a feed's parse.
-_NAMES: tuple[tuple[str, re.Pattern[str], Needles], ...] = tuple(
-    (kind, pattern, Needles(pattern)) for kind, pattern in _NAME_PATTERNS)
+_NAMES = NeedleSet([pattern for _kind, pattern in _NAME_PATTERNS])
 
 # A bare "X" is the network only in a context that says so, because "X" is
 # also a letter, a placeholder and part of names ("Malcolm X"):
@@ -260,11 +259,11 @@ def _mentions(text: str, links: Sequence[Link], folded: str) -> list[tuple[int, 
     (`folded`: fold(text), for the names' prefilter)."""
     found: list[tuple[int, str, str | None]] = []
     spans: list[tuple[int, int]] = []
-    for kind, pattern, needles in _NAMES:
-        if needles.may_match(folded):
-            for m in pattern.finditer(text):
-                found.append((m.start(), kind, None))
-                spans.append(m.span())
+    for i in _NAMES.possible(folded):
+        kind, pattern = _NAME_PATTERNS[i]
+        for m in pattern.finditer(text):
+            found.append((m.start(), kind, None))
+            spans.append(m.span())
     if "X" in text:  # _BARE_X matches one
         for m in _BARE_X.finditer(text):
             if _x_means_twitter(text, m.start(), m.end(), spans):
@@ -293,8 +292,7 @@ def _x_means_twitter(text: str, start: int, end: int, name_spans: list[tuple[int
 
 
 def _single_kind(anchor: str) -> str | None:
-    folded = fold(anchor)
-    kinds = {kind for kind, pattern, needles in _NAMES if needles.may_match(folded) and pattern.search(anchor)}
+    kinds = {_NAME_PATTERNS[i][0] for i in _NAMES.possible(fold(anchor)) if _NAME_PATTERNS[i][1].search(anchor)}
     return kinds.pop() if len(kinds) == 1 else None
 
 

@@ -63,6 +63,7 @@ for _w, _langs in _WEIGHTS.items():
 # Letters that only one Cyrillic language uses; they settle ru vs uk quickly.
 _UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
 _RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
+_CYRILLIC = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]")
 _CYRILLIC_RUN = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]+")
 _LATIN_RUN = re.compile(r"[a-zA-ZÀ-ÿ]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
@@ -81,7 +82,7 @@ class Guess:
 
 def detect_language(text: str) -> Guess | None:
     """The language of `text`, or None when there is nothing to go on."""
-    cyrillic = _count(_CYRILLIC_RUN, text)
+    cyrillic = _count(_CYRILLIC_RUN, text) if _CYRILLIC.search(text) else 0
     words = list(map(str.lower, _WORD.findall(text)))
     # Latin letters are counted only when there is Cyrillic to compare them with.
     if cyrillic and cyrillic > _count(_LATIN_RUN, text):

@@ -101,7 +101,8 @@ def cross_link_title(text: str) -> str | None:
 def author_of(text: str) -> tuple[str, str | None] | None:
     """(name, role) of an author line: "Name, Rolle", "Name⏎Rolle" or "Von Name"."""
     line = _unwrap(text)
-    for pattern in (_AUTHOR_COMMA, _AUTHOR_TWO_LINES):
+    # (_AUTHOR_TWO_LINES matches only a line with a line break in it.)
+    for pattern in (_AUTHOR_COMMA, _AUTHOR_TWO_LINES) if "\n" in line else (_AUTHOR_COMMA,):
         m = pattern.match(line)
         if m:
             return m.group("name").strip(), m.group("role").strip()
@@ -118,7 +119,8 @@ def translator_of(text: str) -> str | None:
 
 def is_boilerplate(text: str) -> bool:
     """Site chrome that is neither article text nor footer."""
-    return bool(_SHORTCODE.match(text.strip()) or _BOILERPLATE_NEEDLES.search(_unwrap(text)))
+    stripped = text.strip()
+    return bool((stripped[:1] == "[" and _SHORTCODE.match(stripped)) or _BOILERPLATE_NEEDLES.search(_unwrap(text)))
 
 
 def is_paywall(text: str) -> bool:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
+from collections.abc import Sequence
 from typing import Any
 
 # str.lower() is the engine's simple lowercase except for "İ" (it gives "i"
@@ -110,6 +111,26 @@ class Needles:
         if not self.may_match(fold(text) if folded is None else folded):
             return None
         return self.pattern.search(text)
+
+
+class NeedleSet:
+    """The needles of several patterns, looked for in a text in one pass:
+    possible(folded) is the indices of the patterns whose needles are all
+    there (each pattern's may_match), in order."""
+
+    __slots__ = ("needles", "strings", "always")
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        self.needles = tuple(Needles(p) for p in patterns)
+        self.strings = tuple(sorted({s for n in self.needles for t in n.terms for s in t}))
+        self.always = tuple(i for i, n in enumerate(self.needles) if n.always)
+
+    def possible(self, folded: str) -> tuple[int, ...]:
+        present = {s for s in self.strings if s in folded}
+        if not present:
+            return self.always
+        return tuple(i for i, n in enumerate(self.needles)
+                     if n.always or any(present.issuperset(t) for t in n.terms))
 
 
 def _product(a: Terms, b: Terms) -> Terms:

@@ -108,4 +108,12 @@ def test_the_prefilter_changes_no_answer(monkeypatch):
     filtered = answers()
     assert sum(1 for a in filtered if a[0]) > 50 and sum(1 for a in filtered if a[2]) > 20  # a real corpus
     monkeypatch.setattr(prefilter.Needles, "may_match", lambda self, folded: True)
+    monkeypatch.setattr(prefilter.NeedleSet, "possible", lambda self, folded: tuple(range(len(self.needles))))
     assert answers() == filtered
+
+
+def test_a_needle_set_answers_as_each_pattern_s_needles_do():
+    names = prefilter.NeedleSet([p for _, p in footer._NAME_PATTERNS] + [re.compile(r"\w+|x")])
+    for text in TEXTS:
+        folded = fold(text)
+        assert names.possible(folded) == tuple(i for i, n in enumerate(names.needles) if n.may_match(folded))
