@@ -118,19 +118,23 @@ class NeedleSet:
     possible(folded) is the indices of the patterns whose needles are all
     there (each pattern's may_match), in order."""
 
-    __slots__ = ("needles", "strings", "always")
+    __slots__ = ("needles", "strings", "always", "_touched")
 
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self.needles = tuple(Needles(p) for p in patterns)
         self.strings = tuple(sorted({s for n in self.needles for t in n.terms for s in t}))
         self.always = tuple(i for i, n in enumerate(self.needles) if n.always)
+        # For each string, the patterns with a term that holds it.
+        self._touched = {s: frozenset(i for i, n in enumerate(self.needles) for t in n.terms if s in t)
+                         for s in self.strings}
 
     def possible(self, folded: str) -> tuple[int, ...]:
         present = {s for s in self.strings if s in folded}
         if not present:
             return self.always
-        return tuple(i for i, n in enumerate(self.needles)
-                     if n.always or any(present.issuperset(t) for t in n.terms))
+        candidates = set(self.always).union(*(self._touched[s] for s in present))
+        return tuple(i for i in sorted(candidates)
+                     if self.needles[i].always or any(present.issuperset(t) for t in self.needles[i].terms))
 
 
 def _product(a: Terms, b: Terms) -> Terms:
