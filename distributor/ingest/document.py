@@ -52,6 +52,12 @@ def bare_links(text: str) -> tuple[Link, ...]:
 def clean(text: str) -> str:
     """Collapse runs of spaces (and &nbsp;) on each line; drop empty lines."""
     if "\n" not in text:
-        return _SPACES.sub(" ", text).strip()
+        return (_SPACES.sub(" ", text) if _has_spaces_to_collapse(text) else text).strip()
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _has_spaces_to_collapse(text: str) -> bool:
+    """Whether _SPACES can match: a run of two holds "  " or another of its
+    characters, and a single one is another of them."""
+    return "  " in text or "\t" in text or "\u00a0" in text or "\u2009" in text or "\u202f" in text

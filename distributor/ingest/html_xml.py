@@ -33,9 +33,11 @@ from distributor.ingest.document import BLOCK_SET, HEADINGS, Para, bare_links, c
 from distributor.ingest.footer import Link
 
 _ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
-# "<!-->" and "<!--->" are whole (empty) comments to an HTML5 parser (html.parser since
-# Python 3.13.4) but open one in XML.
-_XML_UNSAFE = re.compile(r"<!(?!--)|<!--->?|<\?|=\s*\"[^\"]*[\t\n][^\"]*\"|=\s*'[^']*[\t\n][^']*'")
+# Declarations and CDATA; "<!-->" and "<!--->" are whole (empty) comments to an
+# HTML5 parser (html.parser since Python 3.13.4) but open one in XML.
+_XML_DECLARATION = re.compile(r"<!(?!--)|<!--->?")
+# A tab or newline in a quoted attribute value.
+_ATTR_WHITESPACE = re.compile(r"=\s*(?:\"[^\"\t\n]*[\t\n][^\"]*\"|'[^'\t\n]*[\t\n][^']*')")
 _CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _XML_PREDEFINED = frozenset(("amp", "lt", "gt", "quot", "apos"))
 _MULTI_VALUED = frozenset(("class", "rel", "rev", "accept-charset", "headers", "accesskey", "dropzone"))
@@ -70,7 +72,8 @@ def xml_tree(content: str) -> XmlTag | None:
         content = doctype.group(1) + content[doctype.end():]
     if "<" in content:
         content = _VOID_START.sub(r"<\1\2/>", content)
-    if _XML_UNSAFE.search(content):
+    if "<?" in content or ("<!" in content and _XML_DECLARATION.search(content)) \
+            or _ATTR_WHITESPACE.search(content):
         return None
     if "&#" in content:
         for m in _CHARREF.finditer(content):
@@ -104,23 +107,21 @@ def xml_tree(content: str) -> XmlTag | None:
         root = etree.fromstring(f"<distributor-root>{content}</distributor-root>", _xml_parser)
     except (etree.XMLSyntaxError, ValueError):
         return None
-    for el in root.iter():
+    for _node in root.iter(etree.PI, etree.Entity):
+        return None  # processing instructions, entities (comments are fine)
+    for el in root.iter(etree.Element):
         tag = el.tag
-        if isinstance(tag, str):
-            if tag != tag.lower() or ":" in tag or "{" in tag:
+        if tag != tag.lower() or ":" in tag or "{" in tag:
+            return None
+        if tag in _STRING_CONTAINERS and (len(el) or (el.text and tag not in _RAW_TEXT)):
+            # html.parser reads <script>/<style> content as text, not tags, and
+            # bs4 keeps the strings of these apart from the text (Script, Stylesheet…)
+            return None
+        if tag in _VOID and (len(el) or el.text):
+            return None  # html.parser closes <br>, <img>, <meta>… at once: no children
+        for name in el.keys():
+            if name != name.lower() or "{" in name:
                 return None
-            if tag in _STRING_CONTAINERS and (len(el) or (el.text and tag not in _RAW_TEXT)):
-                # html.parser reads <script>/<style> content as text, not tags, and
-                # bs4 keeps the strings of these apart from the text (Script, Stylesheet…)
-                return None
-            if tag in _VOID and (len(el) or el.text):
-                return None  # html.parser closes <br>, <img>, <meta>… at once: no children
-
-            for name in el.attrib:
-                if name != name.lower() or "{" in name:
-                    return None
-        elif tag is not etree.Comment:
-            return None  # processing instructions, entities
     return XmlTag(root, set())
 
 
