@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from distributor.ingest.footer import Link
+
+
+# The formats there is a reader for (RawArticle.format).
+Format = Literal["text", "markdown", "html"]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from typing import Any
 from urllib.parse import quote
 
 from distributor.errors import ParseError
-from distributor.ingest import markers
+from distributor.ingest import bounded, markers
 from distributor.ingest.decoding import decode
 from distributor.ingest.footer import channels_in, find_footer, normalise_kind
+from distributor.ingest.document import Format
 from distributor.ingest.formats import Document, Para, read_html, read_markdown, read_text
 from distributor.ingest.language import detect_language
 from distributor.links import drop_query_parameter, link_problem, refused
@@ -30,7 +31,8 @@ from distributor.model import Article, Author, Block, ChannelRef, RawArticle, Re
 
 log = logging.getLogger(__name__)
 
-FORMATS_BY_SUFFIX = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+FORMATS_BY_SUFFIX: dict[str, Format] = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                                        ".htm": "html"}
 _READERS = {"text": read_text, "markdown": read_markdown, "html": read_html}
 FALLBACK_LANGUAGE = "en"
 
@@ -84,9 +86,9 @@ def parse_raw(raw: RawArticle, *, default_language: str | None = None,
 
     Bounded in time and memory (bounded.py): a large input is parsed in a
     child process that is limited and killed when it runs over."""
-    from distributor.ingest.bounded import parse_bounded
-
-    return parse_bounded(raw, default_language, url_template)
+    if bounded.needs_worker(raw):
+        return bounded.parse_in_worker(raw, default_language, url_template)
+    return parse_inline(raw, default_language, url_template)
 
 
 def parse_inline(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:

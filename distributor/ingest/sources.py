@@ -27,11 +27,13 @@ import httpx
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest.decoding import decode
+from distributor.ingest.document import Format
 from distributor.model import RawArticle
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+FORMATS: dict[str, Format] = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                             ".htm": "html"}
 USER_AGENT = "distributor/0.1 (+https://github.com/; feed reader)"
 
 
@@ -137,7 +139,7 @@ def too_big(path: Path, size: int, source: SourceConfig) -> str:
     return f"{path}: the file is {size} bytes, over max_bytes={source.max_bytes}; refused"
 
 
-def folder_item(key: str, path: Path, fmt: str, data: bytes, source: SourceConfig,
+def folder_item(key: str, path: Path, fmt: Format, data: bytes, source: SourceConfig,
                 digest: str | None = None) -> Item:
     """Decode a folder file's bytes (never raises: an error Item instead);
     `digest`, its folder_hash, when the caller has it already."""
@@ -311,9 +313,9 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
     del text
     parsed = feedparser.parse(payload, sanitize_html=True, resolve_relative_uris=True)
     del payload
-    exc = parsed.get("bozo_exception")
-    if parsed.get("bozo") and not isinstance(exc, _HARMLESS_BOZO):
-        problem = _bozo_text(exc)
+    bozo = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(bozo, _HARMLESS_BOZO):
+        problem = _bozo_text(bozo)
         if not parsed.entries:
             raise SourceError(source.name, f"the feed is not well-formed XML{problem}; nothing from it was ingested")
         warnings.append(f"feed: not well-formed XML{problem}; read by feedparser's lenient parser, "
@@ -328,7 +330,7 @@ def _bozo_text(exc: BaseException | None) -> str:
     """" at line N: message", the line said once (a SAXParseException's str()
     repeats it as "<unknown>:N:C: message")."""
     line = getattr(exc, "getLineNumber", lambda: None)()
-    message = exc.getMessage() if hasattr(exc, "getMessage") else _exc_text(exc)
+    message = exc.getMessage() if exc is not None and hasattr(exc, "getMessage") else _exc_text(exc)
     return (f" at line {line}" if line else "") + f": {message}"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from distributor.config import load_settings
-from distributor.ingest import html_reader, html_xml, pipeline, sources
+from distributor.ingest import batch, html_reader, html_xml, pipeline, sources
 from distributor.ingest.pipeline import ingest
 from distributor.routing import route
 from distributor.store import Store
@@ -206,7 +206,7 @@ def test_the_same_store_sees_new_changed_and_removed_files(make_config, folder):
 
 def test_a_failure_mid_chunk_loses_nothing_reported_stored(make_config, folder, monkeypatch):
     settings = load_settings(make_config(articles=folder))
-    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    monkeypatch.setattr(batch, "CHUNK", 2)
     calls = []
     real = Store._insert_articles
 
@@ -396,7 +396,7 @@ def pg_store(pg_url):
 @pytest.mark.postgres
 def test_chunked_ingest_on_postgresql(make_config, folder, pg_store, monkeypatch):
     settings = load_settings(make_config(articles=folder))
-    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    monkeypatch.setattr(batch, "CHUNK", 2)
     r = one(settings, pg_store)
     n = len(list(folder.iterdir()))
     assert len(r.new) == n and sorted(a.key for a in r.new) == sorted(p.name for p in folder.iterdir())
