@@ -19,6 +19,7 @@ Rule (a) is stricter than "names two channels": a closing body sentence such as
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,6 +160,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # ------------------------------------------------------------------ public
 
 
+@functools.lru_cache(maxsize=4096)  # an outlet's footer links are the same in every article
 def kind_of_url(href: str) -> str | None:
     """The channel kind a link points to, from its host and path."""
     try:
@@ -291,6 +293,7 @@ def _x_means_twitter(text: str, start: int, end: int, name_spans: list[tuple[int
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _single_kind(anchor: str) -> str | None:
     kinds = {_NAME_PATTERNS[i][0] for i in _NAMES.possible(fold(anchor)) if _NAME_PATTERNS[i][1].search(anchor)}
     return kinds.pop() if len(kinds) == 1 else None

@@ -14,6 +14,7 @@ modelled on reference/footers-and-feeds.md §4.2.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from distributor.ingest.prefilter import Needles
@@ -141,8 +142,10 @@ def strip_truncation(text: str) -> str:
     return _TRUNCATED_TAIL.sub("", text).rstrip()
 
 
+@functools.lru_cache(maxsize=256)
 def _unwrap(text: str) -> str:
-    """The line without surrounding emphasis or parentheses: "(Traduit par X)"."""
+    """The line without surrounding emphasis or parentheses: "(Traduit par X)".
+    (Cached: each paragraph is asked for by four recognisers in a row.)"""
     line = text.strip()
     while len(line) > 2 and line[0] + line[-1] in ("()", "**", "__", "[]"):
         line = line[1:-1].strip()

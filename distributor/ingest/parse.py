@@ -174,7 +174,7 @@ def _prepare(doc: Document, title: str | None, url: str | None) -> list[Para]:
     for p in doc.paras:
         text = markers.strip_truncation(p.text)
         if text:
-            paras.append(Para(text, p.links, p.heading))
+            paras.append(p if text == p.text else Para(text, p.links, p.heading))
     if paras and len(paras[0].links) == 1:
         first, link = paras[0], paras[0].links[0]
         if link.text == first.text and (link.href.rstrip("/") == (url or "").rstrip("/") or first.text == title):
