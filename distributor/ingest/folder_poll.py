@@ -9,6 +9,7 @@ changed at all."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ from distributor.store import ArticleIdentity, ArticleRef, ArticleWrite, FileSta
 RACY_SECONDS = 2.0
 # With a folder watch (watch.py), an unchanged folder is still scanned this often.
 FULL_SCAN_SECONDS = 30.0
+# A poll that reads at least this many files freezes what lives for the garbage collector.
+FREEZE_AT = 200
 
 
 class _NewPaths:
@@ -122,6 +125,49 @@ def ingest_folder(settings: Settings, store: Store, source: SourceConfig, report
     to_read = [key for key, _name, st in listing if not cache.trusted(key, st)]
     known = store.content_hashes(source.name, keys=to_read) if to_read else {}
     new_paths = _NewPaths(store, source, batch)
+    # Many files to read (a first ingest): what lives already is frozen for the
+    # garbage collector, whose full collections otherwise walk it again and
+    # again while the files are parsed (as the feed poll does with its feed).
+    frozen = len(to_read) >= FREEZE_AT
+    if frozen:
+        gc.freeze()
+    try:
+        unchanged = _read_files(source, batch, listing, cache, known, new_paths, seen, racy_after)
+    finally:
+        if frozen:
+            gc.unfreeze()
+    report.unchanged += unchanged
+    # Moves first: a file gone from A and found at B is not a retraction.
+    moved_from = new_paths.finish(live=seen)
+    batch.flush()
+    # A file an editor removed is a retraction: what was not sent yet is
+    # cancelled. (A feed item that scrolls out of the feed is not.)
+    for key in sorted(cache.articles - seen - moved_from, key=lambda k: k.split("/")):
+        cancelled = store.retract(source.name, key, now=now,
+                                  reason="its file was removed from the folder before it went out")
+        cache.articles.discard(key)
+        if cancelled:
+            report.removed.append(key)
+            _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
+    gone = [key for key in cache.stats if key not in seen]
+    if gone:
+        store.save_file_stats(source.name, {}, removed=gone)
+        for key in gone:
+            del cache.stats[key]
+    cache.scanned_at = clock
+    cache.unchanged = sum(1 for k, f in cache.stats.items() if not f.error and k in cache.articles)
+    # (The errors, in path order: filtered first, so that a scan does not sort every file.)
+    cache.errors = [f.error for _k, f in sorted(((k, f) for k, f in cache.stats.items() if f.error),
+                                                key=lambda kv: kv[0].split("/")) if f.error is not None]
+    cache.warnings = list(report.warnings)
+    cache.racy = any(f.mtime_ns == -1 for f in cache.stats.values())
+
+
+def _read_files(source: SourceConfig, batch: _Batch, listing: list[tuple[str, str, os.stat_result]],
+                cache: _FolderCache, known: dict[str, str], new_paths: _NewPaths, seen: set[str],
+                racy_after: float) -> int:
+    """Read, parse and queue the files of the listing whose stat is not
+    trusted; returns how many are unchanged."""
     unchanged = 0
     for key, name, st in listing:
         seen.add(key)
@@ -148,29 +194,7 @@ def ingest_folder(settings: Settings, store: Store, source: SourceConfig, report
                 batch.add(item, stat)
             else:
                 new_paths.add(item, stat)  # maybe a stored article under another path
-    report.unchanged += unchanged
-    # Moves first: a file gone from A and found at B is not a retraction.
-    moved_from = new_paths.finish(live=seen)
-    batch.flush()
-    # A file an editor removed is a retraction: what was not sent yet is
-    # cancelled. (A feed item that scrolls out of the feed is not.)
-    for key in sorted(cache.articles - seen - moved_from, key=lambda k: k.split("/")):
-        cancelled = store.retract(source.name, key, now=now,
-                                  reason="its file was removed from the folder before it went out")
-        cache.articles.discard(key)
-        if cancelled:
-            report.removed.append(key)
-            _notify(on_item, source.name, "removed", f"{key}: {cancelled} unsent deliveries cancelled")
-    gone = [key for key in cache.stats if key not in seen]
-    if gone:
-        store.save_file_stats(source.name, {}, removed=gone)
-        for key in gone:
-            del cache.stats[key]
-    cache.scanned_at = clock
-    cache.unchanged = sum(1 for k, f in cache.stats.items() if not f.error and k in cache.articles)
-    cache.errors = [f.error for k, f in sorted(cache.stats.items(), key=lambda kv: kv[0].split("/")) if f.error]
-    cache.warnings = list(report.warnings)
-    cache.racy = any(f.mtime_ns == -1 for f in cache.stats.values())
+    return unchanged
 
 
 def _read_file(source: SourceConfig, batch: _Batch, known: dict[str, str], key: str, path: Path,
