@@ -186,11 +186,12 @@ def kind_of_url(href: str) -> str | None:
 
 def channels_in(text: str, links: Sequence[Link] = ()) -> tuple[ChannelRef, ...]:
     """The channels `text` names or links, in order of first mention, each once."""
-    return _channels_in(text, links, fold(text))
+    return _channels_in(text, tuple(links))
 
 
-def _channels_in(text: str, links: Sequence[Link], folded: str) -> tuple[ChannelRef, ...]:
-    """channels_in(), given fold(text)."""
+@functools.lru_cache(maxsize=512)  # the footer is asked again (is_footer, then its channels)
+def _channels_in(text: str, links: tuple[Link, ...]) -> tuple[ChannelRef, ...]:
+    folded = fold(text)
     order: list[str] = []
     urls: dict[str, str] = {}
     for _, kind, url in sorted(_mentions(text, links, folded), key=lambda m: m[0]):
@@ -207,7 +208,7 @@ def is_footer(text: str, links: Sequence[Link] = ()) -> bool:
     if len(social_links) >= 2:
         return True
     folded = fold(text)
-    if len(_channels_in(text, links, folded)) >= 2 and (_CTA_NEEDLES.search(text, folded) or _ADDRESS.search(text)):
+    if len(channels_in(text, links)) >= 2 and (_CTA_NEEDLES.search(text, folded) or _ADDRESS.search(text)):
         return True
     if not _CTA_NEEDLES.may_match(folded):
         return False  # nor can any sentence of it, a part of the same text

@@ -109,7 +109,8 @@ def test_the_prefilter_changes_no_answer(monkeypatch):
     assert sum(1 for a in filtered if a[0]) > 50 and sum(1 for a in filtered if a[2]) > 20  # a real corpus
     monkeypatch.setattr(prefilter.Needles, "may_match", lambda self, folded: True)
     monkeypatch.setattr(prefilter.NeedleSet, "possible", lambda self, folded: tuple(range(len(self.needles))))
-    footer._single_kind.cache_clear()  # (its answers were cached with the prefilter on)
+    footer._single_kind.cache_clear()  # (their answers were cached with the prefilter on)
+    footer._channels_in.cache_clear()
     assert answers() == filtered
 
 
