@@ -137,14 +137,19 @@ def _select_content(tags: list[N]) -> N | None:
     each in turn would find it."""
     first: dict[str, N] = {}
     for t in tags:
+        name = t.name
         classes = t.get("class") or ()
-        if isinstance(classes, str):
-            classes = classes.split()
-        for key, hit in ((".entry-content", "entry-content" in classes), ("article", t.name == "article"),
-                         ("main", t.name == "main"), ('[role="main"]', t.get("role") == "main"),
-                         (".post-content", "post-content" in classes), ("body", t.name == "body")):
-            if hit and key not in first:
-                first[key] = t
+        if classes:
+            if isinstance(classes, str):
+                classes = classes.split()
+            if "entry-content" in classes:
+                return t  # the first selector's first match: nothing later can come before it
+            if "post-content" in classes and ".post-content" not in first:
+                first[".post-content"] = t
+        if name in ("article", "main", "body") and name not in first:
+            first[name] = t
+        if '[role="main"]' not in first and t.get("role") == "main":
+            first['[role="main"]'] = t
     for selector in _CONTENT_SELECTORS:
         if selector in first:
             return first[selector]

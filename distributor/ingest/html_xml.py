@@ -183,6 +183,8 @@ class XmlWalk:
         self._wrapped: dict[Any, XmlTag] = {root.el: root}
         self._gone: set[Any] = set()
         self._gone_for = 0  # len(self.dropped) when _gone was made
+        # node -> its tags, and len(self.dropped) then (read_html asks for them again and again)
+        self._tags: dict[Any, tuple[int, list[XmlTag]]] = {}
 
     def _wrap(self, el: Any) -> XmlTag:
         tag = self._wrapped.get(el)
@@ -207,8 +209,14 @@ class XmlWalk:
         return [e for e in elements if e not in gone]
 
     def tags(self, node: XmlTag) -> list[XmlTag]:
+        """The tags below node in document order (a list the caller does not change)."""
+        cached = self._tags.get(node.el)
+        if cached is not None and cached[0] == len(self.dropped):
+            return cached[1]
         wrap = self._wrap
-        return [wrap(e) for e in self._iter(node.el)]
+        tags = [wrap(e) for e in self._iter(node.el)]
+        self._tags[node.el] = (len(self.dropped), tags)
+        return tags
 
     def first(self, node: XmlTag, name: str, attr: str | None = None) -> XmlTag | None:
         for e in self._iter(node.el):
