@@ -58,6 +58,12 @@ _VOID_START = re.compile(r"<(%s)((?:\s+[^\s\"'<>/=]+\s*=\s*(?:\"[^\"<]*\"|'[^'<]
 _xml_parser: Any = None
 
 
+def _etree() -> Any:
+    from lxml import etree
+
+    return etree
+
+
 def xml_tree(content: str) -> XmlTag | None:
     """The lxml element of `content` wrapped in one root, or None."""
     global _xml_parser
@@ -228,9 +234,24 @@ class XmlWalk:
         self.dropped.add(tag.el)  # (the set keeps the proxy alive, so identity holds)
 
     def block(self, tag: XmlTag) -> Para | None:
-        parts: list[str] = []
-        anchors: list[Any] = []
         dropped = self.dropped
+        el = tag.el
+        anchors: list[Any] = []
+        if not dropped:
+            for node in el.iterdescendants():
+                name = node.tag
+                if not isinstance(name, str) or name in BLOCK_SET or name == "br":
+                    anchors.clear()
+                    break  # a comment, a block inside or a line break: read as below
+                if name == "a" and node.get("href") is not None:
+                    anchors.append(node)
+            else:
+                # Nothing decomposed, and below it only inline elements: its text
+                # is every text run below it, which lxml joins in C.
+                text = clean(_etree().tostring(el, method="text", encoding="unicode", with_tail=False)
+                             .replace("\n", " "))
+                return self._para(tag, text, anchors) if text else None
+        parts: list[str] = []
 
         def visit(node: Any) -> bool:
             if node.text:
@@ -255,11 +276,14 @@ class XmlWalk:
         text = clean("".join(parts))
         if not text:
             return None
+        return self._para(tag, text, anchors)
+
+    def _para(self, tag: XmlTag, text: str, anchors: list[Any]) -> Para:
         links: tuple[Link, ...] = ()
         for a in anchors:
             href = a.get("href").strip()
             if href.startswith(("http://", "https://", "/")):
-                links += (Link(clean(" ".join(xml_strings(a, dropped))), href),)
+                links += (Link(clean(" ".join(xml_strings(a, self.dropped))), href),)
         links += tuple(link for link in bare_links(text) if link.href not in {x.href for x in links})
         return Para(text, links, heading=tag.name in HEADINGS)
 
