@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 def link_problem(url: str) -> str | None:
     """Why `url` cannot be an article's link, or None when it can."""
-    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in url):
+    if _has_space_or_invisible(url):
         return "it contains a space or an invisible character"
     try:
         parts = urlsplit(url)
@@ -29,6 +29,15 @@ def link_problem(url: str) -> str | None:
     if not parts.hostname:
         return "it has no host"
     return None
+
+
+def _has_space_or_invisible(url: str) -> bool:
+    """A white-space character, or one of categories Cc, Cf, Zl, Zp. In ASCII
+    those are the characters up to and including " " and DEL: a printable
+    ASCII string without a space has none (the usual URL, in C)."""
+    if url.isascii():
+        return not url.isprintable() or " " in url
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in url)
 
 
 def shown(url: str) -> str:

@@ -25,14 +25,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "distributor"
 MAX_LINES = 500
 
-# Modules another branch is splitting right now (issue 11): the lead removes
-# each entry when that branch is merged.
-BEING_SPLIT = {
-    "ingest/pipeline.py": "split on branch ingestperf",
-    "ingest/formats.py": "split on branch ingestperf",
-}
-
-
 def modules(root: Path) -> dict[str, Path]:
     """Dotted module name -> file, for every .py file under the package `root`."""
     found = {}
@@ -102,11 +94,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 # ------------------------------------------------------------------ the package
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason=BEING_SPLIT[str(p.relative_to(PACKAGE))], strict=False))
-    if str(p.relative_to(PACKAGE)) in BEING_SPLIT else p
-    for p in sorted(PACKAGE.rglob("*.py"))
-], ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_over_500_lines(path: Path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)} has {lines} lines (at most {MAX_LINES})"

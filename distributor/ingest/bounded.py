@@ -8,7 +8,7 @@ parse, never stop it. The bound therefore has two parts:
   is near linear at that size (about a second and tens of MB for 256 K
   characters of HTML on a slow machine).
 - Larger inputs are parsed in a child process (`python -m
-  distributor.ingest.parse`, which calls serve_worker) that limits its own address space
+  distributor.ingest.bounded_worker`) that limits its own address space
   (RLIMIT_AS) and is killed when it is not done within
   PARSE_TIMEOUT_SECONDS. Both end in a ParseError naming the article.
   BeautifulSoup's cost grows faster than linearly with a page's size (4 MB
@@ -50,18 +50,13 @@ def needs_worker(raw: RawArticle) -> bool:
     return opened > INLINE_MAX_STRAY_LT and opened - len(_COMPLETE_TAG.findall(raw.content)) > INLINE_MAX_STRAY_LT
 
 
-# The in-process parse (parse.parse_inline): (raw, default language, url template) -> Article.
-InlineParse = Callable[[RawArticle, "str | None", "str | None"], Article]
-
-
-def parse_bounded(raw: RawArticle, default_language: str | None, url_template: str | None = None, *,
-                  inline: InlineParse) -> Article:
-    """`inline(raw, …)` here when the size bounds it, else in the child process."""
-    if not needs_worker(raw):
-        return inline(raw, default_language, url_template)
+def parse_in_worker(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
+    """Parse `raw` in a child process (bounded_worker.py) limited to
+    PARSE_MEMORY_BYTES and killed after PARSE_TIMEOUT_SECONDS; either is a
+    ParseError naming the article."""
     size = f"{len(raw.content)} characters"
     payload = pickle.dumps((raw, default_language, url_template, PARSE_MEMORY_BYTES))
-    proc = subprocess.Popen([sys.executable, "-m", "distributor.ingest.parse"],
+    proc = subprocess.Popen([sys.executable, "-m", "distributor.ingest.bounded_worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(payload, timeout=PARSE_TIMEOUT_SECONDS)
@@ -72,7 +67,7 @@ def parse_bounded(raw: RawArticle, default_language: str | None, url_template: s
                          "refused") from None
     last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1][:200]
     if last.startswith("MemoryError"):
-        raise ParseError(_over_memory(raw))
+        raise ParseError(over_memory(raw))
     try:
         status, value = pickle.loads(out)
     except Exception:  # noqa: BLE001 - killed or crashed half-way through its answer
@@ -83,27 +78,6 @@ def parse_bounded(raw: RawArticle, default_language: str | None, url_template: s
     raise ParseError(value)
 
 
-def _over_memory(raw: RawArticle) -> str:
+def over_memory(raw: RawArticle) -> str:
     return (f"{raw.key}: parsing needed more than {PARSE_MEMORY_BYTES // (1 << 20)} MiB "
             f"({len(raw.content)} characters); refused")
-
-
-def serve_worker(inline: InlineParse) -> None:
-    """The child: read (raw, language, memory limit), answer (status, value)."""
-    global PARSE_MEMORY_BYTES
-    raw, default_language, url_template, memory = pickle.load(sys.stdin.buffer)
-    PARSE_MEMORY_BYTES = memory
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    except (ImportError, ValueError, OSError):
-        pass  # no rlimits on this platform: the time bound still holds
-    answer: tuple[str, Article | str]
-    try:
-        answer = ("ok", inline(raw, default_language, url_template))
-    except ParseError as exc:
-        answer = ("error", str(exc))
-    except MemoryError:
-        answer = ("error", _over_memory(raw))
-    sys.stdout.buffer.write(pickle.dumps(answer))

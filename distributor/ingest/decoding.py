@@ -39,6 +39,7 @@ _BYTE_TAG = re.compile(rb"<[^<>]*>")
 _BYTE_SPACES = re.compile(rb"\s+")
 _DETECT_SAMPLE_BYTES = 64 * 1024
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b" + bytes(range(0x0e, 0x20)) + b"\x7f"
 _ESCAPED = re.compile("[\udc80-\udcff]")
 # UTF-8 read as windows-1252 or latin-1 ("Ã¼" for "ü", "â€™" for "’", "Ð¿" for "п").
 _MOJIBAKE = re.compile("Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
@@ -77,14 +78,14 @@ def decode(data: bytes, where: str, *, html: bool = False, declared: str | None 
            xml: bool = False) -> tuple[str, list[str]]:
     """(text, warnings). Raises ParseError naming `where` for an empty or
     binary file; never UnicodeDecodeError."""
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): that copies a whole feed)
         raise ParseError(f"{where}: empty file")
     declared = declared or declared_charset(data, html=html, xml=xml)
     found = _from_bom(data) or _from_nul_pattern(data, where)
     if found is None:
         found = _from_declared(data, declared) or _from_utf8(data, declared) or _detected(data, declared)
     text, encoding, warnings = found
-    if len(_CONTROLS.findall(text, 0, 65536)) > max(3, min(len(text), 65536) // 50):
+    if _controls(text, data, encoding) > max(3, min(len(text), 65536) // 50):
         raise ParseError(f"{where}: binary file, not an article")
     if "\x00" in text:
         text = text.replace("\x00", "")
@@ -96,6 +97,17 @@ def decode(data: bytes, where: str, *, html: bool = False, declared: str | None 
     return text, warnings
 
 
+def _controls(text: str, data: bytes, encoding: str) -> int:
+    """How many control characters the first 64 K characters of the text
+    hold. Read as UTF-8 (strictly, with replacements, or with stray bytes as
+    windows-1252), each of them is one byte of the same value and no other
+    byte becomes one: bytes without any mean a text without any, which a C
+    translate tells faster than the regex scan."""
+    if codecs.lookup(encoding).name == "utf-8" and len(data.translate(None, _CONTROL_BYTES)) == len(data):
+        return 0
+    return len(_CONTROLS.findall(text, 0, 65536))
+
+
 def display(encoding: str) -> str:
     name = codecs.lookup(encoding).name.replace("-", "_")
     return _DISPLAY.get(name, encoding)
@@ -105,7 +117,8 @@ def garbled(text: str, encoding: str) -> str | None:
     """Why the text fails the sanity check, or None when it passes."""
     if text.count("\ufffd") > max(3, len(text) // 200):
         return f"{text.count(chr(0xfffd))} undecodable characters"
-    mojibake = len(_MOJIBAKE.findall(text, 0, 1 << 20))
+    # (Every match starts with one of these letters: most texts hold none and skip the scan.)
+    mojibake = len(_MOJIBAKE.findall(text, 0, 1 << 20)) if any(c in text for c in "ÃâÐÑ") else 0
     if mojibake >= 2:
         return f"{mojibake} UTF-8 sequences read as single bytes"
     if codecs.lookup(encoding).name.replace("-", "_") in _UTF8 or text.isascii():
@@ -173,8 +186,8 @@ def _from_nul_pattern(data: bytes, where: str) -> Found | None:
                 return text, encoding, warnings
     even, odd = head[0::2].count(0), head[1::2].count(0)
     # Lopsided: all the NULs on one side of the code units.
-    for encoding, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-        if zeros >= 2 and others * 20 <= zeros:
+    for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if nuls >= 2 and others * 20 <= nuls:
             body = data[: len(data) - len(data) % 2]
             text = body.decode(encoding, "replace")
             if not garbled(text, encoding):

@@ -19,11 +19,13 @@ Rule (a) is stricter than "names two channels": a closing body sentence such as
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from distributor.ingest.prefilter import Needles, NeedleSet, fold
 from distributor.model import CHANNEL_KINDS, ChannelRef
 
 # How many trailing body paragraphs may hold the footer.
@@ -72,6 +74,11 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+# Each with the strings a match of it cannot do without (prefilter.py): most
+# paragraphs name no channel, and 17 case-insensitive searches of each were
+# a quarter of a feed's parse.
+_NAMES = NeedleSet([pattern for _kind, pattern in _NAME_PATTERNS])
 
 # A bare "X" is the network only in a context that says so, because "X" is
 # also a letter, a placeholder and part of names ("Malcolm X"):
@@ -146,12 +153,14 @@ _ADDRESS = re.compile(
     r"|нас|наш\w*|вас|ваш\w*)\b",
     _I,
 )
+_CTA_NEEDLES = Needles(_CTA)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
 # ------------------------------------------------------------------ public
 
 
+@functools.lru_cache(maxsize=4096)  # an outlet's footer links are the same in every article
 def kind_of_url(href: str) -> str | None:
     """The channel kind a link points to, from its host and path."""
     try:
@@ -177,9 +186,15 @@ def kind_of_url(href: str) -> str | None:
 
 def channels_in(text: str, links: Sequence[Link] = ()) -> tuple[ChannelRef, ...]:
     """The channels `text` names or links, in order of first mention, each once."""
+    return _channels_in(text, tuple(links))
+
+
+@functools.lru_cache(maxsize=512)  # the footer is asked again (is_footer, then its channels)
+def _channels_in(text: str, links: tuple[Link, ...]) -> tuple[ChannelRef, ...]:
+    folded = fold(text)
     order: list[str] = []
     urls: dict[str, str] = {}
-    for _, kind, url in sorted(_mentions(text, links), key=lambda m: m[0]):
+    for _, kind, url in sorted(_mentions(text, links, folded), key=lambda m: m[0]):
         if kind not in order:
             order.append(kind)
         if url and kind not in urls:
@@ -192,9 +207,12 @@ def is_footer(text: str, links: Sequence[Link] = ()) -> bool:
     social_links = {kind_of_url(link.href) for link in links} - {None, "newsletter", "rss"}
     if len(social_links) >= 2:
         return True
-    if len(channels_in(text, links)) >= 2 and (_CTA.search(text) or _ADDRESS.search(text)):
+    folded = fold(text)
+    if len(channels_in(text, links)) >= 2 and (_CTA_NEEDLES.search(text, folded) or _ADDRESS.search(text)):
         return True
-    return any(_CTA.search(s) and channels_in(s, _links_within(s, links)) for s in _SENTENCE_END.split(text))
+    if not _CTA_NEEDLES.may_match(folded):
+        return False  # nor can any sentence of it, a part of the same text
+    return any(_CTA_NEEDLES.search(s) and channels_in(s, _links_within(s, links)) for s in _SENTENCE_END.split(text))
 
 
 def find_footer(paragraphs: Sequence[tuple[str, Sequence[Link]]]) -> list[int]:
@@ -239,25 +257,28 @@ _KIND_ALIASES = {
 # ----------------------------------------------------------------- helpers
 
 
-def _mentions(text: str, links: Sequence[Link]) -> list[tuple[int, str, str | None]]:
-    """(position, kind, url) for every channel name, bare "X" and link."""
+def _mentions(text: str, links: Sequence[Link], folded: str) -> list[tuple[int, str, str | None]]:
+    """(position, kind, url) for every channel name, bare "X" and link
+    (`folded`: fold(text), for the names' prefilter)."""
     found: list[tuple[int, str, str | None]] = []
     spans: list[tuple[int, int]] = []
-    for kind, pattern in _NAME_PATTERNS:
+    for i in _NAMES.possible(folded):
+        kind, pattern = _NAME_PATTERNS[i]
         for m in pattern.finditer(text):
             found.append((m.start(), kind, None))
             spans.append(m.span())
-    for m in _BARE_X.finditer(text):
-        if _x_means_twitter(text, m.start(), m.end(), spans):
-            found.append((m.start(), "twitter", None))
+    if "X" in text:  # _BARE_X matches one
+        for m in _BARE_X.finditer(text):
+            if _x_means_twitter(text, m.start(), m.end(), spans):
+                found.append((m.start(), "twitter", None))
     cursor = 0
     for link in links:
-        kind = kind_of_url(link.href) or _single_kind(link.text)
+        link_kind = kind_of_url(link.href) or _single_kind(link.text)
         at = text.find(link.text, cursor) if link.text else -1
         if at >= 0:
             cursor = at + len(link.text)
-        if kind:
-            found.append((at if at >= 0 else len(text), kind, link.href))
+        if link_kind:
+            found.append((at if at >= 0 else len(text), link_kind, link.href))
     return found
 
 
@@ -273,8 +294,9 @@ def _x_means_twitter(text: str, start: int, end: int, name_spans: list[tuple[int
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _single_kind(anchor: str) -> str | None:
-    kinds = {kind for kind, pattern in _NAME_PATTERNS if pattern.search(anchor)}
+    kinds = {_NAME_PATTERNS[i][0] for i in _NAMES.possible(fold(anchor)) if _NAME_PATTERNS[i][1].search(anchor)}
     return kinds.pop() if len(kinds) == 1 else None
 
 

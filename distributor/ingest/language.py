@@ -64,7 +64,8 @@ for _w, _langs in _WEIGHTS.items():
 _UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
 _RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
 _CYRILLIC = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]")
-_LATIN = re.compile(r"[a-zA-ZÀ-ÿ]")
+_CYRILLIC_RUN = re.compile(r"[а-яёіїєґА-ЯЁІЇЄҐ]+")
+_LATIN_RUN = re.compile(r"[a-zA-ZÀ-ÿ]+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 # Below these the text is too short to say anything.
@@ -81,12 +82,30 @@ class Guess:
 
 def detect_language(text: str) -> Guess | None:
     """The language of `text`, or None when there is nothing to go on."""
-    cyrillic = len(_CYRILLIC.findall(text))
-    latin = len(_LATIN.findall(text))
-    words = [w.lower() for w in _WORD.findall(text)]
-    if cyrillic > latin:
+    cyrillic = _count(_CYRILLIC_RUN, text) if _CYRILLIC.search(text) else 0
+    words = _lowered_words(text)
+    # Latin letters are counted only when there is Cyrillic to compare them with.
+    if cyrillic and cyrillic > _count(_LATIN_RUN, text):
         return _detect_cyrillic(text, words, cyrillic)
     return _detect_by_stop_words(words, ("de", "fr", "en", "es", "it"))
+
+
+def _lowered_words(text: str) -> list[str]:
+    """The words of the text, each lowercased. Every character but "İ" keeps
+    its length and whether it is a letter (or an apostrophe) when lowercased
+    (checked over all of Unicode in tests/ingest/test_parse_formats.py), so the
+    words of the lowercased text are the lowercased words: one lower() and
+    one findall instead of a lower() per word. (A Greek final sigma may come
+    out as σ rather than ς: no stop word has either.)"""
+    if "\u0130" in text:
+        return list(map(str.lower, _WORD.findall(text)))
+    return _WORD.findall(text.lower())
+
+
+def _count(letters: re.Pattern[str], text: str) -> int:
+    """How many characters of `text` the runs of `letters` cover (one list
+    item per run, not per letter)."""
+    return sum(map(len, letters.findall(text)))
 
 
 def _detect_cyrillic(text: str, words: list[str], letters: int) -> Guess | None:
@@ -116,8 +135,21 @@ def _detect_by_stop_words(words: list[str], candidates: tuple[str, ...]) -> Gues
 
 def _scores(words: list[str], candidates: tuple[str, ...]) -> dict[str, float]:
     scores = dict.fromkeys(candidates, 0.0)
-    for word in words:
-        for lang, weight in _WEIGHTS.get(word, {}).items():
-            if lang in scores:
-                scores[lang] += weight
+    # The stop words among the words, in their order, each with its weights for
+    # these candidates (added up in the same order: the same floats).
+    table = _WEIGHTS_FOR.get(candidates) or _weights_for(candidates)
+    for pairs in filter(None, map(table.get, words)):
+        for lang, weight in pairs:
+            scores[lang] += weight
     return scores
+
+
+def _weights_for(candidates: tuple[str, ...]) -> dict[str, tuple[tuple[str, float], ...]]:
+    """word -> its (language, weight) pairs among the candidates, in _WEIGHTS' order."""
+    table = {w: tuple((lang, weight) for lang, weight in langs.items() if lang in candidates)
+             for w, langs in _WEIGHTS.items()}
+    return {w: pairs for w, pairs in table.items() if pairs}
+
+
+_WEIGHTS_FOR: dict[tuple[str, ...], dict[str, tuple[tuple[str, float], ...]]] = {
+    c: _weights_for(c) for c in (("de", "fr", "en", "es", "it"), ("ru", "uk"))}

@@ -14,7 +14,10 @@ modelled on reference/footers-and-feeds.md §4.2.
 
 from __future__ import annotations
 
+import functools
 import re
+
+from distributor.ingest.prefilter import Needles
 
 _I = re.IGNORECASE
 
@@ -73,6 +76,8 @@ _BOILERPLATE = re.compile(
     r"|^déjà abonné|^abonnez-vous maintenant, pour seulement",
     _I,
 )
+# Searched in every paragraph: prefiltered by the phrases it is made of (prefilter.py).
+_BOILERPLATE_NEEDLES = Needles(_BOILERPLATE)
 _PAYWALL = re.compile(r"réservé aux abonné|il vous reste \d+ ?% de cet article|^déjà abonné", _I)
 _SHORTCODE = re.compile(r"^\[/?[a-z0-9_]+(?:\s[^\]]*)?\]$", _I)
 # Auto-excerpts end in a cut-off cross-link or an ellipsis marker: "… Lest… [...]".
@@ -97,7 +102,8 @@ def cross_link_title(text: str) -> str | None:
 def author_of(text: str) -> tuple[str, str | None] | None:
     """(name, role) of an author line: "Name, Rolle", "Name⏎Rolle" or "Von Name"."""
     line = _unwrap(text)
-    for pattern in (_AUTHOR_COMMA, _AUTHOR_TWO_LINES):
+    # (_AUTHOR_TWO_LINES matches only a line with a line break in it.)
+    for pattern in (_AUTHOR_COMMA, _AUTHOR_TWO_LINES) if "\n" in line else (_AUTHOR_COMMA,):
         m = pattern.match(line)
         if m:
             return m.group("name").strip(), m.group("role").strip()
@@ -114,7 +120,8 @@ def translator_of(text: str) -> str | None:
 
 def is_boilerplate(text: str) -> bool:
     """Site chrome that is neither article text nor footer."""
-    return bool(_SHORTCODE.match(text.strip()) or _BOILERPLATE.search(_unwrap(text)))
+    stripped = text.strip()
+    return bool((stripped[:1] == "[" and _SHORTCODE.match(stripped)) or _BOILERPLATE_NEEDLES.search(_unwrap(text)))
 
 
 def is_paywall(text: str) -> bool:
@@ -135,8 +142,10 @@ def strip_truncation(text: str) -> str:
     return _TRUNCATED_TAIL.sub("", text).rstrip()
 
 
+@functools.lru_cache(maxsize=256)
 def _unwrap(text: str) -> str:
-    """The line without surrounding emphasis or parentheses: "(Traduit par X)"."""
+    """The line without surrounding emphasis or parentheses: "(Traduit par X)".
+    (Cached: each paragraph is asked for by four recognisers in a row.)"""
     line = text.strip()
     while len(line) > 2 and line[0] + line[-1] in ("()", "**", "__", "[]"):
         line = line[1:-1].strip()

@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import quote
 
 from distributor.errors import ParseError
-from distributor.ingest import markers
-from distributor.ingest.bounded import parse_bounded, serve_worker
+from distributor.ingest import bounded, markers
 from distributor.ingest.decoding import decode
 from distributor.ingest.footer import channels_in, find_footer, normalise_kind
+from distributor.ingest.document import Format
 from distributor.ingest.formats import Document, Para, read_html, read_markdown, read_text
 from distributor.ingest.language import detect_language
 from distributor.links import drop_query_parameter, link_problem, refused
@@ -31,7 +31,8 @@ from distributor.model import Article, Author, Block, ChannelRef, RawArticle, Re
 
 log = logging.getLogger(__name__)
 
-FORMATS_BY_SUFFIX = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+FORMATS_BY_SUFFIX: dict[str, Format] = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                                        ".htm": "html"}
 _READERS = {"text": read_text, "markdown": read_markdown, "html": read_html}
 FALLBACK_LANGUAGE = "en"
 
@@ -85,7 +86,9 @@ def parse_raw(raw: RawArticle, *, default_language: str | None = None,
 
     Bounded in time and memory (bounded.py): a large input is parsed in a
     child process that is limited and killed when it runs over."""
-    return parse_bounded(raw, default_language, url_template, inline=parse_inline)
+    if bounded.needs_worker(raw):
+        return bounded.parse_in_worker(raw, default_language, url_template)
+    return parse_inline(raw, default_language, url_template)
 
 
 def parse_inline(raw: RawArticle, default_language: str | None, url_template: str | None = None) -> Article:
@@ -171,7 +174,7 @@ def _prepare(doc: Document, title: str | None, url: str | None) -> list[Para]:
     for p in doc.paras:
         text = markers.strip_truncation(p.text)
         if text:
-            paras.append(Para(text, p.links, p.heading))
+            paras.append(p if text == p.text else Para(text, p.links, p.heading))
     if paras and len(paras[0].links) == 1:
         first, link = paras[0], paras[0].links[0]
         if link.text == first.text and (link.href.rstrip("/") == (url or "").rstrip("/") or first.text == title):
@@ -375,7 +378,3 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-if __name__ == "__main__":  # the child process of a bounded parse (bounded.py)
-    serve_worker(parse_inline)

@@ -27,11 +27,13 @@ import httpx
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
 from distributor.ingest.decoding import decode
+from distributor.ingest.document import Format
 from distributor.model import RawArticle
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+FORMATS: dict[str, Format] = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+                             ".htm": "html"}
 USER_AGENT = "distributor/0.1 (+https://github.com/; feed reader)"
 
 
@@ -137,7 +139,7 @@ def too_big(path: Path, size: int, source: SourceConfig) -> str:
     return f"{path}: the file is {size} bytes, over max_bytes={source.max_bytes}; refused"
 
 
-def folder_item(key: str, path: Path, fmt: str, data: bytes, source: SourceConfig,
+def folder_item(key: str, path: Path, fmt: Format, data: bytes, source: SourceConfig,
                 digest: str | None = None) -> Item:
     """Decode a folder file's bytes (never raises: an error Item instead);
     `digest`, its folder_hash, when the caller has it already."""
@@ -289,23 +291,31 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
     feed that is not well-formed XML (a named HTML entity like &nbsp;, an
     unclosed tag) is still ingested when feedparser's lenient parser makes
     entries of it, each article warned with the problem and its line. Only a
-    document with no entries at all is refused."""
-    if not data.strip():
+    document with no entries at all is refused.
+
+    Memory: the caller may hand `data` over (keep no reference to it): it is
+    let go once decoded, and the text once encoded for feedparser, so that
+    one copy of the document is held while feedparser reads it, not three."""
+    if not data or data.isspace():
         raise SourceError(source.name, "the feed is empty (0 bytes of content)")
     try:
         text, warnings = decode(data, "the feed", xml=True, declared=charset)
     except ParseError as exc:
         raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
+    del data
     head = text[:500].lstrip("\ufeff \t\r\n").lower()
     if head.startswith(("<!doctype html", "<html")):
         raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
     # feedparser reads the bytes again: hand it UTF-8 that says so.
     text = _XML_DECLARATION.sub(lambda m: re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"',
                                                     m.group(0)), text.lstrip("\ufeff"), count=1)
-    parsed = feedparser.parse(text.encode("utf-8"), sanitize_html=True, resolve_relative_uris=True)
-    exc = parsed.get("bozo_exception")
-    if parsed.get("bozo") and not isinstance(exc, _HARMLESS_BOZO):
-        problem = _bozo_text(exc)
+    payload = text.encode("utf-8")
+    del text
+    parsed = feedparser.parse(payload, sanitize_html=True, resolve_relative_uris=True)
+    del payload
+    bozo = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(bozo, _HARMLESS_BOZO):
+        problem = _bozo_text(bozo)
         if not parsed.entries:
             raise SourceError(source.name, f"the feed is not well-formed XML{problem}; nothing from it was ingested")
         warnings.append(f"feed: not well-formed XML{problem}; read by feedparser's lenient parser, "
@@ -320,7 +330,7 @@ def _bozo_text(exc: BaseException | None) -> str:
     """" at line N: message", the line said once (a SAXParseException's str()
     repeats it as "<unknown>:N:C: message")."""
     line = getattr(exc, "getLineNumber", lambda: None)()
-    message = exc.getMessage() if hasattr(exc, "getMessage") else _exc_text(exc)
+    message = exc.getMessage() if exc is not None and hasattr(exc, "getMessage") else _exc_text(exc)
     return (f" at line {line}" if line else "") + f": {message}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,26 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
 
 def _content_values(context: Any) -> frozenset[str]:
     """The strings a compiled statement binds to content columns (by bind
-    name, before the dialect made them positional)."""
+    name, before the dialect made them positional). Made once per execution:
+    an executemany that runs as one statement per row (SQLite's INSERT …
+    RETURNING of a chunk of articles) fires the hook per row, and reading
+    every row's parameters each time made storing a chunk quadratic."""
+    cached = getattr(context, "_distributor_content_values", None)
+    if cached is not None:
+        return cached
     compiled = getattr(context, "compiled_parameters", None) or ()
-    return frozenset(v for params in compiled for k, v in params.items()
-                     if isinstance(v, str) and _CONTENT_BIND.match(k))
+    values = frozenset(v for params in compiled for k, v in params.items()
+                       if isinstance(v, str) and _is_content_bind(k))
+    try:
+        context._distributor_content_values = values
+    except AttributeError:  # no context, or one that takes no attributes: made again next time
+        pass
+    return values
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_content_bind(name: str) -> bool:
+    return _CONTENT_BIND.match(name) is not None
 
 
 def _engine(url: str) -> sa.Engine:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributor.errors import ParseError
 from distributor.ingest.decoding import decode
@@ -90,3 +93,27 @@ def test_utf32_without_bom_is_text(encoding):
     for sample in (DE, RU):
         text, warnings = decode(sample.encode(encoding), "a.txt")
         assert text == sample and "no byte-order mark" in warnings[0]
+
+
+# ------------------------------------------------- shortcuts that must not change an answer
+
+_PIECES = [b"a", b"Z ", b"\n", b"\t", b"\r", b"\x00", b"\x01", b"\x08", b"\x0b", b"\x0c", b"\x1f", b"\x7f",
+           "ü".encode(), "Ã¼".encode(), "€".encode(), "€".encode("cp1252"), b"\x81", b"\x9d", b"\xff",
+           b"\xc3", b"\xe2\x82", "Ð¿".encode(), "Щ".encode(), codecs.BOM_UTF8, "\U0001F600".encode()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=60), st.booleans())
+def test_counting_control_characters_from_the_bytes_is_the_regex_count(pieces, bom):
+    """decode() counts control characters from the bytes when the text is
+    their UTF-8 reading (strict, with replacements, mixed with windows-1252):
+    the same count the regex gives on the text, whatever the bytes."""
+    data = (codecs.BOM_UTF8 if bom else b"") + b"".join(pieces)
+    from distributor.ingest import decoding
+
+    found = decoding._from_bom(data) or decoding._from_utf8(data, None)
+    if found is None:
+        return
+    text, encoding, _ = found
+    assert decoding._controls(text, data, encoding) == len(decoding._CONTROLS.findall(text, 0, 65536))
+    assert bool(any(c in text for c in "ÃâÐÑ")) or not decoding._MOJIBAKE.search(text)

@@ -183,3 +183,22 @@ def test_the_label_of_an_untitled_article_never_splits_a_cluster():
     hangul = "\u1112\u1161\u11ab"  # one decomposed syllable
     label = Article(title="", lede=hangul * 60, language="ko").label
     assert label.endswith(hangul + "…") and label.count("\u1112") == label.count("\u11ab")
+
+
+def test_the_ascii_shortcut_of_link_problem_gives_the_unicode_answer():
+    """links.link_problem() checks an ASCII URL in C (isprintable() and no space):
+    the answer of the per-character Unicode check, for every ASCII character
+    anywhere in a URL, and the Unicode check is still made for any other URL."""
+    import unicodedata
+
+    from distributor import links
+
+    def per_character(url: str) -> bool:
+        return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in url)
+
+    for code in range(128):
+        for url in (chr(code), f"https://novastan.org/de/{chr(code)}x/", f"https://novastan.org/{chr(code)}"):
+            assert links._has_space_or_invisible(url) == per_character(url), repr(url)
+    for url in ("https://novastan.org/de/\u00a0x/", "https://novastan.org/\u200bx", "https://novastan.org/\u2028",
+                "https://novastan.org/de/über/"):
+        assert links._has_space_or_invisible(url) == per_character(url), repr(url)

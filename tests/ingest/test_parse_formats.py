@@ -251,3 +251,22 @@ def test_the_text_beats_the_default_when_it_is_clear():
 def test_detect_language(text, language):
     guess = detect_language(text)
     assert guess is not None and guess.language == language
+
+
+def test_lowercasing_a_text_keeps_its_words_apart_as_they_were():
+    """language._lowered_words() finds the words of the lowercased text: that
+    is only the lowercased words if no character but "İ" changes its length or
+    whether it is a letter or an apostrophe when lowercased (all of Unicode)."""
+    import re as _re
+
+    from distributor.ingest import language
+
+    letter, apostrophe = _re.compile(r"[^\W\d_]"), _re.compile(r"['’]")
+    changed = [hex(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF
+               if len(chr(cp).lower()) != 1
+               or bool(letter.match(chr(cp))) != bool(letter.match(chr(cp).lower()))
+               or bool(apostrophe.match(chr(cp))) != bool(apostrophe.match(chr(cp).lower()))]
+    assert changed == ["0x130"]
+    for text in ("Die Straße İstanbul’s d'un DER Ärger", "L'ÉTÉ aujourd’hui", "ΟΔΟΣ ΑΣ’Β", "Schön! Ja, und"):
+        assert language._lowered_words(text) == [w.lower() for w in language._WORD.findall(text)] \
+            or "Σ" in text  # (a final sigma may differ: no stop word has one)
