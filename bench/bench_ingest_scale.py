@@ -193,7 +193,7 @@ def bench_feed_memory(work: Work, n: int) -> None:
 def age(folder: Path) -> None:
     """Date the files back a day: a folder of 10,000 articles is an archive
     whose files were written long before the poll (a file written in the last
-    two seconds is read again at the next poll, see pipeline.RACY_SECONDS)."""
+    two seconds is read again at the next poll, see ingest/folder_poll.RACY_SECONDS)."""
     then = time.time() - 86400
     for p in folder.rglob("*"):
         os.utime(p, (then, then))
