@@ -7,29 +7,24 @@ wider than any column), so nothing leaves the machine."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from distributor.render.email import render_digest
 from distributor.render.samples import sample_article
+from browser import launch
 from support import png
 
 from .conftest import NEWSLETTER, UNSUBSCRIBE, UTM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IMAGE = png(1200, 600)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert Path(CHROMIUM).exists(), "Debian's Chromium is needed for the browser tests (scripts/test-services installs it)"
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 

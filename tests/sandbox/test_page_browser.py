@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -13,18 +12,15 @@ from playwright.sync_api import sync_playwright
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.digest import run_digest
 from distributor.store.issues import Issues
+from browser import launch
 from support import add_subscribers, drain
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
 def browser():
-    assert Path(CHROMIUM).exists(), "Debian's Chromium is needed for the browser tests (scripts/test-services installs it)"
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 

@@ -5,22 +5,16 @@ went out, and nothing scrolls sideways; logging out ends the session."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from desk_helpers import PASSWORD, add_editor
 from distributor.ingest.pipeline import ingest
 from distributor.web.server import start_web
 from support import drain
+from browser import fits
 from web_helpers import free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WIDTH = 390
 
 
 @pytest.fixture
@@ -40,19 +34,6 @@ def served(sb_settings, store, clock):
         handle.stop()
 
 
-@pytest.fixture
-def phone():
-    assert Path(CHROMIUM).exists(), "Debian's Chromium is needed for the browser tests (scripts/test-services installs it)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": WIDTH, "height": 800})
-        yield page
-        browser.close()
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"{page.url} scrolls sideways: {width} px wide at {WIDTH}"
 
 
 def test_log_in_and_see_the_articles_on_a_phone(served, store, phone, tmp_path):

@@ -5,22 +5,16 @@ horizontal scrolling, and their buttons work."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from distributor.newsletter import tokens
 from distributor.store.subscribers import Subscribers
 from distributor.web.server import start_web
 from support import add_subscribers
+from browser import fits
 from web_helpers import confirm_link, free_port, wait_for_mail
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WIDTH = 390
 
 
 @pytest.fixture
@@ -35,19 +29,6 @@ def served(sb_settings, store):
         handle.stop()
 
 
-@pytest.fixture
-def phone():
-    assert Path(CHROMIUM).exists(), "Debian's Chromium is needed for the browser tests (scripts/test-services installs it)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": WIDTH, "height": 800})
-        yield page
-        browser.close()
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"{page.url} scrolls sideways: {width} px wide at {WIDTH}"
 
 
 def test_signup_confirm_and_unsubscribe_pages_on_a_phone(served, store, control, phone, tmp_path):
