@@ -10,7 +10,10 @@ warnings) is shown as it is.
 
 from __future__ import annotations
 
+from distributor.web.desk import strings_article, strings_digest, strings_health
+
 FALLBACK = "en"
+PAGES = (strings_article.STRINGS, strings_digest.STRINGS, strings_health.STRINGS)
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -309,6 +312,15 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 LANGUAGES = tuple(STRINGS)
+
+# Each desk page may keep its own strings in a module of its own
+# (strings_<page>.py, with a STRINGS of the same three languages); they are
+# merged into the common table here, and a key defined twice is a bug.
+for _page in PAGES:
+    for _lang, _table in _page.items():
+        _twice = set(_table) & set(STRINGS[_lang])
+        assert not _twice, f"desk strings defined twice: {sorted(_twice)}"
+        STRINGS[_lang].update(_table)
 
 
 def strings(language: str) -> dict[str, str]:
