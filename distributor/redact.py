@@ -69,6 +69,9 @@ def register(settings: Settings) -> None:
                 name = getattr(channel, f.name)
                 if f.name.endswith("_env") and name:
                     _env_names.add(name)
+    desk_bot = settings.desk.telegram
+    if desk_bot is not None and desk_bot.token_env:  # the editors' bot's token
+        _env_names.add(desk_bot.token_env)
     if settings.web.secret_env:  # signs the readers' unsubscribe and confirmation tokens
         _env_names.add(settings.web.secret_env)
     _database_urls.add(settings.database.url)

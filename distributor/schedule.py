@@ -11,6 +11,9 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
     digest:<ed>     cron, in the edition's zone   send the weekly issue
     housekeeping    every 10 min, and at start    settle abandoned sends; resume interrupted issues
 
+With [desk.telegram], the editors' bot (distributor/editorbot) runs in the
+same event loop: long polling and its watcher, stopped with the daemon.
+
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
 next start to settle (held, or found on X) — never resent blindly.
@@ -278,11 +281,14 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             from distributor.web.server import web_if_enabled
 
             web.enter_context(web_if_enabled(settings))
+        editor_bot = None
         scheduler = make_scheduler(settings, app.store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
         _SCHEDULER = scheduler
         try:
+            # The editors' Telegram bot ([desk.telegram]), in this event loop.
+            editor_bot = await _start_editor_bot(settings, app.store)
             sync_jobs(scheduler, settings)
             for job in scheduler.get_jobs():
                 log.info("job %s: next run %s", job.id, job.next_run_time)
@@ -307,6 +313,8 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                                 len(still))
         finally:
             scheduler.shutdown(wait=False)
+            if editor_bot is not None:
+                await editor_bot.stop()
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -315,6 +323,23 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
     log.info("stopped")
     if rt.fatal is not None:
         raise rt.fatal
+
+
+async def _start_editor_bot(settings: Settings, store: Store) -> Any:
+    """The editors' bot, started, when [desk.telegram] is configured; None
+    without it, or when the Bot API cannot be reached now (logged: the daemon
+    goes on without it). A rejected token stops the daemon (a config error)."""
+    if settings.desk.telegram is None:
+        return None
+    from telegram.error import TelegramError
+
+    from distributor.editorbot.bot import start_bot
+
+    try:
+        return await start_bot(settings, store)
+    except TelegramError as exc:
+        log.error("the editors' bot did not start: %s; running without it", exc)
+        return None
 
 
 def run_daemon(settings: Settings) -> None:
