@@ -242,7 +242,7 @@ def decide(ctx: BotContext, cb: Callback, actor: str) -> str:
                                        channels=None if cb.kind == "all" else [cb.kind])
         fresh = [r for r in done.results if not r.already]
         if fresh:
-            text = "Approved: " + ", ".join(r.channel for r in fresh)
+            text = "Approved: " + ", ".join(sorted(r.channel for r in fresh))
         else:
             first = done.results[0] if done.results else None
             by = f" by {first.approved_by}" if first and first.approved_by else ""
@@ -267,7 +267,7 @@ def decide(ctx: BotContext, cb: Callback, actor: str) -> str:
             except InvalidTransition:
                 pass  # a racing decision took it first (recorded as refused by the action)
     if skipped:
-        return "Skipped: " + ", ".join(skipped)
+        return "Skipped: " + ", ".join(sorted(skipped))
     why = "nothing awaits approval any more: already decided"
     Audit(ctx.store.engine).record(replace(note, detail=why), at=ctx.clock())
     return why[0].upper() + why[1:]
