@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import html
 import logging
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ import telegram
 from telegram import error as tg_error
 
 from distributor.editorbot.context import BotContext
-from distributor.editorbot.texts import short, when
+from distributor.editorbot.texts import short, when, esc
 from distributor.store.outbox import DeliveryStatus
 from distributor.store.states import IssueStatus
 
@@ -48,7 +47,7 @@ def events(ctx: BotContext, now: dt.datetime) -> list[Event]:
     """Every event going on now, read from the database."""
     from distributor.store.issues import Issues
 
-    e = html.escape
+    e = esc
     store = ctx.store
     out: list[Event] = []
     for c in store.outbox.channels():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 
 import telegram
@@ -38,7 +37,7 @@ from distributor.editorbot.alerts import send_alerts
 from distributor.editorbot.approvals import on_press, post_new, refresh
 from distributor.editorbot.commands import COMMANDS, Reply, run_command
 from distributor.editorbot.context import BotContext
-from distributor.editorbot.texts import HELP, REFUSAL
+from distributor.editorbot.texts import HELP, REFUSAL, esc
 from distributor.redact import scrub
 from distributor.store import Store, utcnow
 
@@ -158,13 +157,13 @@ class EditorBot:
             await msg.reply_text(REFUSAL)
             return
         if name not in COMMANDS:
-            reply = Reply(html.escape(HELP if name in ("start", "help") else f"No command /{name}.\n{HELP}"))
+            reply = Reply(esc(HELP if name in ("start", "help") else f"No command /{name}.\n{HELP}"))
         else:
             try:
                 reply = await run_command(self.ctx, name, user.id, args)
             except Exception as exc:  # noqa: BLE001 - the editor hears of it; the log has the rest
                 log.exception("editors' bot: /%s by %s failed", name, user.id)
-                reply = Reply(html.escape(f"/{name} failed: {type(exc).__name__}: {exc}"))
+                reply = Reply(esc(f"/{name} failed: {type(exc).__name__}: {exc}"))
         await self._send(msg, reply)
 
     async def _send(self, msg: telegram.Message, reply: Reply) -> None:

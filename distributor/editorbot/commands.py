@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import html
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -30,7 +29,7 @@ import telegram
 
 from distributor.actions import deliveries as actions
 from distributor.editorbot.context import BotContext, actor_of
-from distributor.editorbot.texts import KIND_NAMES, USAGE, short, when
+from distributor.editorbot.texts import KIND_NAMES, USAGE, short, when, esc
 from distributor.errors import DistributorError
 from distributor.store.outbox import DeliveryRow
 
@@ -82,7 +81,7 @@ def _delivery(ctx: BotContext, article_id: int, edition: str, kind: str) -> Deli
 
 
 def _line(d: DeliveryRow) -> str:
-    return html.escape(f"#{d.id} {d.channel}: {d.status.replace('_', ' ')}"
+    return esc(f"#{d.id} {d.channel}: {d.status.replace('_', ' ')}"
                        + (f" ({short(d.reason, 160)})" if d.reason else ""))
 
 
@@ -95,10 +94,10 @@ async def latest(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
         for article_id in ctx.records.newest_article_ids(LATEST):
             stored = ctx.store.get_article(article_id)
             states = "; ".join(f"{d.kind} {d.status.replace('_', ' ')}"
-                               for d in ctx.store.deliveries(article_id=article_id))
+                               for d in ctx.store.deliveries(article_id=article_id) if d.kind in KIND_NAMES)
             lines.append(f"<b>{stored.id}</b> [{stored.article.language}] "
-                         f"{html.escape(short(stored.article.label, 70))} (v{stored.version})"
-                         f"\n    {html.escape(states or 'no delivery')}")
+                         f"{esc(short(stored.article.label, 70))} (v{stored.version})"
+                         f"\n    {esc(states or 'no delivery')}")
         return lines
 
     lines = await asyncio.to_thread(read)
@@ -118,7 +117,7 @@ async def preview(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
         kinds = [kind]
     else:
         kinds = [k for k in KIND_NAMES if edition is not None and getattr(edition.channels, k) is not None]
-    reply = Reply(f"Preview of article {article_id} “{html.escape(short(stored.article.label, 80))}”: "
+    reply = Reply(f"Preview of article {article_id} “{esc(short(stored.article.label, 80))}”: "
                   + ", ".join(KIND_NAMES[k] for k in kinds))
     for kind in kinds:
         msg = await asyncio.to_thread(render_article, ctx.settings, stored.article, kind)
@@ -144,7 +143,7 @@ async def send(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
     _, kind = await asyncio.to_thread(_kind, ctx, article_id, args[1], "send", ("telegram", "twitter"))
     async with ctx.sending() as app:
         r = await actions.send_now(app, article_id, kind, actor=actor_of(user_id))
-    return Reply(html.escape(f"#{r.delivery_id} {r.channel}: {r.outcome} {r.detail}".strip()))
+    return Reply(esc(f"#{r.delivery_id} {r.channel}: {r.outcome} {r.detail}".strip()))
 
 
 def _mover(command: str) -> Handler:
@@ -176,7 +175,7 @@ async def resume(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
     if len(args) != 1 or "." not in args[0]:
         raise Usage(USAGE["resume"])
     r = await asyncio.to_thread(lambda: actions.resume(ctx.app(), args[0], actor=actor_of(user_id)))
-    return Reply(html.escape(f"{r.channel}: resumed ({r.detail})"))
+    return Reply(esc(f"{r.channel}: resumed ({r.detail})"))
 
 
 async def status(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
@@ -186,16 +185,16 @@ async def status(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
     dels = data["deliveries"]
     problems = data["problems"]
     lines = [f"<b>Needs an editor ({len(problems)})</b>" if problems else "<b>Healthy</b>"]
-    lines.append(html.escape(f"deliveries: {dels['total']}" + (
+    lines.append(esc(f"deliveries: {dels['total']}" + (
         " (" + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in dels["by_state"].items()) + ")"
         if dels["total"] else "")))
-    lines += [html.escape(f"• {short(p, 200)}") for p in problems[:STATUS_LINES]]
+    lines += [esc(f"• {short(p, 200)}") for p in problems[:STATUS_LINES]]
     if len(problems) > STATUS_LINES:
         lines.append(f"… and {len(problems) - STATUS_LINES} more (`distributor status`)")
-    lines += [html.escape(f"note: {short(n, 200)}") for n in data["notes"][:4]]
+    lines += [esc(f"note: {short(n, 200)}") for n in data["notes"][:4]]
     for e in data["editions"]:
         if e["newsletter"]:
-            lines.append(html.escape(f"digest {e['edition']}: next {when(dt.datetime.fromisoformat(e['next_digest']))}"))
+            lines.append(esc(f"digest {e['edition']}: next {when(dt.datetime.fromisoformat(e['next_digest']))}"))
     return Reply("\n".join(lines))
 
 
@@ -218,9 +217,9 @@ async def digest(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
         if address and count:
             try:
                 copy = await digest_actions.send_test(ctx.app(), ed, address, actor=actor_of(user_id))
-                line += html.escape(f"; a test copy went to {copy.address}")
+                line += esc(f"; a test copy went to {copy.address}")
             except DistributorError as exc:
-                line += html.escape(f"; no test copy: {exc}")
+                line += esc(f"; no test copy: {exc}")
         lines.append(line)
     if not address:
         lines.append("No address of yours in [desk.telegram] editor_emails: no test copy sent.")
@@ -240,9 +239,9 @@ async def run_command(ctx: BotContext, name: str, user_id: int, args: list[str])
     try:
         return await COMMANDS[name](ctx, user_id, args)
     except Usage as exc:
-        return Reply(html.escape(str(exc)))
+        return Reply(esc(str(exc)))
     except REFUSALS as exc:
-        return Reply(html.escape(f"Refused: {exc}"))
+        return Reply(esc(f"Refused: {exc}"))
 
 
 def document(name: str, content: bytes) -> telegram.InputFile:

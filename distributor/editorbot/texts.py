@@ -18,11 +18,16 @@ from dataclasses import dataclass
 
 __all__ = ["ChannelView", "ArticleView", "Button", "approval_text", "approval_buttons", "shown_hash",
            "callback_data", "parse_callback", "Callback", "USAGE", "HELP", "REFUSAL", "short", "when",
-           "MAX_ANSWER", "KIND_NAMES"]
+           "MAX_ANSWER", "KIND_NAMES", "esc"]
 
 MAX_MESSAGE = 4096
 MAX_ANSWER = 200  # answerCallbackQuery's text
 VARIANT_CHARS = 700  # of each variant, in the approval message
+def esc(text: str) -> str:
+    """Text made safe for Telegram's HTML (quotes stay as they are)."""
+    return html.escape(text, quote=False)
+
+
 KIND_NAMES = {"telegram": "Telegram", "twitter": "X", "newsletter": "Newsletter"}
 
 REFUSAL = "Sorry: only the editors of this outlet can use this bot."
@@ -87,7 +92,7 @@ class Button:
 
 def approval_text(view: ArticleView) -> str:
     """The approval message: title, link, then each channel's state and variant."""
-    e = html.escape
+    e = esc
     head = f"<b>{'To approve' if view.awaiting else 'Decided'}</b> · article {view.article_id} " \
            f"({view.language}), version {view.version}\n<b>{e(short(view.title, 200))}</b>"
     if view.url:
