@@ -34,7 +34,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -205,6 +205,14 @@ def _wake_delivery() -> None:
 _SCHEDULER: AsyncIOScheduler | None = None
 
 
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+# What starts a companion of the daemon in its loop (the editors' bot), or None.
+Companion = Callable[[Settings, Store], Awaitable[Stoppable | None]]
+
+
 # ------------------------------------------------------------------ wiring
 
 
@@ -260,9 +268,12 @@ def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
             job.reschedule(spec["trigger"])
 
 
-async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True) -> None:
+async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True,
+                 editor_bot: Companion | None = None) -> None:
     """The scheduler until SIGTERM or SIGINT, or until a job meets a
-    configuration error, which is raised once the daemon has stopped."""
+    configuration error, which is raised once the daemon has stopped.
+    `editor_bot` starts the editors' bot in this loop (editorbot.bot:
+    start_in_daemon; None when not configured); it is stopped with the daemon."""
     global RUNTIME, _SCHEDULER
     from distributor.app import open_app_async
 
@@ -281,14 +292,14 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             from distributor.web.server import web_if_enabled
 
             web.enter_context(web_if_enabled(settings))
-        editor_bot = None
+        bot = None
         scheduler = make_scheduler(settings, app.store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
         _SCHEDULER = scheduler
         try:
             # The editors' Telegram bot ([desk.telegram]), in this event loop.
-            editor_bot = await _start_editor_bot(settings, app.store)
+            bot = await editor_bot(settings, app.store) if editor_bot is not None else None
             sync_jobs(scheduler, settings)
             for job in scheduler.get_jobs():
                 log.info("job %s: next run %s", job.id, job.next_run_time)
@@ -313,8 +324,8 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                                 len(still))
         finally:
             scheduler.shutdown(wait=False)
-            if editor_bot is not None:
-                await editor_bot.stop()
+            if bot is not None:
+                await bot.stop()
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -325,25 +336,8 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
         raise rt.fatal
 
 
-async def _start_editor_bot(settings: Settings, store: Store) -> Any:
-    """The editors' bot, started, when [desk.telegram] is configured; None
-    without it, or when the Bot API cannot be reached now (logged: the daemon
-    goes on without it). A rejected token stops the daemon (a config error)."""
-    if settings.desk.telegram is None:
-        return None
-    from telegram.error import TelegramError
-
-    from distributor.editorbot.bot import start_bot
-
-    try:
-        return await start_bot(settings, store)
-    except TelegramError as exc:
-        log.error("the editors' bot did not start: %s; running without it", exc)
-        return None
-
-
-def run_daemon(settings: Settings) -> None:
-    asyncio.run(daemon(settings))
+def run_daemon(settings: Settings, *, editor_bot: Companion | None = None) -> None:
+    asyncio.run(daemon(settings, editor_bot=editor_bot))
 
 
 def next_runs(settings: Settings, store: Store) -> dict[str, dt.datetime | None]:

@@ -47,9 +47,10 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     settings = settings_of(ctx)
     setup_logging(json_format=log_json or None)
     if not once:
+        from distributor.editorbot.bot import start_in_daemon
         from distributor.schedule import run_daemon
 
-        run_daemon(settings)
+        run_daemon(settings, editor_bot=start_in_daemon)
         return
 
     async def cycle() -> CycleReport:

@@ -23,7 +23,7 @@ import telegram
 from telegram import error as tg_error
 
 from distributor.editorbot.context import BotContext
-from distributor.editorbot.texts import short, when, esc
+from distributor.editorbot.texts import esc, short, when
 from distributor.store.outbox import DeliveryStatus
 from distributor.store.states import IssueStatus
 

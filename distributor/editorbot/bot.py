@@ -43,7 +43,7 @@ from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.editorbot")
 
-__all__ = ["EditorBot", "api_base", "start_bot"]
+__all__ = ["EditorBot", "api_base", "start_bot", "start_in_daemon"]
 
 
 def api_base(settings: Settings) -> str:
@@ -61,7 +61,7 @@ class EditorBot:
         cfg = self.ctx.config
         base = api_base(settings)
         timeout = cfg.timeout_seconds
-        self.application: Application = (  # type: ignore[type-arg]
+        self.application: Application = (
             ApplicationBuilder().token(desk_bot_token(settings))
             .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
             .request(HTTPXRequest(connect_timeout=5.0, read_timeout=timeout, write_timeout=timeout,
@@ -197,3 +197,17 @@ async def start_bot(settings: Settings, store: Store) -> EditorBot:
             await bot.application.shutdown()
         raise ConfigurationError(f"[desk.telegram]: the editors' bot token was rejected: {exc.message}") from None
     return bot
+
+
+async def start_in_daemon(settings: Settings, store: Store) -> EditorBot | None:
+    """The bot for `distributor run`: started when [desk.telegram] is
+    configured; None without it, or when the Bot API cannot be reached now
+    (logged: the daemon goes on without it). A rejected token stops the
+    daemon (a configuration error)."""
+    if settings.desk.telegram is None:
+        return None
+    try:
+        return await start_bot(settings, store)
+    except tg_error.TelegramError as exc:
+        log.error("the editors' bot did not start: %s; running without it", exc)
+        return None

@@ -25,11 +25,9 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import telegram
-
 from distributor.actions import deliveries as actions
 from distributor.editorbot.context import BotContext, actor_of
-from distributor.editorbot.texts import KIND_NAMES, USAGE, short, when, esc
+from distributor.editorbot.texts import KIND_NAMES, USAGE, esc, short, when
 from distributor.errors import DistributorError
 from distributor.store.outbox import DeliveryRow
 
@@ -242,7 +240,3 @@ async def run_command(ctx: BotContext, name: str, user_id: int, args: list[str])
         return Reply(esc(str(exc)))
     except REFUSALS as exc:
         return Reply(esc(f"Refused: {exc}"))
-
-
-def document(name: str, content: bytes) -> telegram.InputFile:
-    return telegram.InputFile(content, filename=name)

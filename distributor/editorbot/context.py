@@ -63,11 +63,6 @@ class BotContext:
     def is_editor(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.config.editors
 
-    def is_group(self, chat_id: Any) -> bool:
-        """Whether a chat (an id from an update) is the editors' group."""
-        ref = self.chat
-        return chat_id == ref if isinstance(ref, int) else False
-
     def email_of(self, user_id: int) -> str | None:
         return self.config.editor_emails.get(str(user_id))
 
