@@ -51,8 +51,9 @@ class BotRecords:
         no one posted it, and no one else is posting it now."""
         key = (M.c.article_id == article_id) & (M.c.chat_id == chat_id)
         with self.engine.begin() as conn:
-            if conn.execute(insert_ignore(conn, M).values(article_id=article_id, chat_id=chat_id,
-                                                          claimed_at=now, updated_at=now)).rowcount:
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT.
+            if conn.execute(insert_ignore(conn, M).values(article_id=article_id, chat_id=chat_id, claimed_at=now,
+                                                          updated_at=now).returning(M.c.article_id)).first():
                 return True
             return bool(conn.execute(M.update().where(key, M.c.message_id.is_(None),
                                                       M.c.claimed_at < now - CLAIM_LEASE)
@@ -127,8 +128,8 @@ class BotRecords:
         """Whether this process is to send the alert of the event `key`: not
         alerted yet, or alerted for another episode (fingerprint)."""
         with self.engine.begin() as conn:
-            if conn.execute(insert_ignore(conn, A).values(key=key, fingerprint=fingerprint,
-                                                          alerted_at=now)).rowcount:
+            if conn.execute(insert_ignore(conn, A).values(key=key, fingerprint=fingerprint, alerted_at=now)
+                            .returning(A.c.key)).first():
                 return True
             return bool(conn.execute(A.update().where(A.c.key == key, A.c.fingerprint != fingerprint)
                                      .values(fingerprint=fingerprint, alerted_at=now, message_id=None)).rowcount)

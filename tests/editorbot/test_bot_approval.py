@@ -7,6 +7,9 @@ edits the chat message; a restart posts nothing again."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+
+import pytest
 
 from bot_helpers import ANNA, BERT, STRANGER, drain, looks, running, wait_for
 from distributor.actions import deliveries as actions
@@ -82,7 +85,17 @@ def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing
     asyncio.run(go())
 
 
-def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(bot_settings, harness, clock):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_settings(request, bot_settings):
+    if request.param == "sqlite":
+        return bot_settings
+    url = request.getfixturevalue("pg_url")
+    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))
+
+
+def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(any_db_settings, harness, clock):
+    bot_settings = any_db_settings
+
     async def go():
         with Store.open(bot_settings) as store:
             ingest(bot_settings, store, now=clock())
