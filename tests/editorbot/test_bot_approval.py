@@ -46,6 +46,23 @@ async def posted_for(harness, article_id: int) -> dict:
     return post["result"]
 
 
+async def pressed_while_down(settings, store, harness, clock, presses: list[tuple[str, int]]) -> int:
+    """Ingest, let a bot post the seed's approval message and stop; press
+    while no bot runs (so the next bot gets every press in one getUpdates
+    batch, handled concurrently); run a new bot until each press is
+    answered and it looked a few times. The seed's article id."""
+    ingest(settings, store, now=clock())
+    aid = seed_id(store)
+    async with running(settings, store):
+        msg = await posted_for(harness, aid)
+    for action, uid in presses:
+        harness.press(msg["message_id"], f"{action}:{aid}:1:all", uid)
+    async with running(settings, store) as bot:
+        await wait_for(lambda: len(harness.calls("answerCallbackQuery")) == len(presses), message="the answers")
+        await looks(bot, 3)
+    return aid
+
+
 def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing(bot_settings, harness, clock):
     async def go():
         with Store.open(bot_settings) as store:
@@ -98,16 +115,7 @@ def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(any
 
     async def go():
         with Store.open(bot_settings) as store:
-            ingest(bot_settings, store, now=clock())
-            aid = seed_id(store)
-            async with running(bot_settings, store):
-                msg = await posted_for(harness, aid)
-            # The bot is down: both presses wait in the sandbox, and the next bot gets them in one getUpdates.
-            harness.press(msg["message_id"], f"ap:{aid}:1:all", ANNA)
-            harness.press(msg["message_id"], f"ap:{aid}:1:all", BERT)
-            async with running(bot_settings, store) as bot:
-                await wait_for(lambda: len(harness.calls("answerCallbackQuery")) == 2, message="two answers")
-                await looks(bot, 3)
+            aid = await pressed_while_down(bot_settings, store, harness, clock, [("ap", ANNA), ("ap", BERT)])
             batches = [r for r in harness.calls("getUpdates") if len(r["result"]) == 2]
             assert batches, "both presses came in one getUpdates batch"
             done = [e for e in approvals(store, aid) if e.outcome == "approved"]
@@ -125,14 +133,7 @@ def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(any
 def test_approve_and_skip_pressed_together_make_one_decision(bot_settings, harness, clock):
     async def go():
         with Store.open(bot_settings) as store:
-            ingest(bot_settings, store, now=clock())
-            aid = seed_id(store)
-            async with running(bot_settings, store):
-                msg = await posted_for(harness, aid)
-            harness.press(msg["message_id"], f"sk:{aid}:1:all", BERT)
-            harness.press(msg["message_id"], f"ap:{aid}:1:all", ANNA)
-            async with running(bot_settings, store):
-                await wait_for(lambda: len(harness.calls("answerCallbackQuery")) == 2, message="two answers")
+            aid = await pressed_while_down(bot_settings, store, harness, clock, [("sk", BERT), ("ap", ANNA)])
             after = states(store, aid)
             decided = {after["de.telegram"], after["de.twitter"]}
             assert decided in ({S.PENDING}, {S.CANCELLED}), after  # all approved, or all skipped: not a mix
