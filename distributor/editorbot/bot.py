@@ -149,8 +149,10 @@ class EditorBot:
         msg, user = update.effective_message, update.effective_user
         if msg is None or user is None or not msg.text:
             return
-        name = msg.text.split()[0][1:].split("@")[0].lower()
-        args = msg.text.split()[1:]
+        name, _, addressee = msg.text.split()[0][1:].partition("@")
+        if addressee and addressee.lower() != (self.bot.username or "").lower():
+            return  # "/status@another_bot" in the group: not ours
+        name, args = name.lower(), msg.text.split()[1:]
         if not self.ctx.is_editor(user.id):
             await asyncio.to_thread(self.ctx.refuse, user.id, name or "command",
                                     f"not one of the editors of [desk.telegram]: /{name[:40]}")

@@ -77,6 +77,9 @@ def test_latest_status_preview_and_bad_arguments(bot_settings, harness, clock):
                 assert "deliveries:" in status and "awaiting approval" in status
                 (group,) = await reply(harness, "/status@sandbox_editors_bot", ANNA, in_group=True)
                 assert "deliveries:" in group  # in the editors' group too
+                harness.say("/status@another_bot", ANNA, in_group=True)  # meant for another bot: not answered
+                (group,) = await reply(harness, "/latest", ANNA, in_group=True)
+                assert "[de]" in group
                 got = await reply(harness, f"/preview {seed.id} telegram", n=3)
                 rendered = render_article(bot_settings, seed.article, "telegram")
                 assert got[2] == rendered.text  # the variant exactly as the channel sends it
