@@ -72,7 +72,10 @@ async def open_app_async(settings: Settings, *, sandbox: bool = True, clock: Clo
 
 
 def uses_sandbox(settings: Settings) -> bool:
-    return any(ch.mode == "sandbox" for ed in settings.editions.values() for ch in ed.channels.configured().values())
+    """Whether a channel, or the editors' bot, talks to the sandbox."""
+    bot = settings.desk.telegram
+    return (bot is not None and bot.mode == "sandbox") or any(
+        ch.mode == "sandbox" for ed in settings.editions.values() for ch in ed.channels.configured().values())
 
 
 def listening(host: str, port: int, timeout: float = 0.3) -> bool:

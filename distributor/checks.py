@@ -25,6 +25,7 @@ def run_checks(settings: Settings) -> tuple[list[str], list[str]]:
     notes: list[str] = [f"config {settings.path} read"]
     _check_sources(settings, problems, notes)
     _check_channels(settings, problems, notes)
+    _check_editor_bot(settings, problems, notes)
     _check_web(settings, problems, notes)
     _check_database(settings, problems, notes)
     _check_templates(settings, problems, notes)
@@ -51,6 +52,19 @@ def _check_sources(settings: Settings, problems: list[str], notes: list[str]) ->
                 notes.append(f"source {s.name!r}: feed file {path} readable")
         else:
             notes.append(f"source {s.name!r}: feed {s.url} (not fetched by check)")
+
+
+def _check_editor_bot(settings: Settings, problems: list[str], notes: list[str]) -> None:
+    """[desk.telegram]: its token's variable is set in live mode (never printed)."""
+    bot = settings.desk.telegram
+    if bot is None:
+        return
+    if bot.mode == "sandbox":
+        notes.append(f"editors' bot: sandbox mode, group {bot.chat_id}, {len(bot.editors)} editor(s)")
+    elif not os.environ.get(bot.token_env):
+        problems.append(f"editors' bot [desk.telegram]: {bot.token_env} is not set (the bot's token)")
+    else:
+        notes.append(f"editors' bot: live, {bot.token_env} set, group {bot.chat_id}, {len(bot.editors)} editor(s)")
 
 
 def _check_channels(settings: Settings, problems: list[str], notes: list[str]) -> None:

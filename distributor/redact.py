@@ -2,7 +2,7 @@
 
 The secrets are the values of the environment variables the settings name
 (every `*_env` key of every channel: bot tokens, the X keys, SendGrid keys,
-unsubscribe secrets) and the database URL's password (from the file or
+unsubscribe secrets; the editors' bot's token_env) and the database URL's password (from the file or
 DISTRIBUTOR_DATABASE_URL). They are looked up when a text is scrubbed, not
 when the settings are registered, so a variable exported later is still
 known. A few shapes are scrubbed even when their value is not registered:
@@ -61,7 +61,7 @@ _database_urls: set[str] = set()
 
 def register(settings: Settings) -> None:
     """Learn which variables hold secrets: every `*_env` key of every channel,
-    and the web's token signing secret, whatever its mode (a real secret exported for a sandbox channel is a
+    the editors' bot's token_env, and the web's token signing secret, whatever its mode (a real secret exported for a sandbox channel is a
     secret too), and the configured database URL."""
     for edition in settings.editions.values():
         for channel in edition.channels.configured().values():
@@ -69,6 +69,9 @@ def register(settings: Settings) -> None:
                 name = getattr(channel, f.name)
                 if f.name.endswith("_env") and name:
                     _env_names.add(name)
+    desk_bot = settings.desk.telegram
+    if desk_bot is not None and desk_bot.token_env:  # the editors' bot's token
+        _env_names.add(desk_bot.token_env)
     if settings.web.secret_env:  # signs the readers' unsubscribe and confirmation tokens
         _env_names.add(settings.web.secret_env)
     _database_urls.add(settings.database.url)

@@ -11,6 +11,9 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
     digest:<ed>     cron, in the edition's zone   send the weekly issue
     housekeeping    every 10 min, and at start    settle abandoned sends; resume interrupted issues
 
+With [desk.telegram], the editors' bot (distributor/editorbot) runs in the
+same event loop: long polling and its watcher, stopped with the daemon.
+
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
 next start to settle (held, or found on X) — never resent blindly.
@@ -31,7 +34,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -202,6 +205,14 @@ def _wake_delivery() -> None:
 _SCHEDULER: AsyncIOScheduler | None = None
 
 
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+# What starts a companion of the daemon in its loop (the editors' bot), or None.
+Companion = Callable[[Settings, Store], Awaitable[Stoppable | None]]
+
+
 # ------------------------------------------------------------------ wiring
 
 
@@ -257,9 +268,12 @@ def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
             job.reschedule(spec["trigger"])
 
 
-async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True) -> None:
+async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True,
+                 editor_bot: Companion | None = None) -> None:
     """The scheduler until SIGTERM or SIGINT, or until a job meets a
-    configuration error, which is raised once the daemon has stopped."""
+    configuration error, which is raised once the daemon has stopped.
+    `editor_bot` starts the editors' bot in this loop (editorbot.bot:
+    start_in_daemon; None when not configured); it is stopped with the daemon."""
     global RUNTIME, _SCHEDULER
     from distributor.app import open_app_async
 
@@ -278,11 +292,14 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             from distributor.web.server import web_if_enabled
 
             web.enter_context(web_if_enabled(settings))
+        bot = None
         scheduler = make_scheduler(settings, app.store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
         _SCHEDULER = scheduler
         try:
+            # The editors' Telegram bot ([desk.telegram]), in this event loop.
+            bot = await editor_bot(settings, app.store) if editor_bot is not None else None
             sync_jobs(scheduler, settings)
             for job in scheduler.get_jobs():
                 log.info("job %s: next run %s", job.id, job.next_run_time)
@@ -307,6 +324,8 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                                 len(still))
         finally:
             scheduler.shutdown(wait=False)
+            if bot is not None:
+                await bot.stop()
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -317,8 +336,8 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
         raise rt.fatal
 
 
-def run_daemon(settings: Settings) -> None:
-    asyncio.run(daemon(settings))
+def run_daemon(settings: Settings, *, editor_bot: Companion | None = None) -> None:
+    asyncio.run(daemon(settings, editor_bot=editor_bot))
 
 
 def next_runs(settings: Settings, store: Store) -> dict[str, dt.datetime | None]:

@@ -44,6 +44,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("check",): [],
     ("deliver",): ["--once"],
     ("digest",): ["--preview", "{tmp}/digest.html"],
+    ("editor-bot",): [],
     ("editors", "add"): ["anna", "--password-stdin"],
     ("editors", "list"): [],
     ("editors", "remove"): ["anna"],

@@ -125,7 +125,8 @@ def test_the_production_example_loads_and_documents_every_setting():
     text = path.read_text(encoding="utf-8")
     sections = [c.DatabaseConfig, c.SandboxConfig, c.DeliveryConfig, c.RenderConfig, c.UtmConfig, c.WebConfig,
                 c.SourceConfig,
-                c.EditionConfig, c.TelegramChannelConfig, c.TwitterChannelConfig, c.NewsletterChannelConfig]
+                c.EditionConfig, c.TelegramChannelConfig, c.TwitterChannelConfig, c.NewsletterChannelConfig,
+                c.DeskTelegramConfig]
     missing = [f"{cls.__name__}.{f.name}" for cls in sections for f in dataclasses.fields(cls)
-               if f.name not in ("channels", "utm") and f"\n{f.name} = " not in text]
+               if f.name not in ("channels", "utm", "desk") and f"\n{f.name} = " not in text]
     assert missing == []

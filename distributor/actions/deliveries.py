@@ -70,10 +70,13 @@ for _m in MOVES.values():  # each one a transition the store's table allows (a b
 # ------------------------------------------------------------------ state changes
 
 
-def skip(app: App, delivery_id: int, *, actor: str, reason: str | None = None) -> DeliveryResult:
+def skip(app: App, delivery_id: int, *, actor: str, reason: str | None = None,
+         only_from: tuple[DeliveryStatus, ...] | None = None) -> DeliveryResult:
     """Cancel a delivery that must not go out (or that is already on the
-    channel), with the editor's reason if given."""
-    return _move(app, "skip", delivery_id, actor=actor, why=reason)
+    channel), with the editor's reason if given. `only_from` narrows the
+    states it applies to (the editors' bot's Skip button: only what still
+    awaits approval, so that a racing approval is not undone)."""
+    return _move(app, "skip", delivery_id, actor=actor, why=reason, only_from=only_from)
 
 
 def hold(app: App, delivery_id: int, *, actor: str, reason: str | None = None) -> DeliveryResult:
@@ -91,8 +94,11 @@ def retry(app: App, delivery_id: int, *, actor: str) -> DeliveryResult:
     return _move(app, "retry", delivery_id, actor=actor)
 
 
-def _move(app: App, action: str, delivery_id: int, *, actor: str, why: str | None = None) -> DeliveryResult:
+def _move(app: App, action: str, delivery_id: int, *, actor: str, why: str | None = None,
+          only_from: tuple[DeliveryStatus, ...] | None = None) -> DeliveryResult:
     move = MOVES[action]
+    if only_from is not None:
+        move = replace(move, only_from=tuple(s for s in move.only_from if s in only_from))
     reason = f"{move.reason}: {why}" if why else move.reason
     note = AuditNote(actor, action, outcome=move.to, detail=reason, delivery_id=delivery_id)
     outbox = app.store.outbox

@@ -6,7 +6,19 @@ command group has its own module, and importing them here registers them.
 
 from __future__ import annotations
 
-from distributor.cli import articles, check, digest, editors, outbox, run, sandbox, status, subscribers, web  # noqa: F401
+from distributor.cli import (  # noqa: F401
+    articles,
+    check,
+    digest,
+    editorbot,
+    editors,
+    outbox,
+    run,
+    sandbox,
+    status,
+    subscribers,
+    web,
+)
 from distributor.cli.common import cli
 
 __all__ = ["cli", "main"]

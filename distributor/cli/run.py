@@ -33,7 +33,8 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     """Run the job: poll sources, plan and deliver; with --once a single cycle.
 
     Starts the local sandbox in this process when a channel uses it and none
-    is running yet ([sandbox] autostart).
+    is running yet ([sandbox] autostart). With [desk.telegram] the editors'
+    bot runs in the daemon too (`distributor editor-bot` runs it alone).
 
     Exit status of --once: 0 when nothing needs an editor; 1 when this cycle
     could not read a source or an item, a delivery failed or was held (an
@@ -47,9 +48,10 @@ def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     settings = settings_of(ctx)
     setup_logging(json_format=log_json or None)
     if not once:
+        from distributor.editorbot.bot import start_in_daemon
         from distributor.schedule import run_daemon
 
-        run_daemon(settings)
+        run_daemon(settings, editor_bot=start_in_daemon)
         return
 
     async def cycle() -> CycleReport:

@@ -9,7 +9,7 @@ in live mode, the sandbox's well-known ones in sandbox mode).
 """
 
 from distributor.config.loading import DEFAULT_CONFIG, ConfigErrors, config_path, load_settings, settings_from_dict
-from distributor.config.secrets import channel_secret
+from distributor.config.secrets import channel_secret, desk_bot_token
 from distributor.config.sections import (
     COUNT,
     NON_NEGATIVE,
@@ -20,6 +20,8 @@ from distributor.config.sections import (
     ChannelsConfig,
     DatabaseConfig,
     DeliveryConfig,
+    DeskConfig,
+    DeskTelegramConfig,
     EditionConfig,
     NewsletterChannelConfig,
     Range,
@@ -38,9 +40,9 @@ from distributor.config.sections import (
 
 __all__ = [
     "COUNT", "DEFAULT_CONFIG", "NON_NEGATIVE", "POSITIVE", "RANGES", "TIMEOUT", "WEEKDAYS",
-    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "EditionConfig",
+    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "DeskConfig", "DeskTelegramConfig", "EditionConfig",
     "NewsletterChannelConfig", "Range", "RenderConfig", "SandboxConfig", "SandboxSendGridKey",
     "SandboxTelegramBot", "SandboxXAccount", "Settings", "SourceConfig", "TelegramChannelConfig",
     "TwitterChannelConfig", "UtmConfig", "WebConfig",
-    "channel_secret", "config_path", "load_settings", "settings_from_dict",
+    "channel_secret", "config_path", "desk_bot_token", "load_settings", "settings_from_dict",
 ]

@@ -183,6 +183,7 @@ def _validate(settings: Settings, errors: list[str]) -> None:
             errors.append(f"{file}: source {s.name!r}: url_template {s.url_template!r}{problem}")
         if s.language and s.language not in settings.editions and len(s.language) != 2:
             errors.append(f"{file}: source {s.name!r}: language {s.language!r} is not a 2-letter code")
+    _validate_desk(settings, errors)
     web = settings.web
     if web.base_url and not web.base_url.startswith(("http://", "https://")):
         errors.append(f"{file}: [web] base_url {web.base_url!r} must start with https:// (or http://)")
@@ -216,6 +217,33 @@ def _validate(settings: Settings, errors: list[str]) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             errors.append(f"{file}: [editions.{code}] timezone {edition.timezone!r} is not a known time zone"
                           + _did_you_mean_zone(edition.timezone))
+
+
+def _validate_desk(settings: Settings, errors: list[str]) -> None:
+    """[desk.telegram], the editors' bot: each problem names its key."""
+    bot = settings.desk.telegram
+    if bot is None:
+        return
+    where = f"{settings.path}: [desk.telegram]"
+    chat = bot.chat_id.strip()
+    if not chat:
+        errors.append(f"{where} chat_id is missing: the editors' group, its id (\"-100…\") or \"@name\"")
+    elif not (chat.lstrip("-").isdigit() or (chat.startswith("@") and len(chat) > 1)):
+        errors.append(f"{where} chat_id {bot.chat_id!r} is neither a chat id (\"-100…\") nor \"@name\"")
+    if not bot.editors:
+        errors.append(f"{where} editors is empty: list the Telegram user ids allowed to act")
+    for uid in bot.editors:
+        if uid <= 0:
+            errors.append(f"{where} editors: {uid} is not a Telegram user id (a positive number)")
+    for key, address in bot.editor_emails.items():
+        if not key.isdigit() or int(key) not in bot.editors:
+            errors.append(f"{where} editor_emails: {key!r} is not one of the editors' user ids")
+        if "@" not in address.strip("@") or any(c.isspace() for c in address):
+            errors.append(f"{where} editor_emails: {address!r} ({key}) is not an email address")
+    if bot.mode == "live" and not bot.token_env:
+        errors.append(f"{where} token_env is missing: live mode needs the variable holding the bot's token")
+    if not bot.api_url.startswith(("https://", "http://")):
+        errors.append(f"{where} api_url {bot.api_url!r} must start with https://")
 
 
 def _did_you_mean_zone(name: str) -> str:

@@ -277,6 +277,40 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class DeskTelegramConfig:
+    # The editors' Telegram bot (`distributor editor-bot`, and inside
+    # `distributor run`): commands from the editors, approval buttons for
+    # channels in approval = "required", alerts. "sandbox" talks to
+    # `distributor sandbox` (which knows this bot and the group); "live" to
+    # the real Bot API with the token from the variable token_env names.
+    mode: Literal["sandbox", "live"] = "sandbox"
+    token_env: str = ""
+    # The editors' group (its numeric id, "-100…", or "@name"): approval
+    # messages and alerts go there.
+    chat_id: str = ""
+    # The Telegram user ids allowed to act; anyone else is refused.
+    editors: tuple[int, ...] = ()
+    # An editor's own address, by user id ("4711" = "anna@example.org"):
+    # where /digest sends that editor a test copy of the next issue.
+    editor_emails: dict[str, str] = field(default_factory=dict)
+    api_url: str = "https://api.telegram.org"
+    # A source whose polls have failed for longer than this is alerted.
+    alert_source_failing_minutes: float = 30.0
+    # How often the bot looks in the database for articles to approve,
+    # decisions taken elsewhere (desk, CLI) and new alerts.
+    watch_seconds: float = 5.0
+    # getUpdates long polling: how long one request waits for an update.
+    poll_timeout_seconds: int = 30
+    # How long to wait for an answer to any other Bot API call.
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    telegram: DeskTelegramConfig | None = None
+
+
+@dataclass(frozen=True)
 class ChannelsConfig:
     telegram: TelegramChannelConfig | None = None
     twitter: TwitterChannelConfig | None = None
@@ -303,6 +337,7 @@ class Settings:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)
 
@@ -382,6 +417,8 @@ RANGES: dict[type, dict[str, Range]] = {
                            "min_interval_seconds": NON_NEGATIVE, "timeout_seconds": TIMEOUT},
     NewsletterChannelConfig: {"timeout_seconds": TIMEOUT, "digest_grace_hours": Range(0, 168),
                               "batch_size": Range(1, 1000)},
+    DeskTelegramConfig: {"alert_source_failing_minutes": POSITIVE, "watch_seconds": Range(0, 3600, above=True),
+                         "poll_timeout_seconds": Range(0, 50), "timeout_seconds": TIMEOUT},
     WebConfig: {"port": Range(0, 65535),  # 0: any free port (the tests)
                 "confirm_hours": POSITIVE, "signups_per_client_per_hour": COUNT,
                 "signups_per_address_per_hour": COUNT, "max_body_bytes": Range(1024),

@@ -2,7 +2,8 @@
 
 Derived from the loaded Settings, so the sandbox and the channel adapters agree
 without any secret in the repo: every edition channel in "sandbox" mode gets
-the well-known credentials of `credentials.sandbox_secret`, and `[sandbox]` may add
+the well-known credentials of `credentials.sandbox_secret` (so does the
+editors' bot of [desk.telegram], with its group), and `[sandbox]` may add
 more accounts (`telegram_bots`, `x_accounts`, `sendgrid_keys`).
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distributor.config import Settings
-from distributor.sandbox.credentials import sandbox_secret
+from distributor.sandbox.credentials import DESK_EDITION, sandbox_secret
 
 
 def mask(secret: str) -> str:
@@ -185,6 +186,13 @@ def accounts_from_settings(settings: Settings) -> Accounts:
                                bearer_token=sandbox_secret(code, "twitter", "bearer_token")))
         if ch.newsletter is not None and ch.newsletter.mode == "sandbox":
             acc.add_sendgrid(sandbox_secret(code, "newsletter", "api_key"), (ch.newsletter.from_email,), label=code)
+    desk = settings.desk.telegram
+    if desk is not None and desk.mode == "sandbox" and desk.chat_id:
+        # The editors' bot and their group (a supergroup, where editors write and press buttons).
+        group = acc.add_chat(desk.chat_id, title="Editors")
+        group.type = "supergroup"
+        acc.add_bot(sandbox_secret(DESK_EDITION, "telegram", "token"), username="sandbox_editors_bot",
+                    chats=(desk.chat_id,))
     for bot in sb.telegram_bots:
         acc.add_bot(bot.token, username=bot.username, chats=bot.chats)
     for x in sb.x_accounts:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import hashlib
 
+# The name the editors' bot ([desk.telegram]) has among the well-known
+# credentials (no edition is called so: edition codes are two letters).
+DESK_EDITION = "desk"
+
 
 def sandbox_secret(edition: str, kind: str, field_name: str) -> str:
     """The well-known credential the sandbox accepts for a sandbox channel."""

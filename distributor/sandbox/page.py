@@ -95,6 +95,11 @@ def _telegram(telegram: TelegramService) -> str:
                 src = big.get("sandbox_url") or f"/_sandbox/files/{big['file_id']}"
                 body += f'<img src="{html.escape(src)}" alt="photo">'
                 body += entities_to_html(m.get("caption", ""), m.get("caption_entities", []))
+            elif "document" in m:
+                doc = m["document"]
+                body += (f'<a href="/_sandbox/files/{html.escape(doc["file_id"])}">📎 '
+                         f'{html.escape(doc.get("file_name", "document"))}</a><br>')
+                body += entities_to_html(m.get("caption", ""), m.get("caption_entities", []))
             else:
                 body += entities_to_html(m.get("text", ""), m.get("entities", []))
             rows = (m.get("reply_markup") or {}).get("inline_keyboard") or []

@@ -1,8 +1,8 @@
 """The Telegram Bot API emulator: /telegram/bot<TOKEN>/<method>.
 
 The service core lives here: routing, the Bot API envelope and call log,
-target-chat and flood checks, sending, editing and deleting messages and
-photos, group migration. python-telegram-bot works against it with
+target-chat and flood checks, sending, editing and deleting messages,
+photos and documents, group migration. python-telegram-bot works against it with
 `Bot(token, base_url="http://HOST:PORT/telegram/bot")` and raises the same
 exceptions as in production (reference §A.2–A.3). Parameter readers and
 errors are in `telegram_params`, the incoming side (getUpdates, webhooks,
@@ -42,6 +42,7 @@ from distributor.sandbox.telegram_params import (
 from distributor.sandbox.telegram_updates import TelegramUpdates
 
 MAX_PHOTO_BYTES = 10 * 2**20
+MAX_DOCUMENT_BYTES = 50 * 2**20
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
@@ -269,6 +270,29 @@ class TelegramService(TelegramUpdates):
         if url:
             full["sandbox_url"] = url  # not a Bot API field: lets the sandbox page show the picture
         return [thumb, full]
+
+    async def m_senddocument(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
+        chat = self.target_chat(bot, params)
+        doc = params.get("document")
+        if isinstance(doc, Upload):
+            if len(doc.data) > MAX_DOCUMENT_BYTES:
+                raise bad("file is too big")
+            if not doc.data:
+                raise bad("file must be non-empty")
+            file_id = "BQAC" + base64.urlsafe_b64encode(hashlib.sha256(doc.data).digest()).decode().rstrip("=")
+            self.files[file_id] = doc
+        elif isinstance(doc, str) and doc in self.files:
+            file_id, doc = doc, self.files[doc]
+        else:
+            raise bad("there is no document in the request" if not doc else "wrong file identifier/HTTP URL specified")
+        parsed = message_caption(params)
+        markup = _reply_markup(params)
+        self.flood_check(bot, chat)
+        document = {"file_id": file_id, "file_unique_id": file_id[-16:], "file_size": len(doc.data),
+                    "file_name": doc.filename or "document", "mime_type": doc.content_type or "application/octet-stream"}
+        msg = self.new_message(bot, chat, document=document, caption=parsed.text,
+                               caption_entities=parsed.entities, reply_markup=markup)
+        return msg, ""
 
     async def m_editmessagetext(self, bot: TelegramBot, params: dict[str, Any]) -> tuple[Any, str]:
         chat, msg = self.find_message(bot, params, "edit")

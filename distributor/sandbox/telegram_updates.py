@@ -139,7 +139,8 @@ class TelegramUpdates:
     def inject(self, data: dict[str, Any]) -> dict[str, Any]:
         """Deliver an incoming update to a bot (a user writes, a button is pressed).
 
-        `{"bot": token | @username | id, "text": …, "from": {id, first_name, username}}`,
+        `{"bot": token | @username | id, "text": …, "from": {id, first_name, username}}` (in the
+        user's private chat with the bot, or with `"chat_id"` in a group the bot is in),
         `{"bot": …, "callback_data": …, "message_id": …, "chat_id": …}`,
         `{"bot": …, "blocked": true | false, "from": {…}}` (the user blocks / unblocks the bot), or
         `{"bot": …, "update": {…any Update fields…}}`. Returns the Update.
@@ -173,9 +174,15 @@ class TelegramUpdates:
                                          "new_chat_member": {"status": new, "user": bot.to_user(),
                                                              **({"until_date": 0} if data["blocked"] else {})}}}
         elif "text" in data:
-            chat = self._private_chat(user)
-            self.started.add((bot.id, chat.id))
-            self.blocked.discard((bot.id, chat.id))
+            if "chat_id" in data:  # written in a group the bot is in (the editors' group)
+                found = self.core.accounts.chat(data["chat_id"])
+                if found is None or found.type == "private" or found.id not in bot.admin_of:
+                    raise ValueError(f"the bot is in no group {data['chat_id']!r}")
+                chat = found
+            else:
+                chat = self._private_chat(user)
+                self.started.add((bot.id, chat.id))
+                self.blocked.discard((bot.id, chat.id))
             mid = self.next_message_id.get(chat.id, 0) + 1
             self.next_message_id[chat.id] = mid
             message = {"message_id": mid, "date": now, "chat": chat.to_json(), "from": user, "text": data["text"]}

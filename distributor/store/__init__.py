@@ -32,7 +32,7 @@ from distributor.store.records import aware as _aware
 from distributor.store.records import stored_article as _stored
 from distributor.store.approval import AWAITS, changed_since_approval
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, group_by_article, sources
-from distributor.store.schema import articles, deliveries, issue_items, source_files, source_polls
+from distributor.store.schema import UTCDateTime, articles, deliveries, issue_items, source_files, source_polls
 
 if TYPE_CHECKING:
     from distributor.config import Settings
@@ -386,14 +386,18 @@ class Store:
         etag: str | None = None, last_modified: str | None = None, now: dt.datetime | None = None,
         document_hash: str | None = None,
     ) -> None:
-        values = dict(polled_at=now or utcnow(), ok=ok, summary=summary, error=error,
+        at = now or utcnow()
+        values = dict(polled_at=at, ok=ok, summary=summary, error=error,
                       etag=etag, last_modified=last_modified, document_hash=document_hash)
+        # A failure keeps the time of the first failure in a row (the editors' bot alerts on it).
+        since = None if ok else sa.func.coalesce(source_polls.c.failing_since, sa.literal(at, UTCDateTime()))
         with self.engine.begin() as conn:
             updated = conn.execute(
-                source_polls.update().where(source_polls.c.source == source).values(**values)
+                source_polls.update().where(source_polls.c.source == source).values(**values, failing_since=since)
             ).rowcount
             if not updated:
-                conn.execute(_insert_ignore(conn, source_polls).values(source=source, **values))
+                conn.execute(_insert_ignore(conn, source_polls).values(source=source, **values,
+                                                                       failing_since=None if ok else at))
 
     def last_poll(self, source: str) -> SourcePoll | None:
         with self.engine.connect() as conn:

@@ -49,6 +49,8 @@ class SourcePoll:
     etag: str | None
     last_modified: str | None
     document_hash: str | None = None
+    # Since when its polls fail, no success between (None: the last poll was ok).
+    failing_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,8 @@ source_polls = sa.Table(
     sa.Column("last_modified", sa.Text),
     # sha256 of the last feed document ingested whole (identical bytes are not parsed again).
     sa.Column("document_hash", sa.String(64)),
+    # Since when its polls fail without a success between (NULL: the last one was ok).
+    sa.Column("failing_since", UTCDateTime),
 )
 
 # A folder source's files as last read: a file whose size and mtime are unchanged
@@ -347,3 +349,35 @@ signup_hits = sa.Table(
 )
 sa.Index("ix_signup_hits_key_at", signup_hits.c.key, signup_hits.c.at)
 sa.Index("ix_signup_hits_at", signup_hits.c.at)
+
+
+# The editors' bot (distributor/editorbot): the message it posted to the
+# editors' group for an article awaiting approval, one per (article, chat),
+# so that a restart neither posts it again nor forgets it. A row is claimed
+# (message_id NULL) before the post and completed after it; `shown` is the
+# sha256 of the text and buttons the message shows, to edit it only when the
+# article's deliveries changed (a decision taken here, on the desk or the CLI).
+editorbot_messages = sa.Table(
+    "editorbot_messages",
+    metadata,
+    sa.Column("article_id", sa.Integer, primary_key=True),
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.Integer),
+    sa.Column("shown", sa.String(64)),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The alerts the editors' bot sent: one row per event still going on (a paused
+# channel, a failed delivery, …), keyed by what it is about, so that an event
+# is alerted once, whatever the number of polls, processes or restarts; the
+# row goes when the event is over, and a new one is alerted anew. `fingerprint`
+# tells a new episode under the same key (a channel paused for another reason).
+editorbot_alerts = sa.Table(
+    "editorbot_alerts",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("alerted_at", UTCDateTime, nullable=False),
+    sa.Column("message_id", sa.Integer),
+)
