@@ -323,6 +323,8 @@ variant_edits = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("article_id", "kind", name="uq_variant_edits_article_kind"),
+    # Ids never come back (SQLite would reuse a deleted row's): an id names one text.
+    sqlite_autoincrement=True,
 )
 
 # The editors who may use the desk (/desk/ in `distributor serve`): a name

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.UniqueConstraint("article_id", "kind", name="uq_variant_edits_article_kind"),
+        sqlite_autoincrement=True,  # a deleted row's id is never given again: an id names one text
     )
 
 
