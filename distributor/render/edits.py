@@ -35,8 +35,7 @@ __all__ = ["EDITABLE", "THREAD_SEPARATOR", "EditRefused", "check_edit", "apply_e
 EDITABLE = ("telegram", "twitter", "newsletter")
 # The line between the posts of a thread, in the one field a thread is edited in.
 THREAD_SEPARATOR = "---"
-MAX_EDIT_CHARS = 20_000
-OWN_TEXT = "the text is an editor's own"  # far above every limit: a bound on what is parsed at all
+MAX_EDIT_CHARS = 20_000  # far above every limit: a bound on what is parsed at all
 
 
 class EditRefused(ValueError):
@@ -99,8 +98,7 @@ def apply_edit(base: RenderedMessage, kind: str, text: str) -> RenderedMessage:
     """The message with the (checked) edit in place of the template's text.
     The newsletter's is applied to the article instead (edited_article)."""
     # What the template's text needed (cut to fit, made a thread) says nothing of the editor's.
-    warnings = tuple(w for w in base.warnings if not w.startswith(("shortened", "posted as a thread"))) + (
-        OWN_TEXT,)
+    warnings = tuple(w for w in base.warnings if not w.startswith(("shortened", "posted as a thread")))
     if kind == "telegram":
         return replace(base, text=text, length=telegram_length(text), truncated=False, warnings=warnings)
     if kind == "twitter":
