@@ -7,19 +7,18 @@ needing a fresh one (approval is of the text that goes out)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
 
 from desk_helpers import Clock, add_editor, client, csrf_of, logged_in
 from distributor.ingest.pipeline import ingest
-from distributor.store import Store
 from distributor.store.audit import Audit
 from distributor.store.outbox import DeliveryStatus as S
-from support import sent, with_channel
+from support import sent
 from test_desk_article import buttons, delivery, panel, press, seed, tg_posts
-from test_desk_edit import TWEET, edit, run_drain
+from test_approval import required
+from test_desk_edit import BACKENDS, TWEET, correct, desk_on, edit, run_drain
 
 pytestmark = pytest.mark.anyio
 
@@ -29,24 +28,11 @@ def anyio_backend():
     return "asyncio"
 
 
-def required(settings, *channels: str):
-    for channel in channels:
-        settings = with_channel(settings, channel, approval="required")
-    return settings
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def desk(request, sb_settings, clock):
     """(settings, store) with de.telegram and de.twitter in approval = "required"
     mode: the seed articles ingested (awaiting approval there), an editor."""
-    settings = required(sb_settings, "de.telegram", "de.twitter")
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        settings = dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))
-    with Store.open(settings) as store:
-        ingest(settings, store, now=clock())
-        add_editor(store)
-        yield settings, store
+    yield from desk_on(request, required(sb_settings, "de.telegram", "de.twitter"), clock)
 
 
 def approve_all_button(page: str) -> int:
@@ -114,11 +100,7 @@ async def test_an_approval_from_a_page_grown_stale_is_refused_and_shown(desk, ar
     async with client(settings, store, Clock()) as c:
         await logged_in(c)
         old = (await c.get(f"/desk/articles/{aid}")).text
-        path = articles_dir / store.get_article(aid).key
-        path.write_text(path.read_text(encoding="utf-8").replace("etwa 800 Menschen", "etwa 850 Menschen", 1),
-                        encoding="utf-8")
-        ingest(settings, store, now=Clock()())
-        assert store.get_article(aid).version == 2
+        correct(settings, store, articles_dir, aid)
         # Approve and Approve all, pressed on the page of version 1.
         for form in ({"action": "approve", "kind": "twitter", "delivery": str(tw.id), "seen_edit": "0"},
                      {"action": "approve_all", "seen_edit_telegram": "0", "seen_edit_twitter": "0",

@@ -37,11 +37,12 @@ def anyio_backend():
     return "asyncio"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def desk(request, sb_settings, clock):
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def desk_on(request, settings, clock):
     """(settings, store): the seed articles ingested, nothing sent, an editor;
-    on a SQLite file or a fresh PostgreSQL database."""
-    settings = sb_settings
+    on a SQLite file or a fresh PostgreSQL database (request.param)."""
     if request.param == "postgresql":
         url = request.getfixturevalue("pg_url")
         settings = dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))
@@ -51,9 +52,23 @@ def desk(request, sb_settings, clock):
         yield settings, store
 
 
+@pytest.fixture(params=BACKENDS)
+def desk(request, sb_settings, clock):
+    yield from desk_on(request, sb_settings, clock)
+
+
 async def run_drain(settings, store):
     """One delivery pass of the dispatcher (the daemon's), on the clock of now."""
     await asyncio.to_thread(drain, settings, store, FakeClock(Clock()()))
+
+
+def correct(settings, store, articles_dir, aid: int) -> None:
+    """A correction of the seed article's file, picked up: its version 2."""
+    path = articles_dir / store.get_article(aid).key
+    path.write_text(path.read_text(encoding="utf-8").replace("etwa 800 Menschen", "etwa 850 Menschen", 1),
+                    encoding="utf-8")
+    ingest(settings, store, now=Clock()())
+    assert store.get_article(aid).version == 2
 
 
 async def edit(c, aid: int, kind: str, text: str, **extra):
@@ -195,11 +210,7 @@ async def test_a_correction_makes_an_edit_out_of_date_and_it_is_not_sent(desk, c
         await logged_in(c)
         assert (await edit(c, aid, "twitter", TWEET)).status_code == 303
         old_page = (await c.get(f"/desk/articles/{aid}")).text
-        path = articles_dir / store.get_article(aid).key
-        path.write_text(path.read_text(encoding="utf-8").replace("etwa 800 Menschen", "etwa 850 Menschen", 1),
-                        encoding="utf-8")
-        ingest(settings, store, now=Clock()())
-        assert store.get_article(aid).version == 2
+        correct(settings, store, articles_dir, aid)
         page = (await c.get(f"/desk/articles/{aid}")).text
         tw = panel(page, "twitter")
         assert 'data-edit="stale"' in tw and "for article version 1; the article is at version 2" in tw

@@ -161,7 +161,8 @@ def required_served(sb_settings, store, articles_dir):
         handle.stop()
 
 
-def test_in_required_mode_a_new_article_waits_for_approve(required_served, store, phone, control, articles_dir):
+def test_in_required_mode_a_new_article_waits_for_approve(required_served, store, phone, control, articles_dir,
+                                                          tmp_path):
     settings, url = required_served
     for old in articles_dir.iterdir():
         old.unlink()  # only the new article
@@ -179,6 +180,7 @@ def test_in_required_mode_a_new_article_waits_for_approve(required_served, store
     assert telegram.locator(".state").inner_text() == "awaiting approval"
     assert phone.get_by_role("button", name="Approve all", exact=True).count() == 1
     assert ours() == []
+    phone.screenshot(path=str(shots_dir(tmp_path) / "desk-article-approve-390.png"), full_page=True)
     telegram.get_by_role("button", name="Approve", exact=True).click()
     phone.wait_for_selector("#flash")
     assert phone.locator("#flash").inner_text().startswith("Approve (de.telegram): approved")
