@@ -24,7 +24,8 @@ digest):
 - DuplicateContent: searched for in the same way; failed if it is not ours.
 
 Corrections edit a post in place where the channel declares it can
-(EditableChannel: Telegram) and the config asks for it.
+(EditableChannel: Telegram) and the config asks for it. What is sent is
+edits.render_sent's: the template's render, or an editor's current edit.
 
 A channel in `approval = "required"` mode sends only the article version an
 editor approved: each drain first gates its deliveries (store/approval.py),
@@ -56,7 +57,8 @@ from distributor.config import Settings, TelegramChannelConfig
 from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, RenderError
 from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
-from distributor.render import RenderedMessage, render_article
+from distributor.edits import render_sent
+from distributor.render import RenderedMessage
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 from distributor.store.approval import Approvals, Corrections, correction_awaits
 from distributor.store.outbox import DeliveryStatus
@@ -203,7 +205,7 @@ class Dispatcher:
                                       reason=f"waits for the posting window {cfg.posting_window}")
                     return Outcome(row.id, row.channel, "deferred", f"outside {cfg.posting_window}; at {opening}")
         try:
-            message = render_article(self.settings, stored.article, row.kind)
+            message = render_sent(self.settings, self.store, stored, row.kind)
         except (RenderError, ConfigurationError) as exc:
             self.outbox.finish_failed(row.id, None, outcome="permanent", error=f"render: {exc}", now=now)
             return Outcome(row.id, row.channel, "failed", f"render: {exc}")
@@ -231,7 +233,8 @@ class Dispatcher:
                              refused: DeliveryError, cfg: SocialConfig, *, silent: bool) -> Outcome:
         """The service refused the photo and posted nothing: the post goes out
         as a text post instead, within the same attempt, with a note."""
-        message = render_article(self.settings, stored.article.replace(image=None), row.kind)
+        message = render_sent(self.settings, self.store, stored, row.kind,
+                              article=stored.article.replace(image=None))
         try:
             result = await channel.send(message, silent=silent)
         except DeliveryError as exc:
@@ -398,7 +401,7 @@ class Dispatcher:
                 out.append(Outcome(row.id, row.channel, "not_edited", note))
                 continue
             try:
-                message = render_article(self.settings, stored.article, row.kind)
+                message = render_sent(self.settings, self.store, stored, row.kind)
                 editable = self._channel(row.channel).as_editable()
                 if editable is None:
                     raise ConfigurationError(f"{row.channel} has edit_on_update, but the channel cannot edit posts")

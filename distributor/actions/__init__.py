@@ -6,6 +6,7 @@ that is done here and in the store's transition table (store/outbox.py).
 
     deliveries.py   approve, approve_article, send_now, resend, skip, hold, release, retry, resume
     digest.py       send_digest, test_copy, resend_issue_copy, release_issue
+    edits.py        edit_variant, remove_edit (an editor's own text for one variant)
     common.py       the results (ApprovalResult, ArticleApproval among them), the audit bracket,
                     cli_actor()
 

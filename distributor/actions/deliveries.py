@@ -9,7 +9,7 @@ InvalidTransition naming the delivery, its state and what the action needs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from distributor.actions.common import (
@@ -148,12 +148,15 @@ def resume(app: App, channel: str, *, actor: str) -> ChannelResult:
 APPROVAL_KINDS = ("telegram", "twitter", "newsletter")
 
 
-def approve(app: App, delivery_id: int, *, actor: str, seen_version: int | None = None) -> ApprovalResult:
+def approve(app: App, delivery_id: int, *, actor: str, seen_version: int | None = None,
+            seen_edit: int | None = None) -> ApprovalResult:
     """Approve a delivery awaiting approval (a channel in `approval =
     "required"` mode): it goes out when due, the posting window and spacing
     applying from now on. On a sent post whose article changed, approve the
     correction (the next delivery run edits the post). With `seen_version`
-    (the article version the editor was shown), refused if it changed since.
+    (the article version the editor was shown), refused if it changed since;
+    with `seen_edit` (the id of the edit of the variant the editor was shown,
+    0: none; actions/edits.py), refused if the text was edited since.
     Approving what another editor approved at this version already changes
     nothing and says who did ("already_approved"); anything else that awaits
     no approval is an InvalidTransition."""
@@ -162,16 +165,18 @@ def approve(app: App, delivery_id: int, *, actor: str, seen_version: int | None 
         row = app.store.outbox.get(delivery_id)
     note = AuditNote(actor, "approve", outcome="", delivery_id=row.id, article_id=row.article_id,
                      channel=row.channel)
-    return _approve(app, row, note, seen_version)
+    return _approve(app, row, note, seen_version, seen_edit)
 
 
 def approve_article(app: App, article_id: int, *, actor: str, channels: Iterable[str] | None = None,
-                    seen_version: int | None = None) -> ArticleApproval:
+                    seen_version: int | None = None, seen_edits: Mapping[str, int] | None = None
+                    ) -> ArticleApproval:
     """"Approve all": every delivery of the article awaiting approval (and
     every correction of its sent posts awaiting it), or those of the given
     channel kinds (telegram, twitter, newsletter). Those approved at this
     version already are in the results as "already_approved"; refused when
-    there is nothing of either."""
+    there is nothing of either. `seen_edits`: per kind, the edit the editor
+    was shown (as `approve`'s seen_edit)."""
     kinds = tuple(channels) if channels is not None else APPROVAL_KINDS
     note = AuditNote(actor, "approve", outcome="", article_id=article_id)
     with refusals(app, note):
@@ -191,7 +196,8 @@ def approve_article(app: App, article_id: int, *, actor: str, channels: Iterable
         one = AuditNote(actor, "approve", outcome="", detail="approve all", delivery_id=d.id,
                         article_id=d.article_id, channel=d.channel)
         try:
-            results.append(_approve(app, d, one, seen_version))
+            results.append(_approve(app, d, one, seen_version,
+                                    seen_edits.get(d.kind, 0) if seen_edits is not None else None))
         except InvalidTransition as exc:  # a racing change took it first (recorded as refused)
             refused.append((d.id, str(exc)))
     return ArticleApproval(stored.id, actor, tuple(results), tuple(refused))
@@ -224,7 +230,8 @@ def _edits(app: App, d: DeliveryRow) -> bool:
         return False
 
 
-def _approve(app: App, row: DeliveryRow, note: AuditNote, seen_version: int | None) -> ApprovalResult:
+def _approve(app: App, row: DeliveryRow, note: AuditNote, seen_version: int | None,
+             seen_edit: int | None = None) -> ApprovalResult:
     with refusals(app, note):
         version = app.store.get_article(row.article_id).version
         if row.status == S.SENT and row.article_version < version and not _edits(app, row):
@@ -233,7 +240,8 @@ def _approve(app: App, row: DeliveryRow, note: AuditNote, seen_version: int | No
                 "there is nothing to approve", what="delivery", row_id=row.id, current=row.status,
                 requested=S.PENDING, allowed=(S.AWAITING_APPROVAL,))
         now = app.clock()
-        done = Approvals(app.store.engine).approve(row.id, now=now, audit=note, seen_version=seen_version)
+        done = Approvals(app.store.engine).approve(row.id, now=now, audit=note, seen_version=seen_version,
+                                                   seen_edit=seen_edit)
     after = done.row
     if done.outcome != ALREADY:
         if done.outcome == CORRECTION_APPROVED:

@@ -136,7 +136,9 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
             from distributor.newsletter.digest import waiting as waiting_for
 
             waiting = waiting_for(settings, store, ed, utcnow())
-            articles = [store.get_article(a).article for _, a in waiting]
+            from distributor.edits import digest_articles
+
+            articles = digest_articles(store, [store.get_article(a) for _, a in waiting])
             what = "waiting for the next issue"
         if not articles:
             raise DistributorError(f"no newsletter articles for edition {ed!r} {what}")

@@ -27,6 +27,7 @@ from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
+from distributor.edits import digest_articles
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
@@ -141,7 +142,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
         if not items:
             return None
         stored = [store.get_article(a) for _, a in items]
-        msg = render_edition_digest(settings, edition, [s.article for s in stored], slot.astimezone(
+        msg = render_edition_digest(settings, edition, digest_articles(store, stored), slot.astimezone(
             ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
         if not Subscribers(store.engine).has_active(edition):
             raise DistributorError(f"edition {edition} has no active newsletter subscribers")
@@ -458,7 +459,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         items = waiting(settings, store, edition, now)
         if not items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
-        articles = [store.get_article(a).article for _, a in items]
+        articles = digest_articles(store, [store.get_article(a) for _, a in items])
         msg = render_edition_digest(settings, edition, articles,
                                     now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
                                     subject=subject, intro=intro)

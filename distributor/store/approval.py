@@ -39,6 +39,7 @@ import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.store.audit import Audit, AuditNote
+from distributor.store.edits import Edits
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, sources
 from distributor.store.records import StoredArticle, stored_article
 from distributor.store.schema import articles, deliveries, delivery_attempts, issue_items
@@ -90,14 +91,17 @@ class Approvals:
         self.engine = engine
 
     def approve(self, delivery_id: int, *, now: dt.datetime, audit: AuditNote,
-                seen_version: int | None = None) -> Approval:
+                seen_version: int | None = None, seen_edit: int | None = None) -> Approval:
         """An editor's approval of the article's current version for this
         delivery: an awaiting_approval one becomes pending (due at once, or
         at its embargo; the posting window and spacing apply from now on); a
         sent post whose article changed gets its correction approved. With
         `seen_version` (the version the editor was shown), refused if the
         article changed since. The audit row (`audit`, its outcome set here)
-        is written with the change. ALREADY when there is nothing left to
+        is written with the change. With `seen_edit` (the id of the editor's
+        edit of this variant the editor was shown, 0: none; store/edits.py),
+        refused if the text was edited (or the edit removed) since. ALREADY
+        when there is nothing left to
         approve because it is approved at this version; anything else is an
         InvalidTransition."""
         with self.engine.begin() as conn:
@@ -111,6 +115,13 @@ class Approvals:
                 raise DistributorError(
                     f"article {row.article_id} changed since it was shown (version {seen_version} then, "
                     f"{version} now): look at it again before approving")
+            if seen_edit is not None:
+                edit = Edits.get_in(conn, row.article_id, row.kind)
+                if (edit.id if edit is not None else 0) != seen_edit:
+                    raise DistributorError(
+                        f"the {row.kind} text of article {row.article_id} was edited since it was shown"
+                        f"{' (by ' + edit.actor + ')' if edit is not None else ''}: look at it again before "
+                        "approving")
             outcome: str | None = None
             values: dict[str, Any] = {}
             where: list[sa.ColumnElement[bool]] = []

@@ -308,6 +308,27 @@ sa.Index("ix_audit_delivery", audit.c.delivery_id, audit.c.id)
 sa.Index("ix_audit_issue", audit.c.issue_id, audit.c.id)
 
 
+# An editor's own text for one variant of an article (store/edits.py): the
+# Telegram post, the tweet or thread ("---" lines between its posts), or the
+# newsletter entry's text, instead of the template's render. At most one per
+# (article, kind); `article_version` is the version it was written for: once
+# the article changes, the edit is out of date and the template's render goes
+# out again until an editor saves it anew. A new save is a new row (a new id).
+variant_edits = sa.Table(
+    "variant_edits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("article_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("article_version", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("article_id", "kind", name="uq_variant_edits_article_kind"),
+    # Ids never come back (SQLite would reuse a deleted row's): an id names one text.
+    sqlite_autoincrement=True,
+)
+
 # The editors who may use the desk (/desk/ in `distributor serve`): a name
 # (lower case, store/editors.py: NAME) and an argon2 hash of the password,
 # never the password. Removing an editor deletes the row and its sessions.

@@ -68,17 +68,17 @@ def test_a_stuck_sending_row_whose_search_raises_is_held_and_every_drain_goes_on
 
 def test_a_surprise_before_the_claim_holds_the_delivery_and_the_loop_goes_on(sb_settings, ingested, clock,
                                                                             monkeypatch):
-    import distributor.delivery as delivery
+    import distributor.edits as sent_text  # where the dispatcher's render is made (render_sent)
 
     store = ingested
-    real = delivery.render_article
+    real = sent_text.render_article
 
     def render(settings, article, kind):
         if kind == "twitter":
             raise KeyError("a template bug")
         return real(settings, article, kind)
 
-    monkeypatch.setattr(delivery, "render_article", render)
+    monkeypatch.setattr(sent_text, "render_article", render)
     drain(sb_settings, store, clock)
     rows = social(store)
     x = [d for d in rows if d.kind == "twitter"]

@@ -53,7 +53,9 @@ def panel(page: str, kind: str) -> str:
 
 
 def buttons(panel_html: str) -> list[str]:
-    return re.findall(r'<button type="submit"[^>]*>([^<]+)</button>', panel_html)
+    """The channel's action buttons (the edit form's are not among them)."""
+    actions = re.sub(r'<div class="edit">.*?</details>\s*</div>', "", panel_html, flags=re.S)
+    return re.findall(r'<button type="submit"[^>]*>([^<]+)</button>', actions)
 
 
 def delivery(store, article_id: int, kind: str):

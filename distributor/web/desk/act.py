@@ -3,6 +3,14 @@ action of distributor/actions/deliveries.py called with the actor
 "desk:<editor name>", and the audit entry it wrote (its result, or its
 refusal) named, for the page to show after the redirect.
 
+Approve and Approve all carry the article version and the edits of its
+variants the page showed (`seen_version`, `seen_edit`): a page grown stale
+(the article corrected, a variant edited since) is refused by the action,
+recorded and shown, never approving a text the editor did not see. Edit
+saves an editor's own text for a variant (actions/edits.py); a text the
+platform's rules refuse comes back as EditRefused for the page to show next
+to the field, with nothing stored.
+
 Sending happens here, in the web process, through an App over the web app's
 store (app.app_over), its dispatcher's channels closed after each action.
 Whether an action applies is the action's own decision (MOVES and the
@@ -16,11 +24,11 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import NoResultFound
 
-from distributor.actions import deliveries
+from distributor.actions import deliveries, edits
 from distributor.actions.common import REFUSALS
 from distributor.app import App, app_over
 from distributor.config import Settings
@@ -32,7 +40,10 @@ log = logging.getLogger(__name__)
 
 MOVES = ("skip", "hold", "release", "retry")
 SENDS = ("send", "resend")
-ACTIONS = SENDS + MOVES
+EDITS = ("edit", "unedit")
+# The actions on one delivery (the form names it); "approve_all" is the article's.
+ON_DELIVERY = MOVES + ("approve",)
+ACTIONS = SENDS + ON_DELIVERY + EDITS + ("approve_all",)
 MAX_REASON = 500
 
 
@@ -47,22 +58,42 @@ class Pressed:
     delivery_id: int | None
     reason: str | None
     confirmed: bool
+    text: str | None = None  # an edit's text
+    seen_version: int | None = None  # the article version the page showed
+    seen_edits: dict[str, int] = field(default_factory=dict)  # per kind, the edit the page showed (0: none)
+
+
+def _number(fields: dict[str, str], name: str) -> int | None:
+    raw = fields.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise BadForm(f"{name} {raw[:20]!r} is not a number")
+    return int(raw)
 
 
 def read(fields: dict[str, str], delivery_ids: dict[int, str]) -> Pressed:
     """The button pressed; `delivery_ids`: the article's deliveries (id -> kind)."""
     action, kind = fields.get("action", ""), fields.get("kind", "")
-    if action not in ACTIONS or kind not in PREVIEWED:
+    if action == "approve_all" and not kind:
+        kind = "article"
+    elif action not in ACTIONS or kind not in PREVIEWED:
         raise BadForm(f"unknown action {action[:20]!r} or channel {kind[:20]!r}")
+    seen_edits = {k: n for k in PREVIEWED if (n := _number(fields, f"seen_edit_{k}")) is not None}
+    if action == "approve" and (n := _number(fields, "seen_edit")) is not None:
+        seen_edits[kind] = n
+    text = fields.get("text") if action == "edit" else None
+    if action == "edit" and text is None:
+        raise BadForm("the edit has no text field")
     delivery_id = None
-    if action in MOVES:
+    if action in ON_DELIVERY:
         raw = fields.get("delivery", "")
         if not raw.isdigit() or len(raw) > 12 or delivery_ids.get(int(raw)) != kind:
             raise BadForm(f"delivery {raw[:20]!r} is not one of this article's {kind} deliveries")
         delivery_id = int(raw)
     reason = " ".join(fields.get("reason", "").split())[:MAX_REASON] or None
     return Pressed(action, kind, delivery_id, reason if action in ("skip", "hold") else None,
-                   fields.get("confirm") == "yes")
+                   fields.get("confirm") == "yes", text, _number(fields, "seen_version"), seen_edits)
 
 
 def actor_of(editor_name: str) -> str:
@@ -75,7 +106,19 @@ async def perform(settings: Settings, store: Store, clock: Callable[[], dt.datet
     when none was written)."""
     before = _newest(store, article_id, actor)
     try:
-        if pressed.action in SENDS:
+        if pressed.action == "edit":
+            assert pressed.text is not None  # read() sees to it
+            async with app_over(settings, store, clock=clock) as app:
+                await asyncio.to_thread(edits.edit_variant, app, article_id, pressed.kind, pressed.text,
+                                        actor=actor, seen_version=pressed.seen_version)
+        elif pressed.action == "unedit":
+            async with app_over(settings, store, clock=clock) as app:
+                await asyncio.to_thread(edits.remove_edit, app, article_id, pressed.kind, actor=actor)
+        elif pressed.action == "approve_all":
+            async with app_over(settings, store, clock=clock) as app:
+                await asyncio.to_thread(deliveries.approve_article, app, article_id, actor=actor,
+                                        seen_version=pressed.seen_version, seen_edits=pressed.seen_edits)
+        elif pressed.action in SENDS:
             send = deliveries.resend if pressed.action == "resend" else deliveries.send_now
             async with app_over(settings, store, clock=clock) as app:
                 await send(app, article_id, pressed.kind, actor=actor)
@@ -85,6 +128,8 @@ async def perform(settings: Settings, store: Store, clock: Callable[[], dt.datet
                 await asyncio.to_thread(_move, app, pressed, actor)
     except REFUSALS:
         pass  # recorded in the audit by the action; the page shows it
+    except edits.EditRefused:
+        raise  # nothing done: the page shows it next to the field
     except Exception:  # noqa: BLE001 - the started entry records it ("error"); the page shows that
         log.exception("desk: %s of article %s on %s by %s", pressed.action, article_id, pressed.kind, actor)
     after = _newest(store, article_id, actor)
@@ -93,7 +138,10 @@ async def perform(settings: Settings, store: Store, clock: Callable[[], dt.datet
 
 def _move(app: App, pressed: Pressed, actor: str) -> None:
     assert pressed.delivery_id is not None
-    if pressed.action == "skip":
+    if pressed.action == "approve":
+        deliveries.approve(app, pressed.delivery_id, actor=actor, seen_version=pressed.seen_version,
+                           seen_edit=pressed.seen_edits.get(pressed.kind))
+    elif pressed.action == "skip":
         deliveries.skip(app, pressed.delivery_id, actor=actor, reason=pressed.reason)
     elif pressed.action == "hold":
         deliveries.hold(app, pressed.delivery_id, actor=actor, reason=pressed.reason)

@@ -1,11 +1,12 @@
 """What the desk's article page (/desk/articles/<id>) shows, read through the
 store's API: per channel the article's edition has configured, the variant
-as readers will see it — rendered by render_article, the very call the
-delivery loop and the digest make, from the same stored article — the state
-of its delivery, the editor actions that apply to that state (the rules are
-actions/deliveries.py's MOVES, not repeated here), and after a send the
-request the attempt recorded and the remote id; then the article's history
-from the audit table.
+as readers will see it — rendered by edits.render_sent, the very call the
+delivery loop makes (the template's render, or an editor's current edit),
+from the same stored article — the state of its delivery, the editor actions
+that apply to that state (the rules are actions/deliveries.py's MOVES and
+awaits_approval, not repeated here), the editor's edit of the variant (or
+what the edit field starts from), and after a send the request the attempt
+recorded and the remote id; then the article's history from the audit table.
 
 Telegram's HTML is shown as HTML only when render/telegram_html.py's check
 accepts it (a safe subset: b, i, a href=http(s)/tg, spoiler, code, …);
@@ -20,15 +21,22 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from distributor.actions.deliveries import MOVES
+from distributor.actions.deliveries import MOVES, awaits_approval
+from distributor.app import App
 from distributor.config import Settings
 from distributor.delivery import SOCIAL_KINDS
+from distributor.edits import render_sent
 from distributor.errors import ConfigurationError, DistributorError
 from distributor.render import RenderedMessage, render_article
+from distributor.render.edits import edit_text_of
+from distributor.render.email import EmailLimits
+from distributor.render.telegram import TelegramLimits
+from distributor.render.twitter import XLimits
 from distributor.render.telegram_html import problems
 from distributor.render.twitter import weighted_length
 from distributor.store import Store
 from distributor.store.audit import Audit, AuditEntry
+from distributor.store.edits import Edit, Edits
 from distributor.store.outbox import DeliveryRow
 from distributor.store.outbox import DeliveryStatus as S
 from distributor.store.records import StoredArticle
@@ -44,10 +52,11 @@ ACTION_ORDER = ("approve", "send", "resend", "release", "retry", "hold", "skip")
 EMAIL_WIDTHS = (390, 600)
 
 
-def applicable(kind: str, status: str | None) -> tuple[str, ...]:
+def applicable(kind: str, status: str | None, *, awaiting: bool = False) -> tuple[str, ...]:
     """The editor actions that apply to a `kind` channel whose (latest)
-    delivery is in `status` (None: nothing planned yet), from MOVES."""
-    found = set()
+    delivery is in `status` (None: nothing planned yet), from MOVES;
+    `awaiting`: it awaits an editor's approval (actions' awaits_approval)."""
+    found = {"approve"} if awaiting and status is not None else set()
     if kind in SOCIAL_KINDS:  # the newsletter's articles go out with the digest, never one by one
         if status is None or status in MOVES["send"].only_from:
             found.add("send")
@@ -99,6 +108,21 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class EditView:
+    """The variant's edit field: the editor's edit if there is one (current
+    or out of date), else the template's text to start from."""
+
+    text: str  # what the field holds
+    limit: int  # the platform's limit the help text names
+    edit_id: int = 0  # the stored edit's id (0: none), what an approval names as seen
+    actor: str = ""
+    at: str = ""
+    version: int = 0  # the article version it was written for
+    current: bool = False  # written for the article's version: it is what goes out
+    needs_approval: bool = False  # the channel requires approval: an edit needs a fresh one
+
+
+@dataclass(frozen=True)
 class Panel:
     kind: str
     channel: str
@@ -107,6 +131,7 @@ class Panel:
     actions: tuple[str, ...]
     preview: Preview
     sent: Sent | None
+    edit: EditView | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +152,12 @@ class ArticleDetail:
     others: tuple[DeliveryView, ...]  # deliveries on channels the page does not preview (skipped kinds)
     history: tuple[HistoryEntry, ...]
     email_widths: tuple[int, ...] = field(default=EMAIL_WIDTHS)
+    version: int = 1  # the article's version shown (what an approval or an edit names as seen)
+
+    @property
+    def approve_all(self) -> bool:
+        """"Approve all" applies: at least one channel awaits approval."""
+        return any("approve" in p.actions for p in self.panels)
 
 
 def article_detail(settings: Settings, store: Store, article_id: int) -> ArticleDetail:
@@ -136,34 +167,56 @@ def article_detail(settings: Settings, store: Store, article_id: int) -> Article
     edition = stored.article.language
     cfg = settings.editions.get(edition)
     configured = [k for k in PREVIEWED if cfg is not None and getattr(cfg.channels, k, None) is not None]
-    panels = tuple(panel(settings, store, stored, kind, [d for d in rows if d.kind == kind]) for kind in configured)
+    edits = Edits(store.engine).of_article(stored.id)
+    panels = tuple(panel(settings, store, stored, kind, [d for d in rows if d.kind == kind], edits.get(kind))
+                   for kind in configured)
     others = tuple(delivery_view(settings, d) for d in sorted(rows, key=lambda d: (KIND_ORDER.get(d.kind, 9), d.id))
                    if d.kind not in configured)
     zone = edition_zone(settings, edition)
     history = tuple(HistoryEntry(local_time(e.at, zone), e.at.isoformat(), e.actor, e.action, e.outcome, e.channel,
                                  e.detail) for e in article_history(store, stored.id))
-    return ArticleDetail(article_view(settings, stored, rows), panels, others, history)
+    return ArticleDetail(article_view(settings, stored, rows), panels, others, history, version=stored.version)
 
 
 def article_history(store: Store, article_id: int) -> list[AuditEntry]:
     return Audit(store.engine).history(article_id=article_id)
 
 
-def panel(settings: Settings, store: Store, stored: StoredArticle, kind: str, rows: list[DeliveryRow]) -> Panel:
+def panel(settings: Settings, store: Store, stored: StoredArticle, kind: str, rows: list[DeliveryRow],
+          edit: Edit | None = None) -> Panel:
     rows = sorted(rows, key=lambda d: (d.seq, d.id))
     latest = rows[-1] if rows else None
     view = delivery_view(settings, latest) if latest is not None else None
+    awaiting = latest is not None and awaits_approval(App(settings, store), latest, stored.version)
     return Panel(kind=kind, channel=f"{stored.article.language}.{kind}", delivery=view,
                  earlier=tuple(delivery_view(settings, d) for d in rows[:-1]),
-                 actions=applicable(kind, latest.status if latest is not None else None),
-                 preview=preview(settings, stored, kind), sent=last_sent(settings, store, latest, view))
+                 actions=applicable(kind, latest.status if latest is not None else None, awaiting=awaiting),
+                 preview=preview(settings, store, stored, kind), sent=last_sent(settings, store, latest, view),
+                 edit=edit_view(settings, stored, kind, edit))
 
 
-def preview(settings: Settings, stored: StoredArticle, kind: str) -> Preview:
-    """The variant as the send renders it (delivery.py: render_article of the
-    stored article), shaped for the page."""
+def edit_view(settings: Settings, stored: StoredArticle, kind: str, edit: Edit | None) -> EditView | None:
+    """The edit field of the variant (None when the template cannot render it)."""
     try:
-        msg = render_article(settings, stored.article, kind)
+        base = render_article(settings, stored.article, kind)
+    except (DistributorError, ConfigurationError):
+        return None
+    cfg = getattr(settings.editions[stored.article.language].channels, kind)
+    limit = {"telegram": TelegramLimits.caption if base.photo else TelegramLimits.text,
+             "twitter": XLimits.weighted}.get(kind, EmailLimits.lede_chars)
+    needs = cfg is not None and cfg.approval == "required"
+    if edit is None:
+        return EditView(edit_text_of(base, stored.article), limit, needs_approval=needs)
+    zone = edition_zone(settings, stored.article.language)
+    return EditView(edit.text, limit, edit.id, edit.actor, local_time(edit.created_at, zone), edit.article_version,
+                    edit.current(stored.version), needs)
+
+
+def preview(settings: Settings, store: Store, stored: StoredArticle, kind: str) -> Preview:
+    """The variant as the send renders it (delivery.py: edits.render_sent of
+    the stored article), shaped for the page."""
+    try:
+        msg = render_sent(settings, store, stored, kind)
     except (DistributorError, ConfigurationError) as exc:
         return Preview(kind, error=str(exc))
     common: dict[str, Any] = dict(warnings=msg.warnings, length=msg.length, limit=msg.limit)

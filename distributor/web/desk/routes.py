@@ -6,8 +6,11 @@
     POST /desk/logout      csrf: the session ends, 303 to the login
     GET  /desk/articles/<id>       one article: its variants, states, buttons, history
                                    (?done=<audit id>: what a button just did)
-    POST /desk/articles/<id>/act   action, kind[, delivery, reason, confirm], csrf:
-                                   an editor action (act.py), 303 back to the article
+    POST /desk/articles/<id>/act   action, kind[, delivery, reason, confirm, text, seen_version,
+                                   seen_edit[_<kind>]], csrf: an editor action (act.py: Send now,
+                                   Resend, Skip, Hold, Release, Retry, Approve, Approve all, Edit,
+                                   Remove edit), 303 back to the article; an edit the platform's
+                                   rules refuse: 400, the page with the error next to the field
     GET  /desk/digest      placeholders until those pages are built
     GET  /desk/health
     GET  /desk/sent
@@ -242,7 +245,9 @@ class Desk:
                          older=f"{self.prefix}/{desk.lang_query}{sep}page={page.page + 1}",
                          newer=f"{self.prefix}/{desk.lang_query}{sep}page={page.page - 1}")
 
-    async def article(self, desk: DeskRequest) -> Response:
+    async def article(self, desk: DeskRequest, *, status: int = 200, edit_error: tuple[str, str, str] | None = None
+                      ) -> Response:
+        """The article page; `edit_error`: (kind, the text sent, what is wrong) for the edit form."""
         article_id = int(desk.request.path_params["article_id"])
         store = self._store()
         try:
@@ -251,7 +256,8 @@ class Desk:
             return self.message(desk, 404, desk.w["not_found_title"], desk.w["no_such_article"].format(id=article_id))
         done = await asyncio.to_thread(act.entry_of, store, article_id, desk.request.query_params.get("done"))
         title = detail.article.title or detail.article.label
-        return self.page(desk, "article", title=title, current="articles", detail=detail, done=done,
+        return self.page(desk, "article", status, title=title, current="articles", detail=detail, done=done,
+                         edit_error=edit_error,
                          action=f"{self.prefix}/articles/{article_id}/act{desk.lang_query}",
                          # The article's photo and the email's images come from the magazine's site.
                          extra={"Content-Security-Policy": CSP.replace("img-src 'self' data:",
@@ -274,9 +280,14 @@ class Desk:
             return self.page(desk, "confirm", title=desk.w["resend_confirm_title"], current="articles",
                              pressed=pressed, back=back, channel=f"{stored.article.language}.{pressed.kind}",
                              action=f"{self.prefix}/articles/{article_id}/act{desk.lang_query}")
-        done = await act.perform(self.settings, store, self.clock, article_id, pressed, act.actor_of(desk.editor.name))
+        try:
+            done = await act.perform(self.settings, store, self.clock, article_id, pressed,
+                                     act.actor_of(desk.editor.name))
+        except act.edits.EditRefused as exc:
+            return await self.article(desk, status=400, edit_error=(pressed.kind, pressed.text or "", str(exc)))
         sep = "&" if desk.lang_query else "?"
-        target = back + (f"{sep}done={done}" if done is not None else "") + f"#channel-{pressed.kind}"
+        anchor = f"#channel-{pressed.kind}" if pressed.kind in article.PREVIEWED else "#flash"
+        target = back + (f"{sep}done={done}" if done is not None else "") + anchor
         return headers(RedirectResponse(target, 303))
 
     def coming(self, section: str, command: str) -> Handler:
