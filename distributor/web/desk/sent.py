@@ -21,6 +21,7 @@ wrong with it (the page shows it next to the field, lists nothing, answers
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from distributor.config import Settings
@@ -35,6 +36,7 @@ PER_PAGE = 50
 FIRST_DAY = dt.date(1970, 1, 1)
 LAST_DAY = dt.date(9998, 12, 31)
 MAX_PAGE = 100_000
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIELDS = ("from", "to", "edition", "channel", "page")
 
 
@@ -117,7 +119,7 @@ def read_filters(settings: Settings, params: dict[str, str]) -> Filters:
     if channel is not None and edition is not None and not channel.startswith(f"{edition}."):
         raise FilterError("channel", "sent_channel_not_of_edition", value=channel, edition=edition)
     raw = params.get("page", "").strip() or "1"
-    if not raw.isdigit() or not 1 <= int(raw[:7]) <= MAX_PAGE or len(raw) > 7:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= MAX_PAGE):
         raise FilterError("page", "sent_bad_page", value=_shown(raw), most=MAX_PAGE)
     return Filters(start, end, edition, channel, int(raw))
 
@@ -127,7 +129,7 @@ def _date(params: dict[str, str], field: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        day = dt.date.fromisoformat(raw) if len(raw) == 10 else None
+        day = dt.date.fromisoformat(raw) if DATE.fullmatch(raw) else None
     except ValueError:
         day = None
     if day is None:
