@@ -94,11 +94,16 @@ async def test_the_page_says_what_status_says(troubled, store, clock):
     assert channels.count(">Resume</button>") == 1  # only the paused channel has one
     # The others as `status` sees them: told to wait (their pacing), or working.
     told = {c["channel"]: c for c in data["channels"]}
+    configured = {f"{code}.{kind}" for code, ed in settings.editions.items() for kind in ed.channels.configured()}
     for name in data["deliveries"]["by_channel"]:
-        expected = "paused" if name == channel else "waiting" if told.get(name, {}).get("not_before") else "ok"
+        expected = ("paused" if name == channel else "waiting" if told.get(name, {}).get("not_before")
+                    else "ok" if name in configured else "unconfigured")
         assert f'data-channel="{name}" data-state="{expected}"' in channels, name
     assert any(c["not_before"] for c in told.values())
-    assert "(not configured)" in channels  # the footer's channels without a config, e.g. de.facebook
+    # The channels the footers name without a config (de.facebook, …): listed apart, with their skipped count.
+    unconfigured = re.search(r'<p class="counts" id="unconfigured">(.*?)</p>', channels, re.S)[1]
+    skipped = data["deliveries"]["by_channel"]["de.facebook"]["skipped"]
+    assert f'data-state="unconfigured">de.facebook ({skipped} skipped)</span>' in unconfigured
     # The held delivery with its evidence: why, what each attempt recorded, the request, the article.
     d = held[0]
     attempts = store.outbox.attempts(d.id)
@@ -106,7 +111,8 @@ async def test_the_page_says_what_status_says(troubled, store, clock):
     assert box, page
     assert html.escape(d.reason, quote=False) in box[1].replace("&#39;", "'")
     assert [a.outcome for a in attempts] == ["unknown"]
-    assert "<td>unknown</td>" in box[1]
+    assert re.search(r'<li data-outcome="unknown"><time datetime="[^"]+">[^<]+</time> · <strong>unknown</strong>',
+                     box[1])
     recorded = json.loads(attempts[-1].payload)["request"]
     assert html.escape(json.dumps(recorded, ensure_ascii=False, indent=2), quote=False) in \
         box[1].replace("&#34;", '"').replace("&#39;", "'")

@@ -29,7 +29,7 @@ from typing import Any
 
 from distributor.config import Settings
 from distributor.health import collect
-from distributor.schedule import DELIVER_SECONDS, HOUSEKEEPING_MINUTES
+from distributor.jobstore import DELIVER_SECONDS, HOUSEKEEPING_MINUTES
 from distributor.store import Store
 from distributor.store.outbox import DeliveryStatus as S
 from distributor.web.desk.article import Sent, last_sent
@@ -119,6 +119,7 @@ class Health:
     problems: tuple[str, ...]
     notes: tuple[str, ...]
     channels: tuple[ChannelView, ...]
+    unconfigured: tuple[ChannelView, ...]  # named by articles, not configured: their deliveries skipped
     held: tuple[HeldView, ...]
     held_total: int
     awaiting_approval: int
@@ -134,11 +135,12 @@ class Health:
 def health_page(settings: Settings, store: Store, now: dt.datetime) -> Health:
     data = collect(settings, store, now)
     dels = data["deliveries"]
+    channels, unconfigured = channel_views(settings, data)
     jobs = tuple(JobView(j["id"], _when(j["next_run"], UTC), j["next_run"], j["paused"], j["overdue"])
                  for j in data["daemon"]["jobs"])
     return Health(
         now=_when(data["now"], UTC) or "", healthy=data["healthy"], problems=tuple(data["problems"]),
-        notes=tuple(data["notes"]), channels=channel_views(settings, data),
+        notes=tuple(data["notes"]), channels=channels, unconfigured=unconfigured,
         held=tuple(held_view(settings, store, d) for d in dels["attention"]), held_total=dels["attention_total"],
         awaiting_approval=dels.get("awaiting_approval", 0), sources=source_views(settings, data["sources"]),
         daemon_ran=data["daemon"]["ever_ran"], jobs=jobs, overdue=any(j.overdue for j in jobs),
@@ -150,24 +152,26 @@ def _when(value: str | None, zone: dt.tzinfo) -> str | None:
     return local_time(dt.datetime.fromisoformat(value), zone) if value else None
 
 
-def channel_views(settings: Settings, data: dict[str, Any]) -> tuple[ChannelView, ...]:
+def channel_views(settings: Settings, data: dict[str, Any]) -> tuple[tuple[ChannelView, ...], tuple[ChannelView, ...]]:
+    """(the configured channels and any other with a state to tell, the
+    channels only articles' footers named: skipped, nothing to tell)."""
     configured = [f"{code}.{kind}" for code, ed in settings.editions.items() for kind in ed.channels.configured()]
     told = {c["channel"]: c for c in data["channels"]}
     counts = data["deliveries"]["by_channel"]
     names = configured + sorted((set(told) | set(counts)) - set(configured))
-    out = []
+    views = []
     for name in names:
         c = told.get(name, {})
         zone = edition_zone(settings, name.partition(".")[0])
         state = ("paused" if c.get("paused") else "waiting" if c.get("not_before")
                  else "failing" if c.get("consecutive_failures") else "ok")
-        by_state = counts.get(name, {})
-        out.append(ChannelView(
+        views.append(ChannelView(
             channel=name, kind=name.partition(".")[2], configured=name in configured, state=state,
             paused_reason=c.get("paused_reason"), consecutive_failures=c.get("consecutive_failures", 0),
             not_before=_when(c.get("not_before"), zone),
-            counts=tuple(sorted(by_state.items(), key=lambda kv: ORDER.get(kv[0], len(ORDER))))))
-    return tuple(out)
+            counts=tuple(sorted(counts.get(name, {}).items(), key=lambda kv: ORDER.get(kv[0], len(ORDER))))))
+    return (tuple(v for v in views if v.configured or v.channel in told),
+            tuple(v for v in views if not v.configured and v.channel not in told))
 
 
 def held_view(settings: Settings, store: Store, d: dict[str, Any]) -> HeldView:
