@@ -6,18 +6,15 @@ with the keyboard alone."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 
 from browser import fits
-from desk_helpers import PASSWORD, add_editor
+from desk_helpers import PASSWORD, add_editor, desk_served
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter.digest import run_digest
 from distributor.store.audit import Audit
-from distributor.web.server import start_web
 from support import add_subscribers, drain
-from web_helpers import free_port
 
 
 @pytest.fixture
@@ -33,14 +30,8 @@ def served(sb_settings, store, clock, control):
     add_subscribers(store, "de", ["leserin@example.org"])
     assert asyncio.run(run_digest(sb_settings, store, "de", clock=clock, sleep=clock.sleep)).status == "sent"
     add_editor(store)
-    port = free_port()
-    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
-        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    handle = start_web(settings, store=store)
-    try:
-        yield handle.url
-    finally:
-        handle.stop()
+    with desk_served(sb_settings, store) as url:
+        yield url
 
 
 def test_health_and_sent_on_a_phone_and_resume_with_the_keyboard(served, store, phone, tmp_path):

@@ -15,15 +15,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from sqlalchemy.exc import NoResultFound
-
 from distributor.actions import deliveries
 from distributor.actions.common import REFUSALS
 from distributor.app import app_over
 from distributor.config import Settings
 from distributor.store import Store
 from distributor.store.audit import Audit, AuditEntry
-from distributor.web.desk.act import BadForm
+from distributor.web.desk.act import BadForm, done_entry
 
 CHANNEL = re.compile(r"[a-z0-9_-]{1,16}\.[a-z0-9_-]{1,32}")
 
@@ -56,10 +54,5 @@ def _newest(store: Store, channel: str, actor: str) -> int | None:
 
 def entry_of(store: Store, raw: str | None) -> AuditEntry | None:
     """The audit entry `?done=<id>` names, when it is a resume."""
-    if not raw or not raw.isdigit() or len(raw) > 12:
-        return None
-    try:
-        entry = Audit(store.engine).get(int(raw))
-    except NoResultFound:
-        return None
-    return entry if entry.action == "resume" else None
+    entry = done_entry(store, raw)
+    return entry if entry is not None and entry.action == "resume" else None
