@@ -95,7 +95,7 @@ class WentOut:
              .order_by(u.c.at.desc(), u.c.what, u.c.id.desc()).offset(offset).limit(limit))
         count = sa.select(sa.func.count()).select_from(u).where(*conds)
         with self.engine.connect() as conn:
-            rows = [Item(r.what, int(r.id), r.channel, _aware(r.at)) for r in conn.execute(q)]
+            rows = [Item(r.what, int(r.id), r.channel, r.at) for r in conn.execute(q)]
             total = int(conn.execute(count).scalar_one())
         return rows, total
 
@@ -114,9 +114,3 @@ class WentOut:
                 out[int(values["id"])] = (DeliveryRow(**values), title)
         return out
 
-
-def _aware(value: dt.datetime | str) -> dt.datetime:
-    """A union's time as a UTC datetime (SQLite may hand a union column back as text)."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
