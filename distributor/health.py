@@ -75,7 +75,7 @@ def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any
 
 
 def _daemon(settings: Settings, store: Store, now: dt.datetime, notes: list[str]) -> dict[str, Any]:
-    from distributor.schedule import next_runs
+    from distributor.jobstore import next_runs
 
     runs = next_runs(settings, store)
     jobs = []

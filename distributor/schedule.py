@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -46,12 +45,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from distributor.config import Settings
 from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
+from distributor.jobstore import DELIVER_SECONDS, HOUSEKEEPING_MINUTES, JOB_TABLE, next_runs
 from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.run")
 
-DELIVER_SECONDS = 2.0
-HOUSEKEEPING_MINUTES = 10
 SHUTDOWN_GRACE_SECONDS = 8.0
 
 
@@ -247,7 +245,7 @@ def make_scheduler(settings: Settings, store: Store) -> AsyncIOScheduler:
     jobs. A job already stored keeps its next run time (so a run missed while
     the process was down is not lost); its trigger follows the config."""
     scheduler = AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")},
+        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOB_TABLE)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=dt.timezone.utc,
     )
@@ -338,21 +336,6 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
 
 def run_daemon(settings: Settings, *, editor_bot: Companion | None = None) -> None:
     asyncio.run(daemon(settings, editor_bot=editor_bot))
-
-
-def next_runs(settings: Settings, store: Store) -> dict[str, dt.datetime | None]:
-    """Next run time of each stored job (for `distributor status`)."""
-    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename="apscheduler_jobs")
-    try:
-        jobstore.start(None, "default")
-    except Exception:  # noqa: BLE001 - no job table yet: the daemon never ran
-        return {}
-    try:
-        return {job.id: job.next_run_time for job in jobstore.get_all_jobs()}
-    except JobLookupError:
-        return {}
-    finally:
-        jobstore.shutdown()
 
 
 __all__ = ["daemon", "run_daemon", "job_specs", "make_scheduler", "sync_jobs", "next_runs", "utcnow"]

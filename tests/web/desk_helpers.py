@@ -3,8 +3,11 @@ client over httpx's ASGI transport, and logging in through the form."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 import httpx
 
@@ -74,3 +77,19 @@ async def logged_in(c: httpx.AsyncClient, name: str = "anna", password: str = PA
 def set_cookies(response: httpx.Response) -> dict[str, str]:
     """name -> the whole Set-Cookie header, for each cookie the response sets."""
     return {h.split("=", 1)[0]: h for h in response.headers.get_list("set-cookie")}
+
+
+@contextlib.contextmanager
+def desk_served(settings, store) -> Iterator[str]:
+    """The web app on a free port of 127.0.0.1 over `store`, for a browser: its URL."""
+    from distributor.web.server import start_web
+    from web_helpers import free_port
+
+    port = free_port()
+    settings = dataclasses.replace(settings, web=dataclasses.replace(
+        settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    handle = start_web(settings, store=store)
+    try:
+        yield handle.url
+    finally:
+        handle.stop()

@@ -4,16 +4,12 @@ went out, and nothing scrolls sideways; logging out ends the session."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from desk_helpers import PASSWORD, add_editor
+from desk_helpers import PASSWORD, add_editor, desk_served
 from distributor.ingest.pipeline import ingest
-from distributor.web.server import start_web
 from support import drain
 from browser import fits
-from web_helpers import free_port
 
 
 
@@ -24,14 +20,8 @@ def served(sb_settings, store, clock):
     ingest(sb_settings, store, now=clock())
     drain(sb_settings, store, clock)
     add_editor(store)
-    port = free_port()
-    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
-        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    handle = start_web(settings, store=store)
-    try:
-        yield handle.url
-    finally:
-        handle.stop()
+    with desk_served(sb_settings, store) as url:
+        yield url
 
 
 
@@ -83,14 +73,8 @@ def served_planned(sb_settings, store, clock):
     """The seed articles planned, nothing sent yet, an editor, the web app on a free port."""
     ingest(sb_settings, store, now=clock())
     add_editor(store)
-    port = free_port()
-    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
-        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    handle = start_web(settings, store=store)
-    try:
-        yield handle.url
-    finally:
-        handle.stop()
+    with desk_served(sb_settings, store) as url:
+        yield url
 
 
 def test_open_an_article_see_three_previews_and_send_it_to_telegram(served_planned, store, phone, control, tmp_path):

@@ -158,10 +158,15 @@ def _newest(store: Store, article_id: int, actor: str) -> int | None:
 
 def entry_of(store: Store, article_id: int, raw: str | None) -> AuditEntry | None:
     """The audit entry `?done=<id>` names, when it is about this article."""
+    entry = done_entry(store, raw)
+    return entry if entry is not None and entry.article_id == article_id else None
+
+
+def done_entry(store: Store, raw: str | None) -> AuditEntry | None:
+    """The audit entry a page's `?done=<id>` names (None: no such entry, or no id)."""
     if not raw or not raw.isdigit() or len(raw) > 12:
         return None
     try:
-        entry = Audit(store.engine).get(int(raw))
+        return Audit(store.engine).get(int(raw))
     except NoResultFound:
         return None
-    return entry if entry.article_id == article_id else None

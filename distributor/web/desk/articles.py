@@ -150,8 +150,13 @@ def post_link(settings: Settings, d: DeliveryRow) -> str | None:
     if d.kind == "newsletter":
         issue = remote.removeprefix("issue:")
         if remote.startswith("issue:") and issue.isdigit():
-            return f"{settings.web.public_url}/archive/{d.edition}/{issue}"
+            return archive_link(settings, d.edition, int(issue))
     return None
+
+
+def archive_link(settings: Settings, edition: str, issue_id: int) -> str:
+    """The public archive page of a digest issue."""
+    return f"{settings.web.public_url}/archive/{edition}/{issue_id}"
 
 
 def telegram_link(chat: str, message_id: str) -> str | None:

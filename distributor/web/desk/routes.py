@@ -11,9 +11,12 @@
                                    Resend, Skip, Hold, Release, Retry, Approve, Approve all, Edit,
                                    Remove edit), 303 back to the article; an edit the platform's
                                    rules refuse: 400, the page with the error next to the field
-    GET  /desk/digest      placeholders until those pages are built
-    GET  /desk/health
-    GET  /desk/sent
+    GET  /desk/digest      placeholder until that page is built
+    GET  /desk/health      what `distributor status` says, for people (health.py)
+                           (?done=<audit id>: what a Resume button just did)
+    POST /desk/health/resume   channel, csrf: resume a paused channel (resume.py),
+                               303 back to the health page
+    GET  /desk/sent        what went out (sent.py): ?from, to, edition, channel, page
 
 Every page but the login goes through `guarded`: with no valid session it
 answers 303 to the login with `next` (GET) and does nothing else; a POST
@@ -42,7 +45,7 @@ from distributor.newsletter.tokens import web_secret
 from distributor.render.env import Templates
 from distributor.store import Store
 from distributor.store.editors import Editor, Editors, Session, token_hash
-from distributor.web.desk import act, article, articles, auth, strings
+from distributor.web.desk import act, article, articles, auth, health, resume, sent, strings
 
 FORM = "application/x-www-form-urlencoded"
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -102,8 +105,9 @@ class Desk:
             Route("/articles/{article_id:int}", self.guarded(self.article), methods=["GET"]),
             Route("/articles/{article_id:int}/act", self.guarded(self.act), methods=["POST"]),
             Route("/digest", self.guarded(self.coming("digest", "distributor digest --preview OUT")), methods=["GET"]),
-            Route("/health", self.guarded(self.coming("health", "distributor status")), methods=["GET"]),
-            Route("/sent", self.guarded(self.coming("sent", "distributor outbox --status sent")), methods=["GET"]),
+            Route("/health", self.guarded(self.health), methods=["GET"]),
+            Route("/health/resume", self.guarded(self.resume), methods=["POST"]),
+            Route("/sent", self.guarded(self.sent), methods=["GET"]),
         ]
 
     # ------------------------------------------------------------ sessions
@@ -289,6 +293,43 @@ class Desk:
         anchor = f"#channel-{pressed.kind}" if pressed.kind in article.PREVIEWED else "#flash"
         target = back + (f"{sep}done={done}" if done is not None else "") + anchor
         return headers(RedirectResponse(target, 303))
+
+    async def health(self, desk: DeskRequest) -> Response:
+        store = self._store()
+        data = await asyncio.to_thread(health.health_page, self.settings, store, self.clock())
+        done = await asyncio.to_thread(resume.entry_of, store, desk.request.query_params.get("done"))
+        return self.page(desk, "health", title=desk.w["health_title"], current="health", health=data, done=done,
+                         action=f"{self.prefix}/health/resume{desk.lang_query}")
+
+    async def resume(self, desk: DeskRequest) -> Response:
+        try:
+            channel = resume.read(desk.fields)
+        except act.BadForm as exc:
+            return self.message(desk, 400, desk.w["bad_request_title"], str(exc))
+        done = await resume.perform(self.settings, self._store(), self.clock, channel, act.actor_of(desk.editor.name))
+        sep = "&" if desk.lang_query else "?"
+        target = f"{self.prefix}/health{desk.lang_query}" + (f"{sep}done={done}" if done is not None else "")
+        return headers(RedirectResponse(target + "#flash", 303))
+
+    async def sent(self, desk: DeskRequest) -> Response:
+        params = {k: desk.request.query_params.get(k, "") for k in sent.FIELDS}
+        ctx: dict[str, Any] = dict(title=desk.w["sent_title"], current="sent", params=params,
+                                   editions=sent.editions(self.settings), channels=sent.channels(self.settings),
+                                   zones=sent.zone_names(self.settings))
+        try:
+            filters = sent.read_filters(self.settings, params)
+        except sent.FilterError as exc:
+            error = desk.w[exc.key].format(**exc.values)
+            return self.page(desk, "sent", 400, error=error, error_field=exc.field, listing=None, **ctx)
+        listing = await asyncio.to_thread(sent.sent_page, self.settings, self._store(), filters)
+        base = f"{self.prefix}/sent"
+
+        def link(page_no: int) -> str:
+            query = {**({"lang": desk.lang} if desk.lang_query else {}), **filters.query(page_no)}
+            return base + (f"?{urlencode(query)}" if query else "")
+
+        return self.page(desk, "sent", listing=listing, error=None, error_field=None,
+                         older=link(listing.page + 1), newer=link(listing.page - 1), **ctx)
 
     def coming(self, section: str, command: str) -> Handler:
         async def handler(desk: DeskRequest) -> Response:
