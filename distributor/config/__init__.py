@@ -21,6 +21,7 @@ from distributor.config.sections import (
     DatabaseConfig,
     DeliveryConfig,
     EditionConfig,
+    MetricsConfig,
     NewsletterChannelConfig,
     Range,
     RenderConfig,
@@ -38,7 +39,7 @@ from distributor.config.sections import (
 
 __all__ = [
     "COUNT", "DEFAULT_CONFIG", "NON_NEGATIVE", "POSITIVE", "RANGES", "TIMEOUT", "WEEKDAYS",
-    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "EditionConfig",
+    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "EditionConfig", "MetricsConfig",
     "NewsletterChannelConfig", "Range", "RenderConfig", "SandboxConfig", "SandboxSendGridKey",
     "SandboxTelegramBot", "SandboxXAccount", "Settings", "SourceConfig", "TelegramChannelConfig",
     "TwitterChannelConfig", "UtmConfig", "WebConfig",

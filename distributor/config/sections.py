@@ -277,6 +277,16 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # `distributor run` (and `worker`) serve GET /metrics (Prometheus), /healthz
+    # and /readyz on this address when port is set; 0: they serve none.
+    # (`distributor serve` has them on the [web] port anyway.) In a container,
+    # host = "0.0.0.0" lets Prometheus reach them.
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class ChannelsConfig:
     telegram: TelegramChannelConfig | None = None
     twitter: TwitterChannelConfig | None = None
@@ -303,6 +313,7 @@ class Settings:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)
 
@@ -382,6 +393,7 @@ RANGES: dict[type, dict[str, Range]] = {
                            "min_interval_seconds": NON_NEGATIVE, "timeout_seconds": TIMEOUT},
     NewsletterChannelConfig: {"timeout_seconds": TIMEOUT, "digest_grace_hours": Range(0, 168),
                               "batch_size": Range(1, 1000)},
+    MetricsConfig: {"port": Range(0, 65535)},  # 0: off
     WebConfig: {"port": Range(0, 65535),  # 0: any free port (the tests)
                 "confirm_hours": POSITIVE, "signups_per_client_per_hour": COUNT,
                 "signups_per_address_per_hour": COUNT, "max_body_bytes": Range(1024),
