@@ -43,6 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from distributor.config import Settings
 from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
+from distributor.leader import CHECK_SECONDS
 from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.run")
@@ -293,11 +294,15 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                 from distributor.web.server import web_if_enabled
 
                 web.enter_context(web_if_enabled(settings))
+            lost = False
             while not rt.stopping.is_set():
-                if await _elect(election.try_acquire):
-                    await _lead(rt, election, ready)
+                # A leader that lost its lock stands by first: the others get it
+                # rather than a process whose connection just broke.
+                if not lost and await _elect(election.try_acquire):
+                    lost = await _lead(rt, election, ready)
                 else:
-                    await _stand_by(rt, election, ready)
+                    await _stand_by(rt, election, ready, first_wait=2 * CHECK_SECONDS if lost else 0.0)
+                    lost = False
         finally:
             await asyncio.to_thread(election.close)
             web.close()
@@ -323,13 +328,15 @@ async def _elect(step: Callable[[], bool]) -> bool:
     return False
 
 
-async def _lead(rt: Runtime, election: Any, ready: asyncio.Event | None) -> None:
+async def _lead(rt: Runtime, election: Any, ready: asyncio.Event | None) -> bool:
     """Run the schedule while this process holds the lock: until it stops,
-    or the lock is lost (then it stands by again)."""
+    or the lock is lost (True; then it stands by again)."""
     global _SCHEDULER
-    from distributor.leader import CHECK_SECONDS, me
+    from distributor.leader import me
+    from distributor.metrics import LEADS
 
     who = me()
+    LEADS.set(1)
     log.info("leader: this process (%s, pid %s) runs the schedule", who["host"], who["pid"])
     scheduler = make_scheduler(rt.settings, rt.store)
     # Start paused, so jobs are reconciled before any runs.
@@ -362,11 +369,14 @@ async def _lead(rt: Runtime, election: Any, ready: asyncio.Event | None) -> None
     finally:
         scheduler.shutdown(wait=False)
         _SCHEDULER = None
+        LEADS.set(0)
+    return lost
 
 
-async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None) -> None:
-    """Deliver (and nothing else) until this process gets the lock or stops."""
-    from distributor.leader import CHECK_SECONDS, me, scheduler_of
+async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None, *, first_wait: float = 0.0) -> None:
+    """Deliver (and nothing else) until this process gets the lock or stops
+    (trying for it every CHECK_SECONDS, the first time after `first_wait`)."""
+    from distributor.leader import me, scheduler_of
 
     who = me()
     try:
@@ -387,6 +397,7 @@ async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None) -> 
 
     task = asyncio.create_task(deliveries())
     try:
+        await rt.sleep(first_wait)
         while not rt.stopping.is_set():
             await rt.sleep(CHECK_SECONDS)
             if not rt.stopping.is_set() and await _elect(election.try_acquire):
