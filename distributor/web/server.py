@@ -98,13 +98,21 @@ def ops_if_enabled(settings: Settings, *, role: str) -> Iterator[str | None]:
     """For `run` and `worker`: /metrics, /healthz and /readyz (web/ops.py) on
     `[metrics] host:port` in a background thread, when `[metrics] port` is
     set (0: off). Yields the URL, or None."""
+    from distributor.app import listening
     from distributor.web.ops import ops_app
 
     cfg = settings.metrics
     if not cfg.port:
         yield None
         return
-    handle = start_asgi(ops_app(settings), host=cfg.host, port=cfg.port, name=f"distributor-{role}-metrics")
+    try:
+        if listening(cfg.host, cfg.port):
+            raise RuntimeError(f"something already listens on {cfg.host}:{cfg.port}")
+        handle = start_asgi(ops_app(settings), host=cfg.host, port=cfg.port, name=f"distributor-{role}-metrics")
+    except (RuntimeError, OSError) as exc:  # a second process on the machine with the same config
+        log.warning("metrics: not served by this process: %s (give it its own [metrics] port)", exc)
+        yield None
+        return
     log.info("metrics: %s/metrics (and /healthz, /readyz)", handle.url)
     try:
         yield handle.url
