@@ -11,6 +11,13 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
     digest:<ed>     cron, in the edition's zone   send the weekly issue
     housekeeping    every 10 min, and at start    settle abandoned sends; resume interrupted issues
 
+Several `run` processes (machines) elect one leader (distributor/leader.py):
+only it runs the scheduler; the others stand by, drain due deliveries every
+DELIVER_SECONDS and try for the lock every CHECK_SECONDS, so one of them takes
+over within seconds of the leader's end. A new leader first settles what its
+predecessor left (housekeeping) and sends a digest slot that came while no
+scheduler ran; a leader whose lock is lost stops its schedule and stands by.
+
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
 next start to settle (held, or found on X) — never resent blindly.
@@ -43,7 +50,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from distributor.config import Settings
 from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
-from distributor.leader import CHECK_SECONDS
+from distributor.leader import CHECK_SECONDS, CHECK_TIMEOUT_SECONDS
 from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.run")
@@ -317,8 +324,6 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
 async def _elect(step: Callable[[], bool]) -> bool:
     """One step of the election (in a thread: it talks to the database); a
     step that fails or does not answer in time is a no."""
-    from distributor.leader import CHECK_TIMEOUT_SECONDS
-
     try:
         return await asyncio.wait_for(asyncio.to_thread(step), CHECK_TIMEOUT_SECONDS)
     except asyncio.TimeoutError:
