@@ -1,6 +1,6 @@
 """The election's two locks in-process (distributor/leader.py): one holder at
 a time, released on close, a lost lock noticed; who leads as `status` shows
-it. The real processes, SIGKILL and takeover: tests/reliability/test_leader.py (test module names must be unique)."""
+it. The real processes, SIGKILL and takeover: tests/reliability/test_leader.py."""
 
 from __future__ import annotations
 
