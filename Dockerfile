@@ -26,5 +26,13 @@ VOLUME ["/app/config", "/app/var"]
 # The reader pages and the SendGrid webhook ([web]); the mounted config needs
 # host = "0.0.0.0" for them to be reachable from outside the container.
 EXPOSE 8080
+# /metrics, /healthz, /readyz of `run` and `worker` ([metrics] port).
+EXPOSE 9464
+
+# Healthy while the process answers /readyz (database reachable, schema at the
+# code's head): on the [metrics] port when the config sets one, else on the
+# [web] port (distributor/healthcheck.py). compose.yaml names the URL per service.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "distributor.healthcheck"]
 
 CMD ["distributor", "run"]

@@ -58,6 +58,7 @@ from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, 
 from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.edits import render_sent
+from distributor.metrics import timed
 from distributor.render import RenderedMessage
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 from distributor.store.approval import Approvals, Corrections, correction_awaits
@@ -218,7 +219,7 @@ class Dispatcher:
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
-            result = await channel.post(request)
+            result = await timed(row.channel, channel.post(request))
         except DeliveryError as exc:
             decision = self.policy.decide(exc, failures=row.attempts)
             if decision.action == "drop_photo":
@@ -236,7 +237,7 @@ class Dispatcher:
         message = render_sent(self.settings, self.store, stored, row.kind,
                               article=stored.article.replace(image=None))
         try:
-            result = await channel.send(message, silent=silent)
+            result = await timed(row.channel, channel.send(message, silent=silent))
         except DeliveryError as exc:
             return await self._failed(row, attempt, message, exc, self.policy.decide(exc, failures=row.attempts))
         except Exception as exc:  # noqa: BLE001

@@ -60,6 +60,7 @@ def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any
     notes: list[str] = []
     data: dict[str, Any] = {"now": iso(now)}
     data["daemon"] = _daemon(settings, store, now, notes)
+    data["leader"], data["standby"] = _scheduler(store, notes)
     data["sources"] = _sources(settings, store, now, problems, notes)
     data["deliveries"] = _deliveries(settings, store, now, problems)
     _approvals(settings, store, data["deliveries"], notes)
@@ -88,6 +89,19 @@ def _daemon(settings: Settings, store: Store, now: dt.datetime, notes: list[str]
     elif any(j["overdue"] for j in jobs):
         notes.append("daemon jobs are overdue: is `distributor run` running?")
     return {"ever_ran": bool(runs), "jobs": jobs}
+
+
+def _scheduler(store: Store, notes: list[str]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The `distributor run` that leads the schedule (its host and pid; None:
+    none runs), and those standing by (distributor/leader.py)."""
+    from distributor.leader import scheduler_of
+
+    try:
+        sched = scheduler_of(store.engine)
+    except Exception as exc:  # noqa: BLE001 - a status report must not fail on this part
+        notes.append(f"could not tell which `distributor run` leads: {exc}")
+        return None, []
+    return sched.leader, sched.standby
 
 
 def _sources(settings: Settings, store: Store, now: dt.datetime, problems: list[str],

@@ -11,8 +11,16 @@ find the wired objects in `RUNTIME`, set by `run_daemon`.
     digest:<ed>     cron, in the edition's zone   send the weekly issue
     housekeeping    every 10 min, and at start    settle abandoned sends; resume interrupted issues
 
+Several `run` processes (machines) elect one leader (distributor/leader.py):
+only it runs the scheduler; the others stand by, drain due deliveries every
+DELIVER_SECONDS and try for the lock every CHECK_SECONDS, so one of them takes
+over within seconds of the leader's end. A new leader first settles what its
+predecessor left (housekeeping) and sends a digest slot that came while no
+scheduler ran; a leader whose lock is lost stops its schedule and stands by.
+
 With [desk.telegram], the editors' bot (distributor/editorbot) runs in the
-same event loop: long polling and its watcher, stopped with the daemon.
+leader's event loop (one bot polls Telegram at a time): started when this
+process leads, stopped when it stops leading or the daemon stops.
 
 Shutdown on SIGTERM or SIGINT: no new work is taken, running jobs get a few
 seconds to finish, and a send still in flight is left in `sending` for the
@@ -32,7 +40,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -46,6 +54,7 @@ from distributor.config import Settings
 from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
 from distributor.jobstore import DELIVER_SECONDS, HOUSEKEEPING_MINUTES, JOB_TABLE, next_runs
+from distributor.leader import CHECK_SECONDS, CHECK_TIMEOUT_SECONDS
 from distributor.store import Store, utcnow
 
 log = logging.getLogger("distributor.run")
@@ -167,11 +176,15 @@ async def housekeeping(rt: Runtime) -> None:
 
 
 def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime, *,
-                             busy: Set[str] = frozenset()) -> list[str]:
+                             busy: Set[str] = frozenset(), due: bool = False) -> list[str]:
     """Bring forward the digest job of each edition with an interrupted issue
     (the process stopped or was killed mid-issue, or its channel was paused
     and is resumed): its next run resumes the issue now, not at next week's
-    slot. Returns the editions woken."""
+    slot. With `due` (a process that has just become the leader), also of
+    each edition whose slot is due and has no issue yet (it came while no
+    scheduler ran): it is sent now, once (an issue is unique per slot).
+    Returns the editions woken."""
+    from distributor.newsletter.digest import due_slot
     from distributor.store.issues import Issues
 
     scheduler = _SCHEDULER
@@ -182,12 +195,14 @@ def wake_interrupted_digests(settings: Settings, store: Store, now: dt.datetime,
         if (code in busy or edition.channels.newsletter is None
                 or store.outbox.channel(f"{code}.newsletter").paused):
             continue  # being sent right now, or waiting for an editor to resume its channel
-        if not Issues(store.engine).unfinished(code):
+        interrupted = bool(Issues(store.engine).unfinished(code))
+        if not (interrupted or (due and due_slot(settings, store, code, now) is not None)):
             continue
         job = scheduler.get_job(f"digest:{code}")
         if job is not None and (job.next_run_time is None or job.next_run_time > now):
             job.modify(next_run_time=now)
-            log.info("digest %s: an interrupted issue resumes now", code)
+            log.info("digest %s: %s now", code, "an interrupted issue resumes" if interrupted else
+                     "the slot that came while no scheduler ran is sent")
             woken.append(code)
     return woken
 
@@ -269,11 +284,14 @@ def sync_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
 async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serve_web: bool = True,
                  editor_bot: Companion | None = None) -> None:
     """The scheduler until SIGTERM or SIGINT, or until a job meets a
-    configuration error, which is raised once the daemon has stopped.
-    `editor_bot` starts the editors' bot in this loop (editorbot.bot:
-    start_in_daemon; None when not configured); it is stopped with the daemon."""
-    global RUNTIME, _SCHEDULER
+    configuration error, which is raised once the daemon has stopped. Only
+    the elected leader (distributor/leader.py) runs the schedule; the others
+    stand by, deliver, and take over when the leader is gone. `editor_bot`
+    starts the editors' bot (editorbot.bot: start_in_daemon; None when not
+    configured) while this process leads; it is stopped with the lead."""
+    global RUNTIME
     from distributor.app import open_app_async
+    from distributor.leader import election_for
 
     async with open_app_async(settings) as app:
         if app.sandbox_url:
@@ -284,58 +302,165 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, rt.stopping.set)
-        # The reader pages and webhooks ([web] enabled), once a SIGTERM is ours to handle.
+        # The reader pages and webhooks ([web] enabled), and /metrics ([metrics] port), once a
+        # SIGTERM is ours to handle.
         web = contextlib.ExitStack()
-        if serve_web:
-            from distributor.web.server import web_if_enabled
-
-            web.enter_context(web_if_enabled(settings))
-        bot = None
-        scheduler = make_scheduler(settings, app.store)
-        # Start paused, so jobs are reconciled before any runs.
-        scheduler.start(paused=True)
-        _SCHEDULER = scheduler
+        election = election_for(settings.database_url)
         try:
-            # The editors' Telegram bot ([desk.telegram]), in this event loop.
-            bot = await editor_bot(settings, app.store) if editor_bot is not None else None
-            sync_jobs(scheduler, settings)
-            for job in scheduler.get_jobs():
-                log.info("job %s: next run %s", job.id, job.next_run_time)
-            await housekeeping()
-            if not rt.stopping.is_set():
-                scheduler.resume()
-                log.info("distributor running; SIGTERM or Ctrl-C stops it")
-            if ready is not None:
-                ready.set()
-            await rt.stopping.wait()
-            log.info("stopping: taking no new work")
-            app.dispatcher.stopping = True
-            scheduler.pause()
-            pending = [t for t in rt.running if not t.done()]
-            if pending:
-                done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
-                for t in still:
-                    t.cancel()
-                if still:
-                    await asyncio.wait(still, timeout=1.0)
-                    log.warning("stopped %d job(s) mid-way; an interrupted send is settled at the next start",
-                                len(still))
+            from distributor.web.server import ops_if_enabled
+
+            web.enter_context(ops_if_enabled(settings, role="run"))
+            if serve_web:
+                from distributor.web.server import web_if_enabled
+
+                web.enter_context(web_if_enabled(settings))
+            lost = False
+            while not rt.stopping.is_set():
+                # A leader that lost its lock stands by first: the others get it
+                # rather than a process whose connection just broke.
+                if not lost and await _elect(election.try_acquire):
+                    lost = await _lead(rt, election, ready, editor_bot)
+                else:
+                    await _stand_by(rt, election, ready, first_wait=2 * CHECK_SECONDS if lost else 0.0)
+                    lost = False
         finally:
-            scheduler.shutdown(wait=False)
-            if bot is not None:
-                await bot.stop()
+            await asyncio.to_thread(election.close)
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            _SCHEDULER = None
             RUNTIME = None
     log.info("stopped")
     if rt.fatal is not None:
         raise rt.fatal
 
 
+async def _elect(step: Callable[[], bool]) -> bool:
+    """One step of the election (in a thread: it talks to the database); a
+    step that fails or does not answer in time is a no."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(step), CHECK_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("leader election: the database did not answer within %gs", CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the election must go on (a lock file gone, a broken connection)
+        log.warning("leader election: %s", exc)
+    return False
+
+
+async def _lead(rt: Runtime, election: Any, ready: asyncio.Event | None,
+                editor_bot: Companion | None = None) -> bool:
+    """Run the schedule (and the editors' bot) while this process holds the
+    lock: until it stops, or the lock is lost (True; then it stands by again)."""
+    global _SCHEDULER
+    from distributor.leader import me
+    from distributor.metrics import LEADS
+
+    who = me()
+    LEADS.set(1)
+    log.info("leader: this process (%s, pid %s) runs the schedule", who["host"], who["pid"])
+    scheduler = make_scheduler(rt.settings, rt.store)
+    # Start paused, so jobs are reconciled before any runs.
+    scheduler.start(paused=True)
+    _SCHEDULER = scheduler
+    lost = False
+    bot = None
+    try:
+        # The editors' Telegram bot ([desk.telegram]), in this event loop.
+        bot = await editor_bot(rt.settings, rt.store) if editor_bot is not None else None
+        sync_jobs(scheduler, rt.settings)
+        for job in scheduler.get_jobs():
+            log.info("job %s: next run %s", job.id, job.next_run_time)
+        await housekeeping()
+        # A slot that came while nobody led (or before the first start) is sent now, once.
+        wake_interrupted_digests(rt.settings, rt.store, rt.dispatcher.clock(), busy=rt.digests_running, due=True)
+        if not rt.stopping.is_set():
+            scheduler.resume()
+            log.info("distributor running; SIGTERM or Ctrl-C stops it")
+        if ready is not None:
+            ready.set()
+        while not rt.stopping.is_set():
+            await rt.sleep(CHECK_SECONDS)
+            if not rt.stopping.is_set() and not await _elect(election.still_leading):
+                lost = True
+                log.warning("leader: lost the lock (its database connection is gone); "
+                            "stopping the schedule and standing by")
+                break
+        if not lost:
+            log.info("stopping: taking no new work")
+        scheduler.pause()
+        await _finish_running(rt)
+    finally:
+        scheduler.shutdown(wait=False)
+        _SCHEDULER = None
+        LEADS.set(0)
+        if bot is not None:
+            await bot.stop()
+    return lost
+
+
+async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None, *, first_wait: float = 0.0) -> None:
+    """Deliver (and nothing else) until this process gets the lock or stops
+    (trying for it every CHECK_SECONDS, the first time after `first_wait`)."""
+    from distributor.leader import me, scheduler_of
+
+    who = me()
+    try:
+        leader = scheduler_of(rt.store.engine).leader
+    except Exception:  # noqa: BLE001 - only for the log line
+        leader = None
+    named = f"{leader['host']}, pid {leader['pid']}" if leader else "another process"
+    log.info("standby: %s leads the schedule; this process (%s, pid %s) delivers only, and takes over "
+             "when the leader is gone", named, who["host"], who["pid"])
+    if ready is not None:
+        ready.set()
+    acquired = asyncio.Event()
+
+    async def deliveries() -> None:
+        while not (rt.stopping.is_set() or acquired.is_set()):
+            await deliver_due()
+            await _first(rt.stopping, acquired, timeout=DELIVER_SECONDS)
+
+    task = asyncio.create_task(deliveries())
+    try:
+        await rt.sleep(first_wait)
+        while not rt.stopping.is_set():
+            await rt.sleep(CHECK_SECONDS)
+            if not rt.stopping.is_set() and await _elect(election.try_acquire):
+                acquired.set()
+                break
+    finally:
+        if rt.stopping.is_set():
+            log.info("stopping: taking no new work")
+        await _finish_running(rt, also=[task])
+
+
+async def _first(*events: asyncio.Event, timeout: float) -> None:
+    waits = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+async def _finish_running(rt: Runtime, also: Sequence[asyncio.Task[Any]] = ()) -> None:
+    """No new work: running jobs get a few seconds to finish, then are cut
+    off (a send cut off is settled at the next start, never resent blindly)."""
+    rt.dispatcher.stopping = True
+    pending = [t for t in [*rt.running, *also] if not t.done()]
+    if pending:
+        done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
+        for t in still:
+            t.cancel()
+        if still:
+            await asyncio.wait(still, timeout=1.0)
+            log.warning("stopped %d job(s) mid-way; an interrupted send is settled at the next start",
+                        len(still))
+    rt.dispatcher.stopping = rt.stopping.is_set()
+
+
 def run_daemon(settings: Settings, *, editor_bot: Companion | None = None) -> None:
     asyncio.run(daemon(settings, editor_bot=editor_bot))
+
 
 
 __all__ = ["daemon", "run_daemon", "job_specs", "make_scheduler", "sync_jobs", "next_runs", "utcnow"]

@@ -124,6 +124,7 @@ def test_the_production_example_loads_and_documents_every_setting():
     assert settings.editions["de"].channels.telegram.mode == "live"
     text = path.read_text(encoding="utf-8")
     sections = [c.DatabaseConfig, c.SandboxConfig, c.DeliveryConfig, c.RenderConfig, c.UtmConfig, c.WebConfig,
+                c.MetricsConfig,
                 c.SourceConfig,
                 c.EditionConfig, c.TelegramChannelConfig, c.TwitterChannelConfig, c.NewsletterChannelConfig,
                 c.DeskTelegramConfig]

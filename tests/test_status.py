@@ -60,9 +60,10 @@ def make_issue(store, edition: str, slot: dt.datetime, now: dt.datetime):
 def test_healthy_after_ingest_exits_0_with_stable_json(settings, ingested):
     code, data = status_json(settings)
     assert code == 0
-    assert set(data) == {"now", "daemon", "sources", "deliveries", "channels", "editions",
+    assert set(data) == {"now", "daemon", "leader", "standby", "sources", "deliveries", "channels", "editions",
                          "problems", "notes", "healthy"}
     assert data["healthy"] is True and data["problems"] == []
+    assert data["leader"] is None and data["standby"] == []  # no `distributor run` is running
     dt.datetime.fromisoformat(data["now"])
 
     assert data["daemon"] == {"ever_ran": False, "jobs": []}

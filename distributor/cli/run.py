@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 def run(ctx: click.Context, once: bool, log_json: bool) -> None:
     """Run the job: poll sources, plan and deliver; with --once a single cycle.
 
+    Several `run`s (on one database) elect one leader, which runs the
+    schedule; the others stand by, deliver only, and take over within 10 s
+    when it is gone (`distributor status` names the leader). With [metrics]
+    port set, serves /metrics, /healthz and /readyz there.
+
     Starts the local sandbox in this process when a channel uses it and none
     is running yet ([sandbox] autostart). With [desk.telegram] the editors'
     bot runs in the daemon too (`distributor editor-bot` runs it alone).

@@ -47,6 +47,13 @@ def _print(data: dict[str, Any]) -> None:
             state = "paused" if j["paused"] else f"next at {_when(j['next_run'])}"
             echo(f"  {j['id']:20} {state}{'  OVERDUE' if j['overdue'] else ''}")
 
+    leader = data["leader"]
+    if leader is not None:
+        echo(f"scheduler: led by {leader['host'] or '?'}, pid {leader['pid'] or '?'}"
+             + "".join(f"; standing by: {s['host']}, pid {s['pid']}" for s in data["standby"]))
+    elif data["standby"]:
+        echo("scheduler: nobody leads right now; standing by: "
+             + "; ".join(f"{s['host']}, pid {s['pid']}" for s in data["standby"]))
     echo("sources:")
     if not data["sources"]:
         echo("  none configured")
@@ -119,8 +126,9 @@ def _print(data: dict[str, Any]) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Health of the running system: the last poll of each source, deliveries
     by state per channel, paused channels, held and failed deliveries with
-    their errors, the next digest per edition and issues in progress, and
-    the daemon's scheduled jobs.
+    their errors, the next digest per edition and issues in progress, the
+    daemon's scheduled jobs, and which `distributor run` leads the schedule
+    (its host and pid; the others stand by).
 
     \b
     Exit codes:

@@ -23,6 +23,7 @@ from distributor.config.sections import (
     DeskConfig,
     DeskTelegramConfig,
     EditionConfig,
+    MetricsConfig,
     NewsletterChannelConfig,
     Range,
     RenderConfig,
@@ -40,7 +41,8 @@ from distributor.config.sections import (
 
 __all__ = [
     "COUNT", "DEFAULT_CONFIG", "NON_NEGATIVE", "POSITIVE", "RANGES", "TIMEOUT", "WEEKDAYS",
-    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "DeskConfig", "DeskTelegramConfig", "EditionConfig",
+    "ChannelsConfig", "ConfigErrors", "DatabaseConfig", "DeliveryConfig", "DeskConfig", "DeskTelegramConfig",
+    "EditionConfig", "MetricsConfig",
     "NewsletterChannelConfig", "Range", "RenderConfig", "SandboxConfig", "SandboxSendGridKey",
     "SandboxTelegramBot", "SandboxXAccount", "Settings", "SourceConfig", "TelegramChannelConfig",
     "TwitterChannelConfig", "UtmConfig", "WebConfig",

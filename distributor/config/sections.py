@@ -311,6 +311,16 @@ class DeskConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # `distributor run` (and `worker`) serve GET /metrics (Prometheus), /healthz
+    # and /readyz on this address when port is set; 0: they serve none.
+    # (`distributor serve` has them on the [web] port anyway.) In a container,
+    # host = "0.0.0.0" lets Prometheus reach them.
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class ChannelsConfig:
     telegram: TelegramChannelConfig | None = None
     twitter: TwitterChannelConfig | None = None
@@ -338,6 +348,7 @@ class Settings:
     render: RenderConfig = field(default_factory=RenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     desk: DeskConfig = field(default_factory=DeskConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sources: tuple[SourceConfig, ...] = ()
     editions: dict[str, EditionConfig] = field(default_factory=dict)
 
@@ -419,6 +430,7 @@ RANGES: dict[type, dict[str, Range]] = {
                               "batch_size": Range(1, 1000)},
     DeskTelegramConfig: {"alert_source_failing_minutes": POSITIVE, "watch_seconds": Range(0, 3600, above=True),
                          "poll_timeout_seconds": Range(0, 50), "timeout_seconds": TIMEOUT},
+    MetricsConfig: {"port": Range(0, 65535)},  # 0: off
     WebConfig: {"port": Range(0, 65535),  # 0: any free port (the tests)
                 "confirm_hours": POSITIVE, "signups_per_client_per_hour": COUNT,
                 "signups_per_address_per_hour": COUNT, "max_body_bytes": Range(1024),

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
+from distributor.metrics import timed
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
@@ -250,8 +251,8 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
 
     def send(batch: Begun, to: list[tuple[str, str]], body: object) -> Awaitable[str]:
         if body is not None:
-            return channel.post(body)
-        return channel.send_batch(message, to, custom_args=args(batch))
+            return timed(f"{issue.edition}.newsletter", channel.post(body))
+        return timed(f"{issue.edition}.newsletter", channel.send_batch(message, to, custom_args=args(batch)))
 
     _quiet_collector.start()
     try:

@@ -20,9 +20,11 @@ from distributor.store import schema
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine that never stores a configured secret (see _scrubbed)."""
-    return _scrubbed(_engine(url))
+def create_engine(url: str, *, connect_timeout: int | None = None) -> sa.Engine:
+    """An engine that never stores a configured secret (see _scrubbed); with
+    `connect_timeout`, a PostgreSQL server that does not answer fails within
+    that many seconds."""
+    return _scrubbed(_engine(url, connect_timeout))
 
 
 # The world's text, stored (and looked up) exactly as it came: an article and
@@ -90,7 +92,7 @@ def _is_content_bind(name: str) -> bool:
     return _CONTENT_BIND.match(name) is not None
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, connect_timeout: int | None = None) -> sa.Engine:
     """An engine with the pragmas SQLite needs for a multi-process outbox."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -116,7 +118,8 @@ def _engine(url: str) -> sa.Engine:
 
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        args = {"connect_timeout": connect_timeout} if connect_timeout and url.startswith("postgresql") else {}
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(f"database url is not usable: {_redact(url)}: {exc}") from None
 

@@ -8,7 +8,7 @@
     POST /unsubscribe/<token>      RFC 8058 one-click (List-Unsubscribe=One-Click): at once, 200
     GET  /archive/<edition>/<id>   a sent digest issue, public, with nothing personal in it
     POST /webhooks/sendgrid        SendGrid's signed Event Webhook
-    GET  /healthz                  ok
+    GET  /metrics, /healthz, /readyz   Prometheus metrics, alive, ready (web/ops.py)
     /desk/…                        the editors' desk (web/desk/routes.py), behind a login
 
 Bad input gets a 4xx with a message saying what is wrong, as HTML for a
@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from distributor.config import Settings
@@ -39,6 +39,7 @@ from distributor.store.signup_limits import SignupLimits
 from distributor.store.subscribers import InvalidAddress, Subscribers, normalize_email
 from distributor.web import strings, webhook
 from distributor.web.desk.routes import Desk
+from distributor.web.ops import Ops
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class WebApp:
         self.clock = clock
         self.templates = Templates.from_settings(settings)
         self.pending: set[asyncio.Task] = set()
+        self.ops = Ops(settings, clock=clock)
         self.app = Starlette(routes=[
             Route("/subscribe/{edition}", self.subscribe_form, methods=["GET"]),
             Route("/subscribe", self.subscribe, methods=["POST"]),
@@ -76,7 +78,7 @@ class WebApp:
             Route("/unsubscribe/{token}", self.unsubscribe, methods=["GET", "POST"]),
             Route("/archive/{edition}/{issue_id}", self.archive, methods=["GET"]),
             Route("/webhooks/sendgrid", self.sendgrid_webhook, methods=["POST"]),
-            Route("/healthz", self.healthz, methods=["GET"]),
+            *self.ops.routes(),
             Mount("/desk", routes=Desk(settings, lambda: self.store, clock=clock, templates=self.templates).routes()),
         ], lifespan=self.lifespan)
         self.app.state.web = self
@@ -107,6 +109,7 @@ class WebApp:
             self.close()
 
     def close(self) -> None:
+        self.ops.close()
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None
@@ -293,9 +296,6 @@ class WebApp:
             return JSONResponse({"error": str(exc)}, status_code=400)
         result = await asyncio.to_thread(webhook.apply_events, self.store.engine, events, now=self.clock())
         return JSONResponse(result.to_json())
-
-    async def healthz(self, request: Request) -> Response:
-        return PlainTextResponse("ok")
 
     # ------------------------------------------------------------ input
 
