@@ -44,6 +44,7 @@ from distributor.config import Settings
 from distributor.delivery import Dispatcher
 from distributor.errors import ConfigurationError
 from distributor.store import Store, utcnow
+from distributor.workers import presence as registered
 
 log = logging.getLogger("distributor.run")
 
@@ -278,6 +279,10 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
             from distributor.web.server import web_if_enabled
 
             web.enter_context(web_if_enabled(settings))
+        # Also a worker: registered (status lists it; recovery knows when it is gone).
+        presence = contextlib.AsyncExitStack()
+        await presence.enter_async_context(registered(app.store, app.dispatcher.worker, role="run",
+                                                      clock=app.dispatcher.clock))
         scheduler = make_scheduler(settings, app.store)
         # Start paused, so jobs are reconciled before any runs.
         scheduler.start(paused=True)
@@ -307,6 +312,7 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                                 len(still))
         finally:
             scheduler.shutdown(wait=False)
+            await presence.aclose()
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

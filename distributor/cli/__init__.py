@@ -6,7 +6,8 @@ command group has its own module, and importing them here registers them.
 
 from __future__ import annotations
 
-from distributor.cli import articles, check, digest, editors, outbox, run, sandbox, status, subscribers, web  # noqa: F401
+from distributor.cli import (articles, check, digest, editors, outbox, run, sandbox, status, subscribers,  # noqa: F401
+                             web, worker)
 from distributor.cli.common import cli
 
 __all__ = ["cli", "main"]

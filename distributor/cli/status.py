@@ -47,6 +47,13 @@ def _print(data: dict[str, Any]) -> None:
             state = "paused" if j["paused"] else f"next at {_when(j['next_run'])}"
             echo(f"  {j['id']:20} {state}{'  OVERDUE' if j['overdue'] else ''}")
 
+    workers = data["workers"]
+    echo(f"workers: {len(workers)} alive" + ("" if workers else " (`distributor worker`, `distributor run`)"))
+    now = dt.datetime.fromisoformat(data["now"])
+    for w in workers:
+        beat = int((now - dt.datetime.fromisoformat(w["last_heartbeat"])).total_seconds())
+        echo(f"  {w['role']:6} {w['host']}:{w['pid']}  since {_when(w['started'])}, last heartbeat {_age(beat)}")
+
     echo("sources:")
     if not data["sources"]:
         echo("  none configured")
@@ -119,8 +126,9 @@ def _print(data: dict[str, Any]) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Health of the running system: the last poll of each source, deliveries
     by state per channel, paused channels, held and failed deliveries with
-    their errors, the next digest per edition and issues in progress, and
-    the daemon's scheduled jobs.
+    their errors, the next digest per edition and issues in progress, the
+    daemon's scheduled jobs, and the delivery processes alive (`workers`:
+    host, pid, started, last heartbeat; silent for 30 s: dropped).
 
     \b
     Exit codes:
