@@ -173,15 +173,13 @@ class Dispatcher:
             return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
-        row = self.outbox.get(delivery_id)
+        row, state, stored = self.outbox.for_sending(delivery_id)
         now = self.clock()
-        state = self.outbox.channel(row.channel)
         if state.paused:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
         cfg = social_config(self.settings, row.channel)
-        stored = self.store.get_article(row.article_id)
         required = cfg.approval == "required"
         if required and row.approved_version != stored.version:  # never approved, or changed since
             self.approvals.withdraw(row.id, version=stored.version, now=now)

@@ -69,11 +69,15 @@ class ChannelStates:
                 Audit.insert(conn, audit, at=now)
 
     @staticmethod
-    def _update_channel(conn: sa.Connection, channel: str, *, now: dt.datetime, **values: Any) -> None:
-        from distributor.store.db import insert_ignore as _insert_ignore
+    def _update_channel(conn: sa.Connection, channel: str, *, now: dt.datetime, fresh: dict[str, Any] | None = None,
+                        **values: Any) -> None:
+        """Set `values` on the channel's row, made if missing (then with
+        `fresh`, when a value is an expression on the row itself): one upsert."""
+        from distributor.store.db import upsert
 
-        conn.execute(_insert_ignore(conn, channel_state).values(channel=channel, updated_at=now))
-        conn.execute(channel_state.update().where(channel_state.c.channel == channel).values(updated_at=now, **values))
+        ins = upsert(conn, channel_state).values(channel=channel, updated_at=now, **(values if fresh is None else fresh))
+        conn.execute(ins.on_conflict_do_update(index_elements=[channel_state.c.channel],
+                                               set_=dict(updated_at=now, **values)))
 
     @staticmethod
     def _later(until: dt.datetime) -> Any:
@@ -89,7 +93,8 @@ class ChannelStates:
     @classmethod
     def _wait(cls, conn: sa.Connection, channel: str, *, until: dt.datetime, now: dt.datetime,
               **values: Any) -> None:
-        cls._update_channel(conn, channel, now=now, not_before=cls._later(until), **values)
+        cls._update_channel(conn, channel, now=now, fresh=dict(values, not_before=until),
+                            not_before=cls._later(until), **values)
 
     @staticmethod
     def reserve(conn: sa.Connection, channel: str, *, now: dt.datetime, interval: float) -> None:

@@ -26,6 +26,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +34,10 @@ import sqlalchemy as sa
 from distributor.errors import DistributorError
 from distributor.store.audit import Audit, AuditNote
 from distributor.store.channel_state import ChannelBusy, ChannelState, ChannelStates
-from distributor.store.db import insert_ignore, inserted_id
+from distributor.store.db import insert_ignore, inserted_id, reading
 from distributor.store.leases import Leases
-from distributor.store.schema import deliveries, delivery_attempts
+from distributor.store.records import StoredArticle, stored_article
+from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
 from distributor.store.states import InvalidTransition
 
 __all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "allowed", "sources",
@@ -223,6 +225,24 @@ class Outbox(ChannelStates, Leases):
             raise DistributorError(f"no delivery with id {delivery_id}")
         return DeliveryRow(**row._mapping)
 
+    def for_sending(self, delivery_id: int) -> tuple[DeliveryRow, ChannelState, StoredArticle]:
+        """The delivery, its channel's state and its article, read in one
+        query: what the dispatcher needs before it renders and claims."""
+        a, c = articles, channel_state
+        q = (sa.select(deliveries, *[col.label(f"a_{col.name}") for col in a.c],
+                       *[col.label(f"c_{col.name}") for col in c.c if col.name != "updated_at"])
+             .join(a, a.c.id == deliveries.c.article_id).outerjoin(c, c.c.channel == deliveries.c.channel)
+             .where(deliveries.c.id == delivery_id))
+        with reading(self.engine) as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise DistributorError(f"no delivery with id {delivery_id}")
+        m = row._mapping
+        delivery = DeliveryRow(**{k: m[k] for k in deliveries.c.keys()})
+        state = (ChannelState(**{k: m[f"c_{k}"] for k in c.c.keys() if k != "updated_at"})
+                 if m["c_channel"] is not None else ChannelState(delivery.channel))
+        return delivery, state, stored_article(SimpleNamespace(**{k: m[f"a_{k}"] for k in a.c.keys()}))
+
     def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
         """Not yet (a posting window): due again at `until`, still pending; no attempt made."""
         with self.engine.begin() as conn:
@@ -251,8 +271,12 @@ class Outbox(ChannelStates, Leases):
         ChannelBusy when it is paused or must wait; `interval`, its pacing)."""
         approved = (deliveries.c.approved_version == approved_version if approved_version is not None
                     else sa.true())
+        # Unpaced, the channel's state is only read, in the claim's own UPDATE.
+        free = sa.true() if channel is None or interval > 0 else ~sa.exists().where(
+            channel_state.c.channel == channel,
+            sa.or_(channel_state.c.paused.is_(True), channel_state.c.not_before > now))
         with self.engine.begin() as conn:
-            if channel is not None:  # the channel's row first, then the delivery's (one lock order)
+            if channel is not None and interval > 0:  # the channel's row first, then the delivery's (one lock order)
                 self.reserve(conn, channel, now=now, interval=interval)
             won = conn.execute(
                 deliveries.update()
@@ -260,12 +284,14 @@ class Outbox(ChannelStates, Leases):
                     deliveries.c.id == delivery_id,
                     _is(*sources(S.SENDING, [S.PENDING])),
                     sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-                    approved,
+                    approved, free,
                 )
                 .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now,
                         leased_by=None, leased_until=None)
             ).rowcount
             if not won:
+                if channel is not None and interval <= 0:
+                    self.reserve(conn, channel, now=now, interval=0)  # ChannelBusy, if that was why
                 conn.rollback()  # nor the channel's slot
                 return None
             return inserted_id(conn.execute(
