@@ -242,9 +242,10 @@ class Dispatcher:
     def _sent(self, row: DeliveryRow, attempt: int, stored: StoredArticle, cfg: SocialConfig, result: SendResult,
               *, silent: bool) -> Outcome:
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
+        interval = pacing(cfg)
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
                                 now=self.clock(), note=note or None, channel=row.channel,
-                                channel_not_before=self.clock() + dt.timedelta(seconds=pacing(cfg)))
+                                channel_not_before=self.clock() + dt.timedelta(seconds=interval) if interval else None)
         return Outcome(row.id, row.channel, "sent", result.remote_id)
 
     async def _failed(self, row: DeliveryRow, attempt: int, message: RenderedMessage, exc: DeliveryError,

@@ -313,8 +313,11 @@ class Outbox(ChannelStates, Leases):
         wait already set stays)."""
         with self.engine.begin() as conn:
             if channel is not None:  # the channel's row first (the claim's lock order)
-                if channel_not_before is None:
-                    self._update_channel(conn, channel, now=now, consecutive_failures=0)
+                if channel_not_before is None:  # unpaced: written only to reset a failure count, so
+                    # that workers finishing sends on one channel do not queue on its row
+                    conn.execute(channel_state.update().where(channel_state.c.channel == channel,
+                                                              channel_state.c.consecutive_failures > 0)
+                                 .values(consecutive_failures=0, updated_at=now))
                 else:
                     self._wait(conn, channel, until=channel_not_before, now=now, consecutive_failures=0)
             moved = conn.execute(
