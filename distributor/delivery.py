@@ -391,6 +391,8 @@ class Dispatcher:
                 if row.reason != correction_awaits(row.id, version):
                     self.corrections.awaiting(row.id, version=version, now=now)
                 continue
+            if not self.outbox.take_lease(row.id, worker=self.worker, now=now):
+                continue  # another worker is correcting it
             if not edit or not row.remote_id:
                 note = f"article changed (version {version}); the post was left as it is"
                 self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)

@@ -66,6 +66,15 @@ class Leases:
                     leased_by=worker, leased_until=now + dt.timedelta(seconds=seconds)))
         return ids
 
+    def take_lease(self, delivery_id: int, *, worker: str, now: dt.datetime, seconds: float = 60.0) -> bool:
+        """Lease one delivery, whatever its state, if no other worker holds it
+        (a sent post's correction: one worker edits it); whether it did."""
+        free = sa.or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until <= now,
+                      deliveries.c.leased_by == worker)
+        with self.engine.begin() as conn:
+            return bool(conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, free).values(
+                leased_by=worker, leased_until=now + dt.timedelta(seconds=seconds))).rowcount)
+
     def release_leases(self, worker: str) -> int:
         """Give back this worker's leases (it stops): how many."""
         with self.engine.begin() as conn:

@@ -149,3 +149,27 @@ def test_status_lists_the_live_workers_only(sb_settings, store, clock):
     assert set(workers[0]) == {"id", "host", "pid", "role", "started", "last_heartbeat"}
     assert dt.datetime.fromisoformat(workers[0]["last_heartbeat"]) == now - dt.timedelta(seconds=2)
     assert dt.datetime.fromisoformat(workers[0]["started"]) == now - dt.timedelta(seconds=20)
+
+
+def test_a_sent_posts_correction_is_made_by_one_worker(sb_settings, store, clock, control):
+    """Two workers draining at once both see the post outdated: one edits it."""
+    from support import drain
+
+    settings = with_channel(sb_settings, "de.telegram", edit_on_update=True)
+    drain(settings, store, clock)
+    row = next(d for d in store.deliveries(status="sent") if d.channel == "de.telegram")
+    assert store.outbox.take_lease(row.id, worker="a", now=clock())  # worker A is correcting it
+    assert not store.outbox.take_lease(row.id, worker="b", now=clock())
+    with store.engine.begin() as conn:  # the article changed since the post
+        conn.exec_driver_sql(f"UPDATE articles SET version = version + 1 WHERE id = {row.article_id}")
+
+    async def correct(worker):
+        d = Dispatcher(settings, store, clock=clock, sleep=clock.sleep, worker=worker)
+        try:
+            return await d.correct()
+        finally:
+            await d.aclose()
+
+    assert [o for o in asyncio.run(correct("b")) if o.delivery_id == row.id] == []  # A holds it: B leaves it
+    assert sent(control, "telegram", "editMessageText") + sent(control, "telegram", "editMessageCaption") == []
+    assert [o.status for o in asyncio.run(correct("a")) if o.delivery_id == row.id] == ["edited"]
