@@ -133,6 +133,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                     raise SystemExit(f"the workers did not start (see {work}/worker-{tag}-*.log)")
                 time.sleep(0.1)
             start, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p in procs)
+            sandbox0 = cpu_seconds(sandbox.proc.pid)
             store.outbox.update_channel(CHANNEL, paused=False, paused_reason=None, now=utcnow())
             q = sa.text("SELECT count(*) FROM deliveries WHERE channel = :c AND status = 'sent'")
             while True:
@@ -144,8 +145,10 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                 time.sleep(0.02)
             elapsed = time.perf_counter() - start
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+            emulator = cpu_seconds(sandbox.proc.pid) - sandbox0
             print(f"  {k} worker(s): {cpu / m * 1000:.1f} ms of CPU per delivery in the workers, "
-                  f"{cpu / elapsed:.2f} cores busy; load average {os.getloadavg()[0]:.1f}", flush=True)
+                  f"{cpu / elapsed:.2f} cores busy; the sandbox {emulator / m * 1000:.1f} ms per post, "
+                  f"{emulator / elapsed:.2f} cores busy; load average {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
