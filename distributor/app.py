@@ -133,16 +133,18 @@ S = DeliveryStatus
 _SUMMARY_ORDER = (S.SENT, S.PENDING, S.AWAITING_APPROVAL, S.HELD, S.FAILED, S.SKIPPED, S.CANCELLED, S.SENDING)
 
 
-async def drain_until_stopped(app: App, *, poll_seconds: float, on_report: Callable[[DrainReport], object]) -> None:
-    """`deliver` without --once: drain what is due every `poll_seconds` until
-    SIGINT or SIGTERM (a send in flight finishes; an interrupted one is left
-    for the next start to settle, never resent blindly)."""
+async def drain_until_stopped(app: App, *, poll_seconds: float, on_report: Callable[[DrainReport], object],
+                              max_wait: float = 0.0) -> None:
+    """`deliver` without --once, and `worker`: drain what is due every
+    `poll_seconds` (each drain also sitting out waits up to `max_wait`: a
+    channel's pacing) until SIGINT or SIGTERM (a send in flight finishes; an
+    interrupted one is left for recovery to settle, never resent blindly)."""
     dispatcher = app.dispatcher
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(dispatcher, "stopping", True))
     while not dispatcher.stopping:
-        on_report(await dispatcher.drain(max_wait=0))
+        on_report(await dispatcher.drain(max_wait=max_wait))
         waited = 0.0
         while waited < poll_seconds and not dispatcher.stopping:
             await asyncio.sleep(0.2)

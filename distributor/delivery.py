@@ -44,9 +44,7 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
@@ -62,7 +60,8 @@ from distributor.metrics import timed
 from distributor.render import RenderedMessage
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 from distributor.store.approval import Approvals, Corrections, correction_awaits
-from distributor.store.outbox import DeliveryStatus
+from distributor.store.outbox import ChannelBusy, DeliveryStatus
+from distributor.workers import claimer_gone, worker_id
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
@@ -76,10 +75,6 @@ Clock = Callable[[], dt.datetime]
 Sleep = Callable[[float], Awaitable[None]]
 # Builds a channel the dispatcher posts to: (settings, "de.telegram", chat_id=…).
 ChannelFactory = Callable[..., Channel[Any]]
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -133,7 +128,8 @@ class Dispatcher:
         report.corrected = await self.correct()
         deadline = self.clock() + dt.timedelta(seconds=max_wait)
         while not self.stopping:
-            ids = self.outbox.due(self.clock(), kinds=SOCIAL_KINDS)
+            # A few at a time, leased: the other workers pass them by (store/leases.py).
+            ids = self.outbox.lease_due(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
             if ids:
                 for delivery_id in ids:
                     if self.stopping:
@@ -180,15 +176,13 @@ class Dispatcher:
             return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
-        row = self.outbox.get(delivery_id)
+        row, state, stored = self.outbox.for_sending(delivery_id)
         now = self.clock()
-        state = self.outbox.channel(row.channel)
         if state.paused:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
         if state.not_before and state.not_before > now:
             return Outcome(row.id, row.channel, "waiting", f"channel waits until {state.not_before}")
         cfg = social_config(self.settings, row.channel)
-        stored = self.store.get_article(row.article_id)
         required = cfg.approval == "required"
         if required and row.approved_version != stored.version:  # never approved, or changed since
             self.approvals.withdraw(row.id, version=stored.version, now=now)
@@ -214,8 +208,12 @@ class Dispatcher:
         # The channel's payload builder makes the exact request; the attempt
         # records it before it is made.
         request = channel.build(message, silent=silent)
-        attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now,
-                                    approved_version=stored.version if required else None)
+        try:  # the claim takes the channel's slot too: its pacing and waits, shared by every worker
+            attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now,
+                                        approved_version=stored.version if required else None,
+                                        channel=row.channel, interval=pacing(cfg))
+        except ChannelBusy as busy:
+            return Outcome(row.id, row.channel, "paused" if busy.paused else "waiting", str(busy))
         if attempt is None:
             return Outcome(row.id, row.channel, "lost_race", "another worker or an editor took it")
         try:
@@ -248,10 +246,10 @@ class Dispatcher:
     def _sent(self, row: DeliveryRow, attempt: int, stored: StoredArticle, cfg: SocialConfig, result: SendResult,
               *, silent: bool) -> Outcome:
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
-        interval = max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
+        interval = pacing(cfg)
         self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
                                 now=self.clock(), note=note or None, channel=row.channel,
-                                channel_not_before=self.clock() + dt.timedelta(seconds=interval))
+                                channel_not_before=self.clock() + dt.timedelta(seconds=interval) if interval else None)
         return Outcome(row.id, row.channel, "sent", result.remote_id)
 
     async def _failed(self, row: DeliveryRow, attempt: int, message: RenderedMessage, exc: DeliveryError,
@@ -263,7 +261,7 @@ class Dispatcher:
                 until = now + dt.timedelta(seconds=decision.delay)
                 self.outbox.finish_retry(row.id, attempt, outcome="rate_limited", error=str(exc),
                                          next_attempt_at=until, count_failure=False, now=now)
-                self.outbox.update_channel(row.channel, not_before=until, now=now)
+                self.outbox.extend_wait(row.channel, until=until, now=now)
                 return Outcome(row.id, row.channel, "rate_limited", f"retry after {decision.delay:g}s")
             case "move" if isinstance(exc, ChatMigrated):
                 self.outbox.update_channel(row.channel, chat_id=str(exc.new_chat_id), now=now)
@@ -361,7 +359,8 @@ class Dispatcher:
             row = self.outbox.get(delivery_id)
             if row.claimed_by == self.worker:
                 continue
-            if not (_claimer_gone(row.claimed_by) or (row.claimed_at and self.clock() - row.claimed_at > lease)):
+            if not (claimer_gone(self.store, row.claimed_by, self.clock())
+                    or (row.claimed_at and self.clock() - row.claimed_at > lease)):
                 continue
             when = row.claimed_at.isoformat(timespec="seconds") if row.claimed_at else "an unknown time"
             why = f"the process {row.claimed_by} stopped while sending at {when}"
@@ -396,6 +395,8 @@ class Dispatcher:
                 if row.reason != correction_awaits(row.id, version):
                     self.corrections.awaiting(row.id, version=version, now=now)
                 continue
+            if not self.outbox.take_lease(row.id, worker=self.worker, now=now):
+                continue  # another worker is correcting it
             if not edit or not row.remote_id:
                 note = f"article changed (version {version}); the post was left as it is"
                 self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="not_edited", now=now)
@@ -448,6 +449,11 @@ class Dispatcher:
         self._channels.clear()
 
 
+def pacing(cfg: SocialConfig) -> float:
+    """The seconds between two posts on a channel: its minimum interval, or its editorial spacing."""
+    return max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
+
+
 def surprise(exc: BaseException) -> str:
     """An unexpected exception as evidence: its type and message, and where it
     was raised (the traceback's last frame), on one line."""
@@ -478,20 +484,3 @@ def _message_from_payload(payload: str | None) -> RenderedMessage | None:
     parts = tuple(data.get("parts") or ())
     return RenderedMessage(channel=data["channel"], text=data["text"], length=data.get("length", 0),
                            limit=data.get("limit", 0), parts=parts if len(parts) > 1 else ())
-
-
-def _claimer_gone(claimed_by: str | None) -> bool:
-    """True when the claiming process ran on this machine and has exited."""
-    if not claimed_by:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

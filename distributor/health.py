@@ -5,7 +5,8 @@ issues and the daemon's persisted jobs, and returns plain data: JSON-ready
 (datetimes as ISO strings, keys stable). `problems` lists what needs an
 editor — a failed or held delivery, a send left in `sending` past its lease,
 a paused channel, a source whose last poll failed, a held or failed digest
-issue; `healthy` is true when it is empty.
+issue; `healthy` is true when it is empty. `workers` lists the delivery
+processes alive now (store/workers.py).
 `notes` are worth knowing but need nobody (the daemon never ran, a job is
 overdue, a source was never polled), or are an editor's routine: deliveries
 and corrections awaiting approval.
@@ -66,6 +67,7 @@ def collect(settings: Settings, store: Store, now: dt.datetime) -> dict[str, Any
     _approvals(settings, store, data["deliveries"], notes)
     data["channels"] = _channels(store, now, problems)
     data["editions"] = _editions(settings, store, now, problems)
+    data["workers"] = _workers(store, now)
     data["problems"] = problems
     data["notes"] = notes
     data["healthy"] = not problems
@@ -208,6 +210,17 @@ def _channels(store: Store, now: dt.datetime, problems: list[str]) -> list[dict[
         if c.paused:
             problems.append(f"channel {c.channel} is paused: {c.paused_reason or 'no reason recorded'}")
     return out
+
+
+def _workers(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
+    """The delivery processes alive now (`worker`, and `run`): heartbeat
+    younger than distributor.workers.STALE_AFTER_SECONDS, oldest first."""
+    from distributor.store.workers import Workers
+    from distributor.workers import STALE_AFTER_SECONDS
+
+    return [{"id": w.id, "host": w.host, "pid": w.pid, "role": w.role, "started": iso(_utc(w.started_at)),
+             "last_heartbeat": iso(_utc(w.heartbeat_at))}
+            for w in Workers(store.engine).live(now=now, stale_after=STALE_AFTER_SECONDS)]
 
 
 def _issue(issue: Issue) -> dict[str, Any]:

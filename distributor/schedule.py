@@ -56,6 +56,7 @@ from distributor.errors import ConfigurationError
 from distributor.jobstore import DELIVER_SECONDS, HOUSEKEEPING_MINUTES, JOB_TABLE, next_runs
 from distributor.leader import CHECK_SECONDS, CHECK_TIMEOUT_SECONDS
 from distributor.store import Store, utcnow
+from distributor.workers import presence as registered
 
 log = logging.getLogger("distributor.run")
 
@@ -306,6 +307,10 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
         # SIGTERM is ours to handle.
         web = contextlib.ExitStack()
         election = election_for(settings.database_url)
+        # Also a worker: registered (status lists it; recovery knows when it is gone).
+        presence = contextlib.AsyncExitStack()
+        await presence.enter_async_context(registered(app.store, app.dispatcher.worker, role="run",
+                                                      clock=app.dispatcher.clock))
         try:
             from distributor.web.server import ops_if_enabled
 
@@ -325,6 +330,7 @@ async def daemon(settings: Settings, *, ready: asyncio.Event | None = None, serv
                     lost = False
         finally:
             await asyncio.to_thread(election.close)
+            await presence.aclose()
             web.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

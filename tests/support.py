@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import os
+import socket
 import struct
 import zlib
 from pathlib import Path
@@ -84,3 +86,14 @@ def add_subscribers(store_or_engine, edition: str, emails, *, now: dt.datetime =
 
     engine = getattr(store_or_engine, "engine", store_or_engine)
     Subscribers(engine).add_active(edition, emails, now=now, source="test", consent_text="test consent")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for a `distributor` subprocess: loopback never proxied, output unbuffered."""
+    return {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}

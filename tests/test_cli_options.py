@@ -66,6 +66,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("subscribers", "export"): [],
     ("subscribers", "import"): ["{tmp}/readers.csv", "--edition", "de"],
     ("subscribers", "list"): [],
+    ("worker",): [],
 }
 
 # `parse` reads one file and no config: it accepts --config and ignores it.

@@ -132,12 +132,14 @@ def test_the_daemon_posts_a_dropped_file_within_seconds_and_stops_on_sigterm(
         took = time.monotonic() - dropped
         assert took < 15
         assert len(telegram_texts()) == before + 1
+        assert [(w["role"], w["pid"]) for w in live_workers(cfg)] == [("run", proc.pid)]  # also a worker
         proc.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
         out, err = proc.communicate(timeout=15)
         assert time.monotonic() - stopped < 10
         assert proc.returncode == 0, err[-2000:]
         assert '"message": "stopped"' in err
+        assert live_workers(cfg) == []  # it said it stopped
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -145,6 +147,17 @@ def test_the_daemon_posts_a_dropped_file_within_seconds_and_stops_on_sigterm(
     # Nothing was posted twice, and a restart posts nothing new.
     texts = telegram_texts()
     assert len(texts) == len(set(texts))
+
+
+def live_workers(cfg: str) -> list:
+    """What `status --json` lists under "workers"."""
+    from distributor.config import load_settings
+    from distributor.health import collect
+    from distributor.store import Store
+
+    settings = load_settings(Path(cfg))
+    with Store.open(settings) as store:
+        return collect(settings, store, dt.datetime.now(dt.timezone.utc))["workers"]
 
 
 def patient_english_telegram(cfg: str) -> str:

@@ -61,7 +61,7 @@ def test_healthy_after_ingest_exits_0_with_stable_json(settings, ingested):
     code, data = status_json(settings)
     assert code == 0
     assert set(data) == {"now", "daemon", "leader", "standby", "sources", "deliveries", "channels", "editions",
-                         "problems", "notes", "healthy"}
+                         "problems", "notes", "healthy", "workers"}
     assert data["healthy"] is True and data["problems"] == []
     assert data["leader"] is None and data["standby"] == []  # no `distributor run` is running
     dt.datetime.fromisoformat(data["now"])

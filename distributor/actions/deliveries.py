@@ -344,6 +344,16 @@ async def _send(app: App, article_id: int, kind: str, *, actor: str, force: bool
                 on_wait(channel, wait)
             await app.sleep(wait)
         outcome = await app.dispatcher.deliver(delivery_id)
+        for _ in range(3):  # a worker took the channel's next slot meanwhile: its pacing, sat out too
+            state = outbox.channel(channel)
+            more = (state.not_before - app.clock()).total_seconds() if state.not_before else 0.0
+            if outcome.status != "waiting" or not 0 < more <= PACING_MAX_WAIT:
+                break
+            if on_wait is not None:
+                on_wait(channel, more)
+            await app.sleep(more)
+            wait += more
+            outcome = await app.dispatcher.deliver(delivery_id)
         entry.conclude(outcome.status, outcome.detail or None, delivery_id=delivery_id)
     return _result(action, actor, outbox.get(delivery_id), outcome=outcome.status, detail=outcome.detail,
                    waited=wait)

@@ -18,6 +18,7 @@ from distributor.cli import (  # noqa: F401
     status,
     subscribers,
     web,
+    worker,
 )
 from distributor.cli.common import cli
 

@@ -54,6 +54,14 @@ def _print(data: dict[str, Any]) -> None:
     elif data["standby"]:
         echo("scheduler: nobody leads right now; standing by: "
              + "; ".join(f"{s['host']}, pid {s['pid']}" for s in data["standby"]))
+
+    workers = data["workers"]
+    echo(f"workers: {len(workers)} alive" + ("" if workers else " (`distributor worker`, `distributor run`)"))
+    now = dt.datetime.fromisoformat(data["now"])
+    for w in workers:
+        beat = int((now - dt.datetime.fromisoformat(w["last_heartbeat"])).total_seconds())
+        echo(f"  {w['role']:6} {w['host']}:{w['pid']}  since {_when(w['started'])}, last heartbeat {_age(beat)}")
+
     echo("sources:")
     if not data["sources"]:
         echo("  none configured")
@@ -127,8 +135,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Health of the running system: the last poll of each source, deliveries
     by state per channel, paused channels, held and failed deliveries with
     their errors, the next digest per edition and issues in progress, the
-    daemon's scheduled jobs, and which `distributor run` leads the schedule
-    (its host and pid; the others stand by).
+    daemon's scheduled jobs, which `distributor run` leads the schedule
+    (its host and pid; the others stand by), and the delivery processes
+    alive (`workers`: host, pid, started, last heartbeat; silent for 30 s:
+    dropped).
 
     \b
     Exit codes:

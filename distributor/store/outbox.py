@@ -26,19 +26,22 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
 from distributor.store.audit import Audit, AuditNote
-from distributor.store.channel_state import ChannelState, ChannelStates
-from distributor.store.db import insert_ignore, inserted_id
+from distributor.store.channel_state import ChannelBusy, ChannelState, ChannelStates
+from distributor.store.db import insert_ignore, inserted_id, reading
+from distributor.store.leases import Leases
+from distributor.store.records import StoredArticle, stored_article
 from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
 from distributor.store.states import InvalidTransition
 
 __all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "allowed", "sources",
-           "check_transition", "Outbox", "ChannelState", "Attempt"]
+           "check_transition", "Outbox", "ChannelState", "ChannelBusy", "Attempt"]
 
 
 class DeliveryStatus(StrEnum):
@@ -170,6 +173,8 @@ class DeliveryRow:
     created_at: dt.datetime
     updated_at: dt.datetime
     approved_version: int | None = None  # the article version an editor approved (store/approval.py)
+    leased_by: str | None = None  # a worker's lease while it renders it (store/leases.py)
+    leased_until: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", DeliveryStatus(self.status))  # the column holds its value
@@ -186,35 +191,14 @@ def group_by_article(rows: Iterable[DeliveryRow]) -> dict[int, list[DeliveryRow]
     return out
 
 
-class Outbox(ChannelStates):
-    """The deliveries and their attempts (and, from ChannelStates, the channels' state)."""
+class Outbox(ChannelStates, Leases):
+    """The deliveries and their attempts (and, from ChannelStates, the channels' state; from Leases,
+    which worker takes which due delivery)."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
     # ------------------------------------------------------------ reading
-
-    def due(self, now: dt.datetime, *, kinds: tuple[str, ...], limit: int = 100) -> list[int]:
-        """Ids of pending deliveries of these kinds that may go now, oldest first,
-        on channels that are neither paused nor told to wait."""
-        blocked = sa.select(channel_state.c.channel).where(
-            sa.or_(channel_state.c.paused.is_(True), channel_state.c.not_before > now)
-        )
-        q = (
-            sa.select(deliveries.c.id)
-            .join(articles, articles.c.id == deliveries.c.article_id)
-            .where(
-                _is(S.PENDING),
-                deliveries.c.kind.in_(kinds),
-                sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-                deliveries.c.channel.not_in(blocked),
-            )
-            # Oldest article first: a burst is spread out in publication order.
-            .order_by(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at), deliveries.c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [r.id for r in conn.execute(q)]
 
     def next_due_at(self, now: dt.datetime, *, kinds: tuple[str, ...]) -> dt.datetime | None:
         """When a pending delivery of these kinds may go next: its own time or
@@ -241,6 +225,24 @@ class Outbox(ChannelStates):
             raise DistributorError(f"no delivery with id {delivery_id}")
         return DeliveryRow(**row._mapping)
 
+    def for_sending(self, delivery_id: int) -> tuple[DeliveryRow, ChannelState, StoredArticle]:
+        """The delivery, its channel's state and its article, read in one
+        query: what the dispatcher needs before it renders and claims."""
+        a, c = articles, channel_state
+        q = (sa.select(deliveries, *[col.label(f"a_{col.name}") for col in a.c],
+                       *[col.label(f"c_{col.name}") for col in c.c if col.name != "updated_at"])
+             .join(a, a.c.id == deliveries.c.article_id).outerjoin(c, c.c.channel == deliveries.c.channel)
+             .where(deliveries.c.id == delivery_id))
+        with reading(self.engine) as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise DistributorError(f"no delivery with id {delivery_id}")
+        m = row._mapping
+        delivery = DeliveryRow(**{k: m[k] for k in deliveries.c.keys()})
+        state = (ChannelState(**{k: m[f"c_{k}"] for k in c.c.keys() if k != "updated_at"})
+                 if m["c_channel"] is not None else ChannelState(delivery.channel))
+        return delivery, state, stored_article(SimpleNamespace(**{k: m[f"a_{k}"] for k in a.c.keys()}))
+
     def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
         """Not yet (a posting window): due again at `until`, still pending; no attempt made."""
         with self.engine.begin() as conn:
@@ -259,25 +261,38 @@ class Outbox(ChannelStates):
     # ------------------------------------------------------------ the send bracket
 
     def claim(self, delivery_id: int, *, worker: str, payload: str, now: dt.datetime,
-              approved_version: int | None = None) -> int | None:
+              approved_version: int | None = None, channel: str | None = None,
+              interval: float = 0.0) -> int | None:
         """Take a pending, due delivery for sending; returns the attempt id, or
         None when another worker (or an editor) got there first. With
         `approved_version` (a channel in "required" mode: the article version
-        rendered), only if that is the version an editor approved."""
+        rendered), only if that is the version an editor approved. With
+        `channel`, in the same transaction, its slot (ChannelState.reserve:
+        ChannelBusy when it is paused or must wait; `interval`, its pacing)."""
         approved = (deliveries.c.approved_version == approved_version if approved_version is not None
                     else sa.true())
+        # Unpaced, the channel's state is only read, in the claim's own UPDATE.
+        free = sa.true() if channel is None or interval > 0 else ~sa.exists().where(
+            channel_state.c.channel == channel,
+            sa.or_(channel_state.c.paused.is_(True), channel_state.c.not_before > now))
         with self.engine.begin() as conn:
+            if channel is not None and interval > 0:  # the channel's row first, then the delivery's (one lock order)
+                self.reserve(conn, channel, now=now, interval=interval)
             won = conn.execute(
                 deliveries.update()
                 .where(
                     deliveries.c.id == delivery_id,
                     _is(*sources(S.SENDING, [S.PENDING])),
                     sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-                    approved,
+                    approved, free,
                 )
-                .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now)
+                .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now,
+                        leased_by=None, leased_until=None)
             ).rowcount
             if not won:
+                if channel is not None and interval <= 0:
+                    self.reserve(conn, channel, now=now, interval=0)  # ChannelBusy, if that was why
+                conn.rollback()  # nor the channel's slot
                 return None
             return inserted_id(conn.execute(
                 delivery_attempts.insert().values(
@@ -294,16 +309,23 @@ class Outbox(ChannelStates):
                     article_version: int, now: dt.datetime, note: str | None = None,
                     channel: str | None = None, channel_not_before: dt.datetime | None = None) -> bool:
         """Record the success; with `channel`, in the same transaction, reset
-        its failure count and set when it may post next (its pacing)."""
+        its failure count and set when it may post next (its pacing; a longer
+        wait already set stays)."""
         with self.engine.begin() as conn:
+            if channel is not None:  # the channel's row first (the claim's lock order)
+                if channel_not_before is None:  # unpaced: written only to reset a failure count, so
+                    # that workers finishing sends on one channel do not queue on its row
+                    conn.execute(channel_state.update().where(channel_state.c.channel == channel,
+                                                              channel_state.c.consecutive_failures > 0)
+                                 .values(consecutive_failures=0, updated_at=now))
+                else:
+                    self._wait(conn, channel, until=channel_not_before, now=now, consecutive_failures=0)
             moved = conn.execute(
                 deliveries.update().where(deliveries.c.id == delivery_id, _is(*sources(S.SENT, [S.SENDING])))
                 .values(status=S.SENT, remote_id=remote_id, last_error=None, reason=note, claimed_by=None,
                         article_version=article_version, next_attempt_at=None, updated_at=now)
             ).rowcount
             self._close_attempt(conn, attempt_id, "sent", now, remote_id=remote_id)
-            if channel is not None:
-                self._update_channel(conn, channel, now=now, consecutive_failures=0, not_before=channel_not_before)
         return bool(moved)
 
     def finish_retry(self, delivery_id: int, attempt_id: int, *, outcome: str, error: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Protocol
 
 import sqlalchemy as sa
 
@@ -119,7 +119,7 @@ def own_id(article: Article, key: str) -> str | None:
     return article.guid if article.guid and article.guid != key else None
 
 
-def stored_article(row: sa.Row) -> StoredArticle:
+def stored_article(row: Any) -> StoredArticle:  # an articles row, or anything with its columns
     return StoredArticle(
         id=row.id, source=row.source, key=row.source_key, version=row.version, content_hash=row.content_hash,
         article=Article.from_json(json.loads(row.data)), ingested_at=row.ingested_at, updated_at=row.updated_at,

@@ -94,6 +94,11 @@ deliveries = sa.Table(
     # it by hand); NULL: none. In "required" mode only that version goes out
     # (store/approval.py). Who and when: the audit.
     sa.Column("approved_version", sa.Integer),
+    # A worker's lease on a pending delivery it is about to render and claim
+    # (store/leases.py): the others pass it by until `leased_until`. The claim,
+    # not the lease, decides who sends it.
+    sa.Column("leased_by", sa.String(200)),
+    sa.Column("leased_until", UTCDateTime),
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
 )
 sa.Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
@@ -402,3 +407,20 @@ editorbot_alerts = sa.Table(
     sa.Column("alerted_at", UTCDateTime, nullable=False),
     sa.Column("message_id", sa.Integer),
 )
+
+# The processes that deliver (`distributor worker`, and `distributor run`, also
+# a worker), one row each (store/workers.py): the id their claims carry
+# ("host:pid:nonce"), where they run, since when, their last heartbeat, and
+# when they stopped (NULL: running, or killed). `status` lists the live ones.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("stopped_at", UTCDateTime),
+)
+sa.Index("ix_workers_heartbeat_at", workers.c.heartbeat_at)

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+
+from support import free_port, subprocess_env as env
 
 KILLS = int(os.environ.get("DISTRIBUTOR_CRASH_KILLS", "5"))
 SEED = int(os.environ.get("DISTRIBUTOR_CRASH_SEED") or random.SystemRandom().randrange(10**6))
@@ -77,16 +78,6 @@ def write_articles(folder: Path) -> None:
                 f"---\ntitle: \"{title}\"\nlanguage: {ed}\nurl: https://novastan.org/{ed}/crash/{i:02d}/\n---\n\n"
                 f"{title}: the lede of article number {i} of the {ed} edition.\n\n"
                 f"A second paragraph of article {i}.\n\n{FOOTERS[ed]}\n", encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture

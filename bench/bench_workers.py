@@ -1,0 +1,232 @@
+"""Benchmark: delivery throughput with 1, 2 and 4 `distributor worker`
+processes on PostgreSQL, and the dispatcher's per-delivery overhead there.
+
+scaling    A sandbox in its own process (`distributor sandbox`, rate limits
+           lifted) and K worker processes (K = 1, 2, 4) on one fresh PostgreSQL
+           database per round. M Telegram articles are ingested with the
+           channel paused, the K workers started and registered, then the
+           channel is resumed: the clock runs from the resume until all M are
+           sent (read from the database; the sandbox's log must hold M posts,
+           each delivery's own). Figures: deliveries/s per K (median of the
+           rounds, K interleaved round by round), and the ratios K=2 / K=1 and
+           K=4 / K=1.
+overhead   bench_delivery.py's PostgreSQL run, side by side in this command:
+           M raw python-telegram-bot `Bot.send_message` calls against
+           `Dispatcher.drain` sending M deliveries (render, lease, claim,
+           send, record), the sandbox in this process; the ratio of the rates.
+
+The machine has 2 cores shared with other engineers: the script prints each
+round's figure, so report the range, not one number.
+
+    .venv/bin/python bench/bench_workers.py [--articles 600] [--rounds 3] [--quick]
+                                            [--json bench/results/workers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+import bench_delivery as single  # noqa: E402
+from distributor.config import load_settings  # noqa: E402
+from distributor.ingest.pipeline import ingest  # noqa: E402
+from distributor.store import Store, utcnow  # noqa: E402
+from distributor.store.workers import Workers  # noqa: E402
+from distributor.workers import STALE_AFTER_SECONDS  # noqa: E402
+
+DISTRIBUTOR = [sys.executable, "-m", "distributor"]
+WORKER_COUNTS = (1, 2, 4)
+CHANNEL = "de.telegram"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+
+
+def config(work: Path, db: str, articles: Path, port: int, tag: str) -> Path:
+    path = work / f"workers-{tag}.toml"
+    path.write_text(single.CONFIG.format(db=db, articles=articles, chat=single.CHAT)
+                    .replace("autostart = false", f"autostart = false\nport = {port}"), encoding="utf-8")
+    return path
+
+
+class Sandbox:
+    def __init__(self, cfg: Path, port: int, work: Path):
+        self.log = open(work / "sandbox.log", "w")
+        self.proc = subprocess.Popen([*DISTRIBUTOR, "--config", str(cfg), "sandbox", "--port", str(port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=child_env())
+        self.control = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=60)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.control.get("/_sandbox/ping").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the sandbox did not start: " + (work / "sandbox.log").read_text()[-2000:])
+            time.sleep(0.1)
+
+    def posts(self) -> int:
+        return sum(1 for r in self.control.get("/_sandbox/requests", params={"service": "telegram"}).json()["requests"]
+                   if r["path"].endswith("/sendMessage"))
+
+    def stop(self) -> None:
+        self.control.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far (its start included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases, port: int, sandbox: Sandbox,
+              tag: str) -> float:
+    """Deliveries/s of k workers sending m queued deliveries."""
+    cfg = config(work, dbs.postgres(), articles, port, tag)
+    settings = load_settings(cfg)
+    sandbox.control.delete("/_sandbox/requests")
+    with Store.open(settings) as store:
+        store.outbox.update_channel(CHANNEL, paused=True, paused_reason="bench: not yet", now=utcnow())
+        (report,) = ingest(settings, store)
+        if len(report.new) != m:
+            raise SystemExit(f"ingest: {report.summary()}")
+        procs = []
+        for i in range(k):
+            out = open(work / f"worker-{tag}-{i}.log", "w")
+            procs.append(subprocess.Popen([*DISTRIBUTOR, "--config", str(cfg), "worker", "--poll-seconds", "0.1"],
+                                          stdout=out, stderr=subprocess.STDOUT, env=child_env()))
+            out.close()
+        try:
+            registry, deadline = Workers(store.engine), time.monotonic() + 120
+            while len(registry.live(now=utcnow(), stale_after=STALE_AFTER_SECONDS)) < k:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise SystemExit(f"the workers did not start (see {work}/worker-{tag}-*.log)")
+                time.sleep(0.1)
+            start, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p in procs)
+            sandbox0 = cpu_seconds(sandbox.proc.pid)
+            store.outbox.update_channel(CHANNEL, paused=False, paused_reason=None, now=utcnow())
+            q = sa.text("SELECT count(*) FROM deliveries WHERE channel = :c AND status = 'sent'")
+            while True:
+                with store.engine.connect() as conn:
+                    if conn.execute(q, {"c": CHANNEL}).scalar_one() == m:
+                        break
+                if time.perf_counter() - start > 600 or any(p.poll() is not None for p in procs):
+                    raise SystemExit(f"round {tag}: not all sent (see {work}/worker-{tag}-*.log)")
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+            cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+            emulator = cpu_seconds(sandbox.proc.pid) - sandbox0
+            print(f"  {k} worker(s): {cpu / m * 1000:.1f} ms of CPU per delivery in the workers, "
+                  f"{cpu / elapsed:.2f} cores busy; the sandbox {emulator / m * 1000:.1f} ms per post, "
+                  f"{emulator / elapsed:.2f} cores busy; load average {os.getloadavg()[0]:.1f}", flush=True)
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=30)
+    posts = sandbox.posts()
+    if posts != m:
+        raise SystemExit(f"round {tag}: the sandbox has {posts} posts for {m} deliveries")
+    return m / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--articles", type=int, default=600)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="a fast smoke run: 100 articles, 1 round")
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "workers.json")
+    args = ap.parse_args()
+    m, rounds = (100, 1) if args.quick else (args.articles, args.rounds)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    dbs = single.Databases(work)
+    why = dbs.pg_available()
+    if why:
+        raise SystemExit(f"PostgreSQL is needed at {single.PG_ADMIN_URL}: {why}")
+    rates: dict[int, list[float]] = {k: [] for k in WORKER_COUNTS}
+    try:
+        articles = work / "articles"
+        single.write_articles(articles, m)
+        port = free_port()
+        sandbox = Sandbox(config(work, "sqlite:///" + str(work / "boot.db"), articles, port, "boot"), port, work)
+        try:
+            for r in range(rounds):
+                for k in WORKER_COUNTS:
+                    rate = one_round(k, m, work, articles, dbs, port, sandbox, f"{r}-{k}")
+                    rates[k].append(rate)
+                    print(f"round {r + 1}: {k} worker(s): {rate:.0f} deliveries/s", flush=True)
+                dbs.drop_postgres()
+        finally:
+            sandbox.stop()
+        # The per-delivery overhead, bench_delivery's way (sandbox in this process).
+        overhead = single.run_backend("pg", single_sandbox(work, dbs, articles, m), work, articles, m, rounds,
+                                      dbs.postgres)
+    finally:
+        dbs.drop_postgres()
+        if _HANDLE:
+            _HANDLE[0].stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    base, disp = statistics.median(overhead["baseline"]), statistics.median(overhead["dispatch"])
+    result = {
+        "deliveries_per_round": m, "rounds": rounds, "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "workers": {str(k): {"deliveries_per_s": round(med[k], 1), "rounds": [round(x, 1) for x in rates[k]]}
+                    for k in WORKER_COUNTS},
+        "scaling": {f"{k}_vs_1": round(med[k] / med[1], 2) for k in WORKER_COUNTS if k > 1},
+        "scaling_rounds": {f"{k}_vs_1": [round(a / b, 2) for a, b in zip(rates[k], rates[1])]
+                           for k in WORKER_COUNTS if k > 1},
+        "scaling_target_2_vs_1": 1.8,
+        "overhead": {"raw_send_message_per_s": round(base, 1), "dispatcher_per_s": round(disp, 1),
+                     "ratio": round(disp / base, 2), "ratio_target": 0.5,
+                     "ratio_rounds": [round(d / b, 2) for d, b in zip(overhead["dispatch"], overhead["baseline"])],
+                     "overhead_ms_per_delivery": round(1000 / disp - 1000 / base, 2)},
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+
+
+_HANDLE: list = []
+
+
+def single_sandbox(work: Path, dbs: single.Databases, articles: Path, m: int):  # type: ignore[no-untyped-def]
+    boot = single.settings_for(work, dbs.sqlite(), articles, 0, "overhead-boot")
+    _HANDLE.append(single.start_sandbox(boot, port=0))
+    return _HANDLE[0]
+
+
+if __name__ == "__main__":
+    main()
