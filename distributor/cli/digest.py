@@ -133,10 +133,11 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
                 language=ed, since=dt.datetime.combine(start, dt.time(), tz), kind="newsletter")]
             what = f"since {start.isoformat()}"
         else:
-            from distributor.newsletter.digest import waiting as waiting_for
+            from distributor.newsletter.next_issue import next_issue
 
-            waiting = waiting_for(settings, store, ed, utcnow())
-            articles = [store.get_article(a).article for _, a in waiting]
+            nxt = next_issue(settings, store, ed, utcnow())  # the desk's draft: its articles, subject, intro
+            articles = [store.get_article(a).article for _, a in nxt.items]
+            subject, intro = nxt.subject(subject), nxt.intro(intro)
             what = "waiting for the next issue"
         if not articles:
             raise DistributorError(f"no newsletter articles for edition {ed!r} {what}")

@@ -8,8 +8,12 @@
                                    (?done=<audit id>: what a button just did)
     POST /desk/articles/<id>/act   action, kind[, delivery, reason, confirm], csrf:
                                    an editor action (act.py), 303 back to the article
-    GET  /desk/digest      placeholders until those pages are built
-    GET  /desk/health
+    GET  /desk/digest      every newsletter edition's next issue (as it will look, its
+                           subject, intro and articles editable), the past issues
+                           with their progress and figures (?done=<audit id>)
+    POST /desk/digest/act  action, edition[, subject, intro, delivery, address,
+                           confirm], csrf: a digest action (digest_act.py), 303 back
+    GET  /desk/health      placeholders until those pages are built
     GET  /desk/sent
 
 Every page but the login goes through `guarded`: with no valid session it
@@ -39,7 +43,7 @@ from distributor.newsletter.tokens import web_secret
 from distributor.render.env import Templates
 from distributor.store import Store
 from distributor.store.editors import Editor, Editors, Session, token_hash
-from distributor.web.desk import act, article, articles, auth, strings
+from distributor.web.desk import act, article, articles, auth, digest_act, strings
 
 FORM = "application/x-www-form-urlencoded"
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -98,7 +102,8 @@ class Desk:
             Route("/logout", self.guarded(self.logout), methods=["POST"]),
             Route("/articles/{article_id:int}", self.guarded(self.article), methods=["GET"]),
             Route("/articles/{article_id:int}/act", self.guarded(self.act), methods=["POST"]),
-            Route("/digest", self.guarded(self.coming("digest", "distributor digest --preview OUT")), methods=["GET"]),
+            Route("/digest", self.guarded(lambda d: digest_act.show(self, d)), methods=["GET"]),
+            Route("/digest/act", self.guarded(lambda d: digest_act.act(self, d, headers)), methods=["POST"]),
             Route("/health", self.guarded(self.coming("health", "distributor status")), methods=["GET"]),
             Route("/sent", self.guarded(self.coming("sent", "distributor outbox --status sent")), methods=["GET"]),
         ]
