@@ -412,3 +412,62 @@ async def test_an_edit_saved_while_the_issue_is_made_is_not_lost(planned, store,
     made = await asyncio.to_thread(digest.assemble, planned, store, "de", START, clock())
     assert calls == [1, 2]
     assert made is not None and made.subject == "Zweite Fassung" and drafts.get("de").version == 0
+
+
+# ------------------------------------------------------------------ past issues and their figures
+
+
+@pytest.fixture
+def webhook(sb_settings, store, sandbox):
+    """`serve` on a free port (the same store), the sandbox's signed Event
+    Webhook posting to it: the events of a send come back as SendGrid's would."""
+    import dataclasses
+
+    from distributor.web.server import start_web
+    from web_helpers import free_port
+
+    port = free_port()
+    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
+        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    handle = start_web(settings, store=store)
+    emitter = sandbox.sandbox.sendgrid.emitter
+    emitter.url = f"{handle.url}/webhooks/sendgrid"
+    try:
+        yield emitter
+    finally:
+        emitter.url = ""
+        handle.stop()
+
+
+async def test_past_issues_show_their_progress_and_the_signed_webhooks_figures(sb_settings, store, clock, control,
+                                                                              webhook):
+    from distributor.web.webhook import issue_figures
+
+    ingest(sb_settings, store, now=clock())
+    add_editor(store)
+    add_subscribers(store, "de", ["a@example.org", "b@example.org", "c@example.org", "bounce1@example.org",
+                                  "spam1@example.org"])
+    add_subscribers(store, "fr", ["lectrice@example.org"])
+    async with client(sb_settings, store, clock) as c:
+        await logged_in(c)
+        await press(c, action="send", edition="de", confirm="yes")
+        (de_issue,) = Issues(store.engine).list("de")
+        # The events come back signed, each naming the issue (the send's custom_args).
+        for _ in range(200):
+            if issue_figures(store.engine, [de_issue.id]).get(de_issue.id, {}).get("complained"):
+                break
+            await asyncio.sleep(0.05)
+        webhook.url = ""  # fr's send: no events (yet)
+        await press(c, action="send", edition="fr", confirm="yes")
+        page = (await c.get("/desk/digest")).text
+    assert issue_figures(store.engine, [de_issue.id])[de_issue.id] == {
+        "delivered": 4, "bounced": 1, "complained": 1, "opened": 0, "clicked": 0}
+    row = re.search(rf'<tr data-issue="{de_issue.id}">(.*?)</tr>', page, re.S)[1]
+    figures = dict(re.findall(r'<td class="n" data-figure="(\w+)">([^<]*)</td>', row))
+    assert figures == {"delivered": "4", "bounced": "1", "complained": "1", "opened": "0", "clicked": "0"}
+    assert 'data-progress="1/1"' in row and "1/1 batches, 5/5 recipients" in row
+    (fr_issue,) = Issues(store.engine).list("fr")
+    row = re.search(rf'<tr data-issue="{fr_issue.id}">(.*?)</tr>', page, re.S)[1]
+    assert set(re.findall(r'data-figure="\w+">([^<]*)<', row)) == {"–"}
+    # Newest first.
+    assert page.index(f'data-issue="{fr_issue.id}"') < page.index(f'data-issue="{de_issue.id}"')
