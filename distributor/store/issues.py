@@ -183,6 +183,12 @@ class Issues:
         with self.engine.connect() as conn:
             return [_issue(r) for r in conn.execute(q)]
 
+    def recent(self, limit: int) -> builtins.list[Issue]:
+        """The `limit` latest issues of every edition, newest first."""
+        q = sa.select(issues).order_by(issues.c.slot.desc(), issues.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_issue(r) for r in conn.execute(q)]
+
     def unfinished(self, edition: str | None = None,
                    statuses: tuple[str, ...] = (IssueStatus.SENDING,)) -> builtins.list[Issue]:
         return [i for i in self.list(edition) if i.status in statuses]

@@ -21,13 +21,16 @@ from desk_helpers import Clock, add_editor, client, csrf_of, logged_in
 from distributor import schedule
 from distributor.delivery import Dispatcher
 from distributor.ingest.pipeline import ingest
+from distributor.newsletter import digest
 from distributor.render import render_edition_digest
 from distributor.store.audit import Audit
 from distributor.store.digest_drafts import Drafts
 from distributor.store.issues import Issues
 from distributor.store.outbox import DeliveryStatus as S
 from distributor.web.desk.digest import count
+from distributor.web.webhook import issue_figures
 from support import START, add_subscribers, sent
+from web_helpers import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -278,7 +281,9 @@ async def test_an_article_removed_stays_pending_and_can_be_put_back_or_a_held_on
         # With every article removed, no issue goes out, and the page says so.
         (en,) = newsletter_items(store, "en")
         page = await press(c, action="remove", edition="en", delivery=str(en[0]))
-        assert "<iframe" not in section(page, "en") and "No newsletter article is waiting" in section(page, "en")
+        en_section = section(page, "en")
+        assert "<iframe" not in en_section and "No newsletter article is waiting" in en_section
+        assert ">Send now</button>" not in en_section and ">Send test</button>" not in en_section
         # A delivery of another edition is refused.
         fr = next(d for d, _, _ in newsletter_items(store, "fr"))
         page = await press(c, action="add", edition="de", delivery=str(fr))
@@ -394,8 +399,6 @@ async def test_the_daemons_weekly_slot_sends_the_draft(planned, store, control, 
 async def test_an_edit_saved_while_the_issue_is_made_is_not_lost(planned, store, clock, monkeypatch):
     """The draft is taken at the version read: one saved in between makes the
     issue be made again, from the new draft (store/digest_drafts.py: take)."""
-    from distributor.newsletter import digest
-
     drafts = Drafts(store.engine)
     drafts.save("de", subject="Erste Fassung", intro=None, now=clock(), by="desk:anna")
     real = digest.next_issue
@@ -421,28 +424,17 @@ async def test_an_edit_saved_while_the_issue_is_made_is_not_lost(planned, store,
 def webhook(sb_settings, store, sandbox):
     """`serve` on a free port (the same store), the sandbox's signed Event
     Webhook posting to it: the events of a send come back as SendGrid's would."""
-    import dataclasses
-
-    from distributor.web.server import start_web
-    from web_helpers import free_port
-
-    port = free_port()
-    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
-        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    handle = start_web(settings, store=store)
-    emitter = sandbox.sandbox.sendgrid.emitter
-    emitter.url = f"{handle.url}/webhooks/sendgrid"
-    try:
-        yield emitter
-    finally:
-        emitter.url = ""
-        handle.stop()
+    with serving(sb_settings, store) as (_settings, url):
+        emitter = sandbox.sandbox.sendgrid.emitter
+        emitter.url = f"{url}/webhooks/sendgrid"
+        try:
+            yield emitter
+        finally:
+            emitter.url = ""
 
 
 async def test_past_issues_show_their_progress_and_the_signed_webhooks_figures(sb_settings, store, clock, control,
                                                                               webhook):
-    from distributor.web.webhook import issue_figures
-
     ingest(sb_settings, store, now=clock())
     add_editor(store)
     add_subscribers(store, "de", ["a@example.org", "b@example.org", "c@example.org", "bounce1@example.org",

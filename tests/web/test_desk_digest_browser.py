@@ -7,17 +7,14 @@ receives exactly that subject."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from browser import fits
 from desk_helpers import PASSWORD, add_editor
 from distributor.ingest.pipeline import ingest
 from distributor.store.digest_drafts import Drafts
-from distributor.web.server import start_web
 from support import add_subscribers, sent
-from web_helpers import free_port, wait_until
+from web_helpers import serving, wait_until
 
 
 @pytest.fixture
@@ -25,14 +22,8 @@ def served(sb_settings, store, clock):
     ingest(sb_settings, store, now=clock())
     add_editor(store)
     add_subscribers(store, "de", [f"reader{i}@example.org" for i in range(3)])
-    port = free_port()
-    settings = dataclasses.replace(sb_settings, web=dataclasses.replace(
-        sb_settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    handle = start_web(settings, store=store)
-    try:
-        yield handle.url
-    finally:
-        handle.stop()
+    with serving(sb_settings, store) as (_settings, url):
+        yield url
 
 
 def test_edit_the_subject_and_send_a_test_on_a_phone(served, store, phone, control, tmp_path):

@@ -133,7 +133,7 @@ def edition_digest(settings: Settings, store: Store, edition: str, now: dt.datet
 
 def past_issues(settings: Settings, store: Store, limit: int = PAST_ISSUES) -> tuple[PastIssue, ...]:
     repo = Issues(store.engine)
-    rows = sorted(repo.list(), key=lambda i: (i.slot, i.id), reverse=True)[:limit]
+    rows = repo.recent(limit)
     figures = issue_figures(store.engine, [i.id for i in rows])
     out = []
     for i in rows:
