@@ -114,3 +114,22 @@ def test_addable_lists_held_and_skipped_newsletter_deliveries_in_no_issue(db, se
     assert [d for d, _ in found] == [second, first]  # the latest change first
     assert drafts.addable("de", since=later + dt.timedelta(seconds=1)) == []
     assert drafts.addable("fr", since=NOW - dt.timedelta(days=1)) == []
+
+
+def test_digest_preview_shows_the_draft(settings, store, tmp_path):
+    """`distributor digest --preview` writes the next issue as the desk's draft has it."""
+    from click.testing import CliRunner
+
+    from distributor.cli import cli
+
+    ingest(settings, store, now=NOW)
+    first, *_ = [d for d, _ in next_issue(settings, store, "de", NOW).items]
+    drafts = Drafts(store.engine)
+    drafts.save("de", subject="Aus dem Entwurf", intro="Einleitung aus dem Entwurf", now=NOW, by="desk:anna")
+    drafts.choose("de", first, REMOVED, now=NOW, by="desk:anna")
+    out = tmp_path / "next.html"
+    result = CliRunner().invoke(cli, ["--config", str(settings.path), "digest", "--preview", str(out),
+                                      "--edition", "de"])
+    assert result.exit_code == 0, result.output
+    assert "2 article(s), subject 'Aus dem Entwurf'" in result.output
+    assert "Einleitung aus dem Entwurf" in out.read_text(encoding="utf-8")
