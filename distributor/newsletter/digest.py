@@ -27,12 +27,12 @@ from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
-from distributor.render import RenderedMessage
+from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun, Sent
 from distributor.store.digest_drafts import Drafts
-from distributor.newsletter.next_issue import next_issue, render_next, waiting  # noqa: F401 - waiting: its old home
+from distributor.newsletter.next_issue import next_issue, waiting  # noqa: F401 - waiting: its old home
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
@@ -133,7 +133,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
         if not items:
             return None
         stored = [store.get_article(a) for _, a in items]
-        msg = render_next(settings, store, nxt, stored, slot.astimezone(
+        msg = render_edition_digest(settings, edition, [s.article for s in stored], slot.astimezone(
             ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
         if not Subscribers(store.engine).has_active(edition):
             raise DistributorError(f"edition {edition} has no active newsletter subscribers")
@@ -451,9 +451,10 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         nxt = next_issue(settings, store, edition, now)
         if not nxt.items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
-        msg = render_next(settings, store, nxt, [store.get_article(a) for _, a in nxt.items],
-                          now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
-                          subject=subject, intro=intro)
+        articles = [store.get_article(a).article for _, a in nxt.items]
+        msg = render_edition_digest(settings, edition, articles,
+                                    now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
+                                    subject=nxt.subject(subject), intro=nxt.intro(intro))
         msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:

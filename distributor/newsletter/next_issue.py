@@ -1,6 +1,6 @@
 """What an edition's next digest issue carries, read the one way every path
-reads and renders it — the weekly slot, `digest --send`, the desk's Send now, a
-test copy, `digest --preview` and the desk's page: the waiting articles (pending
+reads it — the weekly slot, `digest --send`, the desk's Send now, a test copy,
+`digest --preview` and the desk's page: the waiting articles (pending
 newsletter deliveries no issue took, past their embargo, approved where the
 channel requires it) minus those an editor removed from the draft, with the
 draft's subject and intro (store/digest_drafts.py).
@@ -12,12 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from distributor.config import Settings
-from distributor.render import RenderedMessage, render_edition_digest
 from distributor.store import Store
 from distributor.store.approval import Approvals
 from distributor.store.digest_drafts import Draft, Drafts
 from distributor.store.issues import Issues
-from distributor.store.records import StoredArticle
 
 
 def waiting(settings: Settings, store: Store, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
@@ -52,13 +50,3 @@ def next_issue(settings: Settings, store: Store, edition: str, now: dt.datetime)
     found = waiting(settings, store, edition, now)
     return NextIssue(edition, [i for i in found if i[0] not in draft.removed],
                      [i for i in found if i[0] in draft.removed], draft)
-
-
-def render_next(settings: Settings, store: Store, nxt: NextIssue, stored: list[StoredArticle], day: dt.date, *,
-                archive: bool = False, subject: str | None = None, intro: str | None = None) -> RenderedMessage:
-    """The issue's email from its stored articles (`nxt.items`, read), dated
-    `day`, with the subject and intro given or else the draft's: the one
-    render of the next issue (assemble with `archive`, a test copy,
-    `--preview`, the desk's preview)."""
-    return render_edition_digest(settings, nxt.edition, [s.article for s in stored], day, archive=archive,
-                                 subject=nxt.subject(subject), intro=nxt.intro(intro))

@@ -1,7 +1,7 @@
 """What the desk's digest page (/desk/digest) shows, read through the store's
 API: per edition with a newsletter channel, its next issue as it will look —
 the articles newsletter/next_issue.py gives the send, rendered by
-next_issue.render_next (the render the send makes) with the draft's subject and
+render_edition_digest (the call the send makes) with the draft's subject and
 intro — the articles removed from it and those an editor may add, the
 number of active recipients, the next weekly slot, and an issue in progress;
 then the past issues with their send progress (batches and recipients) and
@@ -17,7 +17,8 @@ from distributor.actions.digest import IN_PROGRESS
 from distributor.config import Settings
 from distributor.errors import ConfigurationError, DistributorError
 from distributor.newsletter.digest import next_slot
-from distributor.newsletter.next_issue import next_issue, render_next
+from distributor.newsletter.next_issue import next_issue
+from distributor.render import render_edition_digest
 from distributor.store import Store
 from distributor.store.digest_drafts import Draft, Drafts
 from distributor.store.issues import Issue, Issues
@@ -123,8 +124,8 @@ def edition_digest(settings: Settings, store: Store, edition: str, now: dt.datet
     try:
         # As the send renders it (newsletter/digest.py: assemble), without the "view in
         # browser" link: an issue not made yet has no archive page.
-        msg = render_next(settings, store, nxt, [store.get_article(a) for _, a in nxt.items],
-                          now.astimezone(zone).date())
+        msg = render_edition_digest(settings, edition, [store.get_article(a).article for _, a in nxt.items],
+                                    now.astimezone(zone).date(), subject=nxt.subject(), intro=nxt.intro())
     except (DistributorError, ConfigurationError) as exc:
         return replace(view, error=str(exc))
     return replace(view, subject=msg.subject or "", email_html=msg.html or "", warnings=msg.warnings)
