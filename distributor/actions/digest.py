@@ -1,6 +1,11 @@
 """An editor's actions on the weekly digest: send the next issue now (or
 resume an unfinished one), send a test copy, resend a stored issue to one
-address, release a held issue."""
+address, release a held issue; and the draft of the next issue (the desk's
+/desk/digest): its own subject and intro, an article removed from it (it
+stays pending for the following issue) or added to it (a held or skipped
+newsletter delivery made pending). Each is recorded in the audit, refusals
+too; the send, whichever path makes the issue, uses the draft
+(newsletter/next_issue.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +16,20 @@ from distributor.app import App
 from distributor.config import Settings
 from distributor.errors import ConfigurationError, DistributorError
 from distributor.newsletter.digest import DigestResult, run_digest, send_issue, send_test_copy
+from distributor.newsletter.next_issue import next_issue
+from distributor.render.email import editor_intro, editor_subject
+from distributor.store.digest_drafts import ADDABLE, ADDED, REMOVED, Draft, Drafts
 from distributor.store.issues import Issues
 from distributor.store.audit import AuditNote
+from distributor.store.outbox import DeliveryStatus
+from distributor.store.states import IssueStatus
 
 __all__ = ["CopySent", "newsletter_editions", "copy_addresses", "send_digest", "send_test", "resend_issue",
-           "release_issue"]
+           "release_issue", "save_draft", "remove_article", "add_article", "IN_PROGRESS"]
+
+# The issue states in which an editor's "send the next issue" from the desk is
+# refused: one is being sent, or waits for an editor (held, failed).
+IN_PROGRESS = (IssueStatus.SENDING, IssueStatus.HELD, IssueStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -55,13 +69,20 @@ def copy_addresses(settings: Settings, edition: str, address: str | None) -> lis
 
 
 async def send_digest(app: App, edition: str, *, actor: str, subject: str | None = None,
-                      intro: str | None = None) -> DigestResult:
+                      intro: str | None = None, new_only: bool = False) -> DigestResult:
     """Send the edition's next issue now, with the editor's own subject and
-    intro if given; or resume its unfinished issue (a failed one too)."""
+    intro if given (else the draft's); or resume its unfinished issue (a
+    failed one too). With `new_only` (the desk's Send now), refused while an
+    issue of the edition is in progress (IN_PROGRESS) instead."""
     note = AuditNote(actor, "digest_send", outcome="", channel=f"{edition}.newsletter",
                      detail=_what(subject, intro))
     with started(app, note) as entry:
         newsletter_editions(app.settings, edition)
+        busy = Issues(app.store.engine).unfinished(edition, IN_PROGRESS) if new_only else []
+        if busy:
+            raise DistributorError(f"issue #{busy[0].id} of edition {edition} is {busy[0].status}: the next issue "
+                                   f"is sent once it is finished (`distributor digest --send` resumes it, "
+                                   f"`--release {busy[0].id}` a held one)")
         result = await run_digest(app.settings, app.store, edition, clock=app.clock, sleep=app.sleep,
                                   resume_failed=True, subject=subject, intro=intro)
         entry.conclude(result.status, result.detail or None, issue_id=result.issue.id if result.issue else None)
@@ -105,6 +126,64 @@ async def release_issue(app: App, issue_id: int, *, actor: str) -> DigestResult:
         result = await send_issue(app.settings, app.store, issues.get(issue_id), clock=app.clock, sleep=app.sleep)
         entry.conclude(result.status, result.detail or None)
     return result
+
+
+def save_draft(app: App, edition: str, *, actor: str, subject: str | None, intro: str | None) -> Draft:
+    """Give the edition's next issue its own subject and intro (blank: the
+    default), checked as `digest --subject/--intro` checks them: one
+    printable line of at most 200 characters; plain text of at most 2000."""
+    channel = f"{edition}.newsletter"
+    note = AuditNote(actor, "digest_draft", outcome="saved", channel=channel)
+    with refusals(app, note):
+        newsletter_editions(app.settings, edition)
+        subject = editor_subject(subject) if subject and subject.strip() else None
+        intro = editor_intro(intro) or None
+    note = AuditNote(actor, "digest_draft", outcome="saved", channel=channel,
+                     detail=_what(subject, intro) or "the default subject and intro")
+    return Drafts(app.store.engine).save(edition, subject=subject, intro=intro, now=app.clock(), by=actor,
+                                         audit=note)
+
+
+def remove_article(app: App, edition: str, delivery_id: int, *, actor: str) -> Draft:
+    """Leave an article out of the edition's next issue: its newsletter
+    delivery stays pending, for the following issue."""
+    note = AuditNote(actor, "digest_remove", outcome="removed", channel=f"{edition}.newsletter",
+                     delivery_id=delivery_id)
+    with refusals(app, note):
+        newsletter_editions(app.settings, edition)
+        items = dict(next_issue(app.settings, app.store, edition, app.clock()).items)
+        if delivery_id not in items:
+            raise DistributorError(f"delivery {delivery_id} is not in the next {edition} issue")
+    note = AuditNote(actor, "digest_remove", outcome="removed", channel=f"{edition}.newsletter",
+                     delivery_id=delivery_id, article_id=items[delivery_id],
+                     detail="left out of the next issue; it stays pending for the following one")
+    return Drafts(app.store.engine).choose(edition, delivery_id, REMOVED, now=app.clock(), by=actor, audit=note)
+
+
+def add_article(app: App, edition: str, delivery_id: int, *, actor: str) -> Draft:
+    """Put an article into the edition's next issue: one removed from it
+    back, or a held or skipped newsletter delivery (Drafts.addable) made
+    pending. Under `approval = "required"` it still needs an approval."""
+    channel = f"{edition}.newsletter"
+    note = AuditNote(actor, "digest_add", outcome="added", channel=channel, delivery_id=delivery_id)
+    drafts = Drafts(app.store.engine)
+    with refusals(app, note):
+        newsletter_editions(app.settings, edition)
+        row = app.store.outbox.get(delivery_id)
+        if row.channel != channel:
+            raise DistributorError(f"delivery {delivery_id} is on {row.channel}, not {channel}")
+        if delivery_id in drafts.get(edition).removed:
+            note = AuditNote(actor, "digest_add", outcome="added", channel=channel, delivery_id=delivery_id,
+                             article_id=row.article_id, detail="put back into the next issue")
+            return drafts.choose(edition, delivery_id, None, now=app.clock(), by=actor, audit=note)
+        if row.status not in ADDABLE or Issues(app.store.engine).carrying(delivery_id) is not None:
+            raise DistributorError(f"delivery {delivery_id} ({channel}) is {row.status}: only a held or skipped "
+                                   f"one can be added to the next issue")
+        note = AuditNote(actor, "digest_add", outcome="added", channel=channel, delivery_id=delivery_id,
+                         article_id=row.article_id, detail=f"was {row.status}; pending for the next issue")
+        app.store.outbox.set_status(delivery_id, from_states=ADDABLE, to=DeliveryStatus.PENDING, now=app.clock(),
+                                    reason="added to the next digest issue by an editor", audit=note)
+    return drafts.choose(edition, delivery_id, ADDED, now=app.clock(), by=actor)
 
 
 def _what(subject: str | None, intro: str | None) -> str | None:

@@ -133,12 +133,13 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
                 language=ed, since=dt.datetime.combine(start, dt.time(), tz), kind="newsletter")]
             what = f"since {start.isoformat()}"
         else:
-            from distributor.newsletter.digest import waiting as waiting_for
+            from distributor.newsletter.next_issue import next_issue
 
-            waiting = waiting_for(settings, store, ed, utcnow())
+            nxt = next_issue(settings, store, ed, utcnow())  # the desk's draft: its articles, subject, intro
             from distributor.edits import digest_articles
 
-            articles = digest_articles(store, [store.get_article(a) for _, a in waiting])
+            articles = digest_articles(store, [store.get_article(a) for _, a in nxt.items])
+            subject, intro = nxt.subject(subject), nxt.intro(intro)
             what = "waiting for the next issue"
         if not articles:
             raise DistributorError(f"no newsletter articles for edition {ed!r} {what}")

@@ -32,8 +32,9 @@ from distributor.edits import digest_articles
 from distributor.render import RenderedMessage, render_edition_digest
 from distributor.render.email import fill_issue
 from distributor.store import Store
-from distributor.store.approval import Approvals
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun, Sent
+from distributor.store.digest_drafts import Drafts
+from distributor.newsletter.next_issue import next_issue, waiting  # noqa: F401 - waiting: its old home
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
@@ -102,19 +103,7 @@ def recipient_tokens(settings: Settings, store: Store, edition: str, emails: lis
     return [(e, unsubscribe_token(settings, edition, ids.get(e, 0))) for e in emails]
 
 
-# ------------------------------------------------------------------ the articles
-
-
-def waiting(settings: Settings, store: Store, edition: str, now: dt.datetime) -> list[tuple[int, int]]:
-    """(delivery id, article id) of the articles the edition's next issue
-    carries: pending newsletter deliveries no issue took, past their embargo;
-    with `approval = "required"`, only those an editor approved at the
-    article's current version (the others are gated to awaiting_approval
-    first, so they show as such)."""
-    nl = settings.editions[edition].channels.newsletter
-    required = nl is not None and nl.approval == "required"
-    Approvals(store.engine).gate(f"{edition}.newsletter", required=required, now=now)
-    return Issues(store.engine).waiting_deliveries(edition, now, approved_only=required)
+# ------------------------------------------------------------------ the articles: newsletter/next_issue.py
 
 
 # ------------------------------------------------------------------ sending
@@ -133,13 +122,16 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, now: dt.datetime, *,
              subject: str | None = None, intro: str | None = None) -> Issue | None:
-    """Make the issue for (edition, slot) from the waiting articles (with an
-    editor's own subject and intro, if given); None when there is nothing to
-    send or another process made it first."""
+    """Make the issue for (edition, slot) from the next issue's articles and
+    draft (newsletter/next_issue.py; a `subject` or `intro` given here wins
+    over the draft's), taking the draft in the same transaction; None when
+    there is nothing to send or another process made it first."""
     issues = Issues(store.engine)
     nl = newsletter_of(settings, edition)
+    given = (subject, intro)
     for attempt in range(3):
-        items = waiting(settings, store, edition, now)
+        nxt = next_issue(settings, store, edition, now)
+        items, subject, intro = nxt.items, nxt.subject(given[0]), nxt.intro(given[1])
         if not items:
             return None
         stored = [store.get_article(a) for _, a in items]
@@ -153,7 +145,8 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
             return issues.create(edition=edition, slot=slot, subject=msg.subject or "", html=msg.html or "",
                                  text=msg.text, headers=dict(msg.headers), batch_size=nl.batch_size, items=items,
                                  now=now, editor_subject=subject, intro=intro,
-                                 versions={s.id: s.version for s in stored})
+                                 versions={s.id: s.version for s in stored},
+                                 within=lambda conn: Drafts.take(conn, edition, nxt.draft.version))
         except StaleItems:
             if attempt == 2:
                 raise
@@ -409,7 +402,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
     if slot is None:  # an editor's manual send: the issue of this second
-        if not waiting(settings, store, edition, now):
+        if not next_issue(settings, store, edition, now).items:
             log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
             return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
         slot = now.replace(microsecond=0)
@@ -457,13 +450,13 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         edition = issue.edition
         msg = issue_message(issue)
     else:
-        items = waiting(settings, store, edition, now)
-        if not items:
+        nxt = next_issue(settings, store, edition, now)
+        if not nxt.items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
-        articles = digest_articles(store, [store.get_article(a) for _, a in items])
+        articles = digest_articles(store, [store.get_article(a) for _, a in nxt.items])
         msg = render_edition_digest(settings, edition, articles,
                                     now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
-                                    subject=subject, intro=intro)
+                                    subject=nxt.subject(subject), intro=nxt.intro(intro))
         msg = replace(msg, subject=f"[Test] {msg.subject}")
     channel = build_channel(settings, f"{edition}.newsletter")
     try:

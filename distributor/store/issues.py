@@ -22,7 +22,7 @@ import builtins
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -129,13 +129,15 @@ class Issues:
     def create(self, *, edition: str, slot: dt.datetime, subject: str, html: str, text: str,
                headers: dict[str, str], batch_size: int,
                items: list[tuple[int, int]], now: dt.datetime, editor_subject: str | None = None,
-               intro: str | None = None, versions: dict[int, int] | None = None) -> Issue | None:
+               intro: str | None = None, versions: dict[int, int] | None = None,
+               within: Callable[[sa.Connection], None] | None = None) -> Issue | None:
         """Store a new issue with its articles and its recipient snapshot (the
         edition's subscribers active at `now`); None if (edition, slot) exists
         already (another process made it first). With `versions` (article id
         -> the version rendered into the issue), StaleItems if meanwhile an
         item's delivery left `pending`, went into another issue, or its
-        article changed."""
+        article changed. `within` runs in the same transaction before the
+        issue is stored (the draft it was made from is taken: digest_drafts)."""
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(issues.c.id).where(issues.c.edition == edition,
                                                                issues.c.slot == slot)).first()
@@ -143,6 +145,8 @@ class Issues:
                 return None
             if versions is not None and items:
                 _check_items(conn, items, versions)
+            if within is not None:
+                within(conn)
             top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(subscribers.c.id), 0))
                                .where(subscribers.c.edition == edition)).scalar_one()
             count = conn.execute(sa.select(sa.func.count()).select_from(subscribers).where(
@@ -176,6 +180,12 @@ class Issues:
         q = sa.select(issues).order_by(issues.c.slot, issues.c.id)
         if edition:
             q = q.where(issues.c.edition == edition)
+        with self.engine.connect() as conn:
+            return [_issue(r) for r in conn.execute(q)]
+
+    def recent(self, limit: int) -> builtins.list[Issue]:
+        """The `limit` latest issues of every edition, newest first."""
+        q = sa.select(issues).order_by(issues.c.slot.desc(), issues.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [_issue(r) for r in conn.execute(q)]
 

@@ -424,3 +424,33 @@ workers = sa.Table(
     sa.Column("stopped_at", UTCDateTime),
 )
 sa.Index("ix_workers_heartbeat_at", workers.c.heartbeat_at)
+
+# The editors' draft of each edition's next digest issue (the desk's
+# /desk/digest, store/digest_drafts.py): its own subject and intro, and
+# `version`, counted up by every change, so the issue made from it knows it
+# read the latest. The transaction that makes the issue deletes the draft
+# (and its article choices): the following issue starts fresh.
+digest_drafts = sa.Table(
+    "digest_drafts",
+    metadata,
+    sa.Column("edition", sa.String(8), primary_key=True),
+    sa.Column("subject", sa.Text),
+    sa.Column("intro", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+)
+
+# An editor's choice about one article of the next issue: `removed` (it stays
+# pending and goes into the following issue) or `added` (a held or skipped
+# newsletter delivery made pending for this issue).
+digest_draft_articles = sa.Table(
+    "digest_draft_articles",
+    metadata,
+    sa.Column("edition", sa.String(8), sa.ForeignKey("digest_drafts.edition", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("choice", sa.String(8), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+)

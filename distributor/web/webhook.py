@@ -160,3 +160,29 @@ def issue_counts(engine: sa.Engine, issue_id: int) -> dict[str, int]:
         # By key: a Row's `.count` is, to the type checker, tuple.count.
         return {r.event: r._mapping["count"] for r in conn.execute(
             sa.select(issue_stats).where(issue_stats.c.issue_id == issue_id))}
+
+
+# What the desk shows per issue (the events' names as editors say them): the
+# counted ones from issue_stats, bounces and complaints from the recorded
+# events (each stored with the issue_id of the send's custom_args).
+FIGURES = {"delivered": ("delivered",), "bounced": ("bounce", "dropped"), "complained": ("spamreport",),
+           "opened": ("open",), "clicked": ("click",)}
+
+
+def issue_figures(engine: sa.Engine, issue_ids: list[int]) -> dict[int, dict[str, int]]:
+    """issue id -> {delivered, bounced, complained, opened, clicked}, for the
+    issues any event came back for (the others: absent, "no figures yet")."""
+    if not issue_ids:
+        return {}
+    by_event: dict[int, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(sa.select(issue_stats).where(issue_stats.c.issue_id.in_(issue_ids))):
+            by_event.setdefault(r.issue_id, {})[r.event] = r._mapping["count"]
+        suppressing = [e for name in ("bounced", "complained") for e in FIGURES[name]]
+        for iid, event, n in conn.execute(
+                sa.select(webhook_events.c.issue_id, webhook_events.c.event, sa.func.count())
+                .where(webhook_events.c.issue_id.in_(issue_ids), webhook_events.c.event.in_(suppressing))
+                .group_by(webhook_events.c.issue_id, webhook_events.c.event)):
+            by_event.setdefault(iid, {})[event] = n
+    return {iid: {name: sum(events.get(e, 0) for e in kinds) for name, kinds in FIGURES.items()}
+            for iid, events in by_event.items()}

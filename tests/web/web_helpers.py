@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -64,3 +65,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(settings, store=None):
+    """`serve` in a thread on a free port of 127.0.0.1, its base_url the
+    address it answers on: (its settings, its URL)."""
+    import dataclasses
+
+    from distributor.web.server import start_web
+
+    port = free_port()
+    settings = dataclasses.replace(settings, web=dataclasses.replace(
+        settings.web, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    handle = start_web(settings, store=store)
+    try:
+        yield settings, handle.url
+    finally:
+        handle.stop()

@@ -11,7 +11,11 @@
                                    Resend, Skip, Hold, Release, Retry, Approve, Approve all, Edit,
                                    Remove edit), 303 back to the article; an edit the platform's
                                    rules refuse: 400, the page with the error next to the field
-    GET  /desk/digest      placeholder until that page is built
+    GET  /desk/digest      every newsletter edition's next issue (as it will look, its
+                           subject, intro and articles editable), the past issues
+                           with their progress and figures (?done=<audit id>)
+    POST /desk/digest/act  action, edition[, subject, intro, delivery, address,
+                           confirm], csrf: a digest action (digest_act.py), 303 back
     GET  /desk/health      what `distributor status` says, for people (health.py)
                            (?done=<audit id>: what a Resume button just did)
     POST /desk/health/resume   channel, csrf: resume a paused channel (resume.py),
@@ -45,7 +49,7 @@ from distributor.newsletter.tokens import web_secret
 from distributor.render.env import Templates
 from distributor.store import Store
 from distributor.store.editors import Editor, Editors, Session, token_hash
-from distributor.web.desk import act, article, articles, auth, health, resume, sent, strings
+from distributor.web.desk import act, article, articles, auth, digest_act, health, resume, sent, strings
 
 FORM = "application/x-www-form-urlencoded"
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -104,7 +108,8 @@ class Desk:
             Route("/logout", self.guarded(self.logout), methods=["POST"]),
             Route("/articles/{article_id:int}", self.guarded(self.article), methods=["GET"]),
             Route("/articles/{article_id:int}/act", self.guarded(self.act), methods=["POST"]),
-            Route("/digest", self.guarded(self.coming("digest", "distributor digest --preview OUT")), methods=["GET"]),
+            Route("/digest", self.guarded(lambda d: digest_act.show(self, d)), methods=["GET"]),
+            Route("/digest/act", self.guarded(lambda d: digest_act.act(self, d, headers)), methods=["POST"]),
             Route("/health", self.guarded(self.health), methods=["GET"]),
             Route("/health/resume", self.guarded(self.resume), methods=["POST"]),
             Route("/sent", self.guarded(self.sent), methods=["GET"]),
