@@ -19,6 +19,7 @@ import click
 from distributor.cli.common import cli, handle_errors, settings_of
 
 if TYPE_CHECKING:
+    from distributor.app import App
     from distributor.delivery import DrainReport
 
 log = logging.getLogger("distributor.worker")
@@ -43,6 +44,7 @@ def worker(ctx: click.Context, poll_seconds: float, log_json: bool) -> None:
     """
     from distributor.app import drain_until_stopped, open_app_async
     from distributor.logs import setup_logging
+    from distributor.web.server import ops_if_enabled
     from distributor.workers import presence
 
     settings = settings_of(ctx)
@@ -55,9 +57,14 @@ def worker(ctx: click.Context, poll_seconds: float, log_json: bool) -> None:
     async def main() -> None:
         async with open_app_async(settings, sandbox=False) as app:
             worker_id = app.dispatcher.worker
-            async with presence(app.store, worker_id, role="worker", clock=app.clock):
-                log.info("worker %s delivering; SIGTERM or Ctrl-C stops it", worker_id)
-                await drain_until_stopped(app, poll_seconds=poll_seconds, on_report=logged, max_wait=poll_seconds)
+            # /metrics, /healthz, /readyz on [metrics] port (compose.yaml's health check asks /readyz).
+            with ops_if_enabled(settings, role="worker"):
+                await _deliver(app, worker_id)
         log.info("worker %s stopped", worker_id)
+
+    async def _deliver(app: App, worker_id: str) -> None:
+        async with presence(app.store, worker_id, role="worker", clock=app.clock):
+            log.info("worker %s delivering; SIGTERM or Ctrl-C stops it", worker_id)
+            await drain_until_stopped(app, poll_seconds=poll_seconds, on_report=logged, max_wait=poll_seconds)
 
     asyncio.run(main())

@@ -287,3 +287,30 @@ def test_four_workers_on_one_telegram_channel_keep_its_pacing_at_the_sandboxs_re
     # The claims are `interval` apart; what reaches the sandbox may jitter by a send's latency.
     assert min(gaps) >= interval - 0.5, gaps
     assert len({p.pid for p in world.workers}) == 4 and sum(worker_shares(world).values()) == 6
+
+
+def test_a_worker_serves_healthz_readyz_and_metrics_on_its_metrics_port(world):
+    """compose.yaml's health check of a worker asks its /readyz on the
+    [metrics] port: `distributor worker` serves it, with /healthz and /metrics."""
+    world.setup(5, "telegram")
+    port = free_port()
+    with world.cfg.open("a", encoding="utf-8") as f:
+        f.write(f"\n[metrics]\nport = {port}\n")
+    world.start_workers(1)
+    ops = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            ready = ops.get("/readyz")
+            break
+        except httpx.TransportError:
+            assert world.workers[0].poll() is None, (world.tmp / "worker-0.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the worker served no /readyz"
+            time.sleep(0.2)
+    assert ready.status_code == 200 and ready.text.startswith("ready")
+    assert ops.get("/healthz").status_code == 200
+    rows = world.settled(60)
+    assert Counter(r.status for r in rows) == {"sent": 5}
+    metrics = ops.get("/metrics").text
+    assert 'distributor_deliveries{channel="de.telegram",state="sent"} 5.0' in metrics, metrics[:3000]
+    ops.close()

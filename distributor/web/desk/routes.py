@@ -336,13 +336,6 @@ class Desk:
         return self.page(desk, "sent", listing=listing, error=None, error_field=None,
                          older=link(listing.page + 1), newer=link(listing.page - 1), **ctx)
 
-    def coming(self, section: str, command: str) -> Handler:
-        async def handler(desk: DeskRequest) -> Response:
-            return self.page(desk, "coming", title=desk.w[f"coming_title_{section}"], current=section,
-                             message=desk.w["coming"].format(command=command))
-
-        return handler
-
     def page(self, desk: DeskRequest, template: str, status: int = 200, **ctx: Any) -> Response:
         """A desk page in the base layout, with the nav and the logout form."""
         return self.render(desk.lang, template, status, w=desk.w, editor=desk.editor.name, csrf=desk.csrf,
