@@ -300,15 +300,7 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
     otherwise they are let go once decoded, and the text once encoded for
     feedparser. Either way one copy of the document is held while feedparser
     reads it."""
-    if not data or data.isspace():
-        raise SourceError(source.name, "the feed is empty (0 bytes of content)")
-    try:
-        text, warnings = decode(data, "the feed", xml=True, declared=charset)
-    except ParseError as exc:
-        raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
-    head = text[:500].lstrip("\ufeff \t\r\n").lower()
-    if head.startswith(("<!doctype html", "<html")):
-        raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
+    text, warnings = decoded_feed(source, data, charset)
     if feed_utf8.declares_utf8(data) and feed_utf8.is_utf8_of(text, data):
         payload = data  # the text's own UTF-8, declared so: nothing to re-encode
         del data, text
@@ -326,6 +318,28 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
         del text
     parsed = feed_utf8.parse_utf8(payload)
     del payload
+    return checked_feed(source, parsed, warnings)
+
+
+def decoded_feed(source: SourceConfig, data: bytes, charset: str | None) -> tuple[str, list[str]]:
+    """The feed document's text and warnings, by the rules of decoding.py;
+    an empty, binary or HTML document refused."""
+    if not data or data.isspace():
+        raise SourceError(source.name, "the feed is empty (0 bytes of content)")
+    try:
+        text, warnings = decode(data, "the feed", xml=True, declared=charset)
+    except ParseError as exc:
+        raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
+    head = text[:500].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith(("<!doctype html", "<html")):
+        raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
+    return text, warnings
+
+
+def checked_feed(source: SourceConfig, parsed: feedparser.FeedParserDict,
+                 warnings: list[str]) -> feedparser.FeedParserDict:
+    """feedparser's result judged: refused with no entries from a document
+    that is not well-formed or not a feed, else warned; the warnings kept."""
     bozo = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(bozo, _HARMLESS_BOZO):
         problem = _bozo_text(bozo)

@@ -18,9 +18,8 @@ import feedparser
 import pytest
 
 from distributor.config import SourceConfig
-from distributor.errors import ParseError, SourceError
+from distributor.errors import SourceError
 from distributor.ingest import feed_utf8, sources
-from distributor.ingest.decoding import decode
 
 FEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 FILES = sorted(p for p in [*FEEDS.glob("*.xml"), *(FEEDS / "corpus" / "feeds").iterdir()] if p.is_file())
@@ -29,33 +28,15 @@ SOURCE = SourceConfig(name="feed", kind="feed", url="https://example.org/feed")
 
 def old_parse_feed(source, data: bytes, *, charset: str | None = None):
     """parse_feed as it was before parse_utf8 (the text re-encoded, feedparser.parse on it)."""
-    if not data or data.isspace():
-        raise SourceError(source.name, "the feed is empty (0 bytes of content)")
-    try:
-        text, warnings = decode(data, "the feed", xml=True, declared=charset)
-    except ParseError as exc:
-        raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
+    text, warnings = sources.decoded_feed(source, data, charset)  # unchanged: shared
     del data
-    head = text[:500].lstrip("\ufeff \t\r\n").lower()
-    if head.startswith(("<!doctype html", "<html")):
-        raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
     text = sources._XML_DECLARATION.sub(lambda m: re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"',
                                                          m.group(0)), text.lstrip("\ufeff"), count=1)
     payload = text.encode("utf-8")
     del text
     parsed = feedparser.parse(payload, sanitize_html=True, resolve_relative_uris=True)
     del payload
-    bozo = parsed.get("bozo_exception")
-    if parsed.get("bozo") and not isinstance(bozo, sources._HARMLESS_BOZO):
-        problem = sources._bozo_text(bozo)
-        if not parsed.entries:
-            raise SourceError(source.name, f"the feed is not well-formed XML{problem}; nothing from it was ingested")
-        warnings.append(f"feed: not well-formed XML{problem}; read by feedparser's lenient parser, "
-                        "check the article")
-    if not parsed.get("version") and not parsed.entries:
-        raise SourceError(source.name, "the document is neither RSS nor Atom")
-    parsed["distributor_warnings"] = [w.replace("encoding:", "feed encoding:", 1) for w in warnings]
-    return parsed
+    return sources.checked_feed(source, parsed, warnings)  # unchanged: shared
 
 
 def plain(value):
