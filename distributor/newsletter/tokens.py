@@ -87,16 +87,19 @@ def unsubscribe_tokens(settings: Settings, edition: str, subscriber_ids: list[in
     hmac.digest call. A MAC's first 24 bytes are its 32 base64url characters,
     so one b64encode serves the whole batch."""
     inner, outer = _hmac_states(web_secret(settings), f"distributor-token/{UNSUBSCRIBE}.{edition}.".encode())
-    macs = []
-    for sid in subscriber_ids:
-        i = inner.copy()
-        i.update(b"%d" % int(sid))
-        o = outer.copy()
+    ids = [int(sid) for sid in subscriber_ids]
+    inner_copy, outer_copy = inner.copy, outer.copy  # (looked up once: a third of the loop's time)
+    macs: list[bytes] = []
+    add = macs.append
+    for sid in ids:
+        i = inner_copy()
+        i.update(b"%d" % sid)
+        o = outer_copy()
         o.update(i.digest())
-        macs.append(o.digest()[:_MAC_BYTES])
+        add(o.digest()[:_MAC_BYTES])
     enc = base64.urlsafe_b64encode(b"".join(macs)).decode()
-    return [f"{UNSUBSCRIBE}.{edition}.{int(sid)}.{enc[k * _MAC_CHARS:(k + 1) * _MAC_CHARS]}"
-            for k, sid in enumerate(subscriber_ids)]
+    prefix = f"{UNSUBSCRIBE}.{edition}."
+    return [f"{prefix}{sid}.{enc[k:k + _MAC_CHARS]}" for k, sid in zip(range(0, len(enc), _MAC_CHARS), ids)]
 
 
 def _hmac_states(secret: bytes, prefix: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:

@@ -129,6 +129,21 @@ EMAIL = RenderedMessage(
              "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 
+def test_every_token_slot_of_every_header_is_filled_and_the_rest_kept():
+    """build_mail splits each header at its slots once per batch: the same
+    strings as filling each slot per reader (str.replace), slots anywhere."""
+    from dataclasses import replace
+
+    headers = {"List-Unsubscribe": "<https://n.example/u/{token}>, <mailto:u@n.example?subject=u%20{token}>",
+               "X-Both-Ends": "{token}{token}-{token}", "X-None": "no slot {tok en} {", "X-Only": "{token}"}
+    message = replace(EMAIL, headers=headers)
+    recipients = [("a@example.org", "u.de.1.AAAA"), ("b@example.org", "u.de.22.B-_b"), ("c@example.org", "")]
+    body = build_mail(message, recipients, from_email="newsletter@novastan.example")
+    assert [p["headers"] for p in body["personalizations"]] == [
+        {k: v.replace("{token}", tok) for k, v in headers.items()} for _, tok in recipients]
+    assert list(body["personalizations"][0]["headers"]) == list(headers)
+
+
 def test_a_batch_gives_each_recipient_their_own_personalization_and_token():
     body = build_mail(EMAIL, [("a@example.org", "tokA"), ("b@example.org", "tokB")],
                       from_email="newsletter@novastan.example", from_name="Novastan",
