@@ -11,9 +11,19 @@ after it is posted, so a restart neither posts it again nor forgets it; the
 message is brought up to date when the article or one of its deliveries
 changed since it was last shown (`refresh`), which is how a decision taken
 on the desk in another process reaches the chat. Two presses at once act
-once: the actions' transitions are conditional in the database (a second
-approval finds it approved, "already_approved"; the Skip button skips only
-what still awaits approval), so the second press changes nothing and says so.
+once: in one process they are decided one after the other (per article);
+across processes the actions' transitions are conditional in the database
+(a second approval finds it approved, "already_approved"; the Skip button
+skips only what still awaits approval), so the second press changes nothing
+and says so.
+
+The message shows each variant as it goes out (an editor's edit in place of
+the template's text, distributor/edits.py), and its buttons carry the
+article's version and the edits shown (texts.py): a press on a message whose
+article or text changed since decides nothing, says why, and the message is
+brought up to date; the approval itself checks the edits again
+(`seen_edits`) where it is written, so a press never approves a text it did
+not show.
 """
 
 from __future__ import annotations
@@ -232,7 +242,8 @@ async def on_press(ctx: BotContext, bot: telegram.Bot, query: telegram.CallbackQ
         await _answer(query, "This button is not one the bot knows.")
         return
     try:
-        answer = await asyncio.to_thread(decide, ctx, cb, actor_of(user_id))
+        async with ctx.deciding.setdefault(cb.article_id, asyncio.Lock()):
+            answer = await asyncio.to_thread(decide, ctx, cb, actor_of(user_id))
     except REFUSALS as exc:
         answer = str(exc)
     await _answer(query, answer)

@@ -7,11 +7,9 @@ edits the chat message; a restart posts nothing again."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
-import pytest
-
-from bot_helpers import ANNA, BERT, STRANGER, drain, looks, running, wait_for
+from bot_helpers import (ANNA, BERT, STRANGER, buttons, drain, looks, posted_for, running, seed_id, states,
+                         wait_for)
 from distributor.actions import deliveries as actions
 from distributor.app import open_app
 from distributor.ingest.pipeline import ingest
@@ -20,30 +18,10 @@ from distributor.store.audit import Audit
 from distributor.store.outbox import DeliveryStatus
 
 S = DeliveryStatus
-SEED = "de-kasachstan-china-ukraine.txt"
-
-
-def seed_id(store) -> int:
-    return next(a.id for a in store.list_articles() if a.key == SEED)
-
-
-def states(store, article_id: int) -> dict[str, str]:
-    return {d.channel: d.status for d in store.deliveries(article_id=article_id)}
 
 
 def approvals(store, article_id: int) -> list:
     return [e for e in Audit(store.engine).history(article_id=article_id) if e.action == "approve"]
-
-
-def buttons(result: dict) -> list[str]:
-    return [b["callback_data"] for row in result.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-
-
-async def posted_for(harness, article_id: int) -> dict:
-    post = await wait_for(lambda: next((r for r in harness.approval_posts()
-                                        if f"article {article_id} (de)" in r["body"]["text"]), None),
-                          message=f"the approval message of article {article_id}")
-    return post["result"]
 
 
 async def pressed_while_down(settings, store, harness, clock, presses: list[tuple[str, int]]) -> int:
@@ -100,14 +78,6 @@ def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing
                 assert {e.actor for e in done} == {"telegram:4711"}
 
     asyncio.run(go())
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_settings(request, bot_settings):
-    if request.param == "sqlite":
-        return bot_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))
 
 
 def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(any_db_settings, harness, clock):

@@ -9,11 +9,8 @@ the edited text goes out."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
-import pytest
-
-from bot_helpers import ANNA, BERT, drain, looks, running, wait_for
+from bot_helpers import ANNA, BERT, buttons, drain, looks, posted_for, running, seed_id, states, wait_for
 from distributor.actions.edits import edit_variant, remove_edit
 from distributor.app import open_app
 from distributor.ingest.pipeline import ingest
@@ -24,21 +21,8 @@ from distributor.store.audit import Audit
 from distributor.store.outbox import DeliveryStatus
 
 S = DeliveryStatus
-SEED = "de-kasachstan-china-ukraine.txt"
 EDITED = "<b>Kasachstan und China</b>: die Redaktion schreibt es neu, kürzer und klarer."
 EDITED_PLAIN = parse_html(EDITED).text
-
-
-def seed_id(store) -> int:
-    return next(a.id for a in store.list_articles() if a.key == SEED)
-
-
-def states(store, article_id: int) -> dict[str, str]:
-    return {d.channel: d.status for d in store.deliveries(article_id=article_id)}
-
-
-def buttons(result: dict) -> list[str]:
-    return [b["callback_data"] for row in result.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
 
 
 def edit_on_desk(settings, aid: int, text: str = EDITED) -> int:
@@ -52,13 +36,6 @@ def edit_on_desk(settings, aid: int, text: str = EDITED) -> int:
 def unedit_on_desk(settings, aid: int) -> None:
     with open_app(settings) as desk:
         remove_edit(desk, aid, "telegram", actor="desk:anna")
-
-
-async def posted_for(harness, article_id: int) -> dict:
-    post = await wait_for(lambda: next((r for r in harness.approval_posts()
-                                        if f"article {article_id} (de)" in r["body"]["text"]), None),
-                          message=f"the approval message of article {article_id}")
-    return post["result"]
 
 
 async def shown(harness, message_id: int, test, what: str) -> dict:
@@ -144,14 +121,6 @@ def test_a_press_on_the_old_text_is_refused_and_the_refreshed_message_approves_t
             assert sent["body"].get("text", sent["body"].get("caption")) == EDITED  # exactly the edited text
 
     asyncio.run(go())
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_settings(request, bot_settings):
-    if request.param == "sqlite":
-        return bot_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))
 
 
 def test_removing_an_edit_on_the_desk_refreshes_the_message(any_db_settings, harness, clock):
