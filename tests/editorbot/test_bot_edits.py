@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot_helpers import ANNA, BERT, buttons, drain, looks, posted_for, running, seed_id, states, wait_for
 from distributor.actions.edits import edit_variant, remove_edit
 from distributor.app import open_app
@@ -146,3 +148,25 @@ def test_removing_an_edit_on_the_desk_refreshes_the_message(any_db_settings, har
                 assert buttons(now)[0] == f"ap:{aid}:1:all:0.0.0"
 
     asyncio.run(go())
+
+
+def test_an_edit_saved_after_the_bots_look_is_still_refused_where_the_approval_is_written(bot_settings, clock,
+                                                                                           monkeypatch):
+    """The race the look before deciding cannot see: the edit lands between it
+    and the approval. The approval is given the edits shown (seen_edits) and
+    refuses the Telegram text it did not show."""
+    from distributor.editorbot import approvals
+    from distributor.editorbot.context import BotContext
+    from distributor.editorbot.texts import parse_callback
+    from distributor.errors import DistributorError
+
+    with Store.open(bot_settings) as store:
+        ingest(bot_settings, store, now=clock())
+        aid = seed_id(store)
+        edit_on_desk(bot_settings, aid)
+        monkeypatch.setattr(approvals, "_changed_since_shown", lambda *a: "")  # as if the look came before the edit
+        cb = parse_callback(f"ap:{aid}:1:all:0.0.0")
+        assert cb is not None
+        with pytest.raises(DistributorError, match="was edited since it was shown"):
+            approvals.decide(BotContext(bot_settings, store), cb, "telegram:4711")
+        assert states(store, aid)["de.telegram"] == S.AWAITING_APPROVAL
