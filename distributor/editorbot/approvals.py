@@ -8,8 +8,8 @@ when, whoever decided it and wherever (the chat, the desk, the CLI).
 Everything is driven from the database, never from this process's memory:
 the message of each article is recorded (store/editorbot.py) before and
 after it is posted, so a restart neither posts it again nor forgets it; the
-message is brought up to date when the article or one of its deliveries
-changed since it was last shown (`refresh`), which is how a decision taken
+message is brought up to date when the article, one of its deliveries or an
+edit of its variants changed since it was last shown (`refresh`), which is how a decision taken
 on the desk in another process reaches the chat. Two presses at once act
 once: in one process they are decided one after the other (per article);
 across processes the actions' transitions are conditional in the database
@@ -55,9 +55,9 @@ from distributor.editorbot.texts import (
     when,
 )
 from distributor.errors import ConfigurationError, DistributorError
+from distributor.store import StoredArticle
 from distributor.store.approval import ALREADY
 from distributor.store.audit import REFUSED, STARTED, Audit, AuditEntry, AuditNote
-from distributor.store import StoredArticle
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, InvalidTransition
 
 log = logging.getLogger("distributor.editorbot")

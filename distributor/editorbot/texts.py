@@ -16,6 +16,7 @@ brought up to date):
     sk:<article>:<version>:all:<telegram edit>.<twitter edit>.<newsletter edit>
 
 With every id at its largest (2**31 - 1) the longest is 61 bytes.
+
 Limits are Telegram's: a message is at most 4096 characters, a button's
 data 64 bytes, a callback answer 200 characters.
 """
