@@ -8,12 +8,22 @@ when, whoever decided it and wherever (the chat, the desk, the CLI).
 Everything is driven from the database, never from this process's memory:
 the message of each article is recorded (store/editorbot.py) before and
 after it is posted, so a restart neither posts it again nor forgets it; the
-message is brought up to date when the article or one of its deliveries
-changed since it was last shown (`refresh`), which is how a decision taken
+message is brought up to date when the article, one of its deliveries or an
+edit of its variants changed since it was last shown (`refresh`), which is how a decision taken
 on the desk in another process reaches the chat. Two presses at once act
-once: the actions' transitions are conditional in the database (a second
-approval finds it approved, "already_approved"; the Skip button skips only
-what still awaits approval), so the second press changes nothing and says so.
+once: in one process they are decided one after the other (per article);
+across processes the actions' transitions are conditional in the database
+(a second approval finds it approved, "already_approved"; the Skip button
+skips only what still awaits approval), so the second press changes nothing
+and says so.
+
+The message shows each variant as it goes out (an editor's edit in place of
+the template's text, distributor/edits.py), and its buttons carry the
+article's version and the edits shown (texts.py): a press on a message whose
+article or text changed since decides nothing, says why, and the message is
+brought up to date; the approval itself checks the edits again
+(`seen_edits`) where it is written, so a press never approves a text it did
+not show.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from distributor.editorbot.texts import (
     when,
 )
 from distributor.errors import ConfigurationError, DistributorError
+from distributor.store import StoredArticle
 from distributor.store.approval import ALREADY
 from distributor.store.audit import REFUSED, STARTED, Audit, AuditEntry, AuditNote
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, InvalidTransition
@@ -67,11 +78,17 @@ NOT_DECISIONS = (REFUSED, STARTED, ALREADY, "error")
 
 
 def view_of(ctx: BotContext, article_id: int) -> ArticleView:
-    """The article as its approval message shows it, read from the database."""
-    from distributor.render import render_article
+    """The article as its approval message shows it, read from the database:
+    each variant as it goes out (an editor's edit in place of the
+    template's: distributor/edits.py), and the edit ids its buttons carry."""
+    from distributor.edits import render_sent
+    from distributor.store.edits import Edits
 
     app = ctx.app()
     stored = ctx.store.get_article(article_id)
+    # The edits before the texts: an edit saved in between makes the buttons name
+    # the older edit, which the approval refuses (never a newer text approved unseen).
+    edits = Edits(ctx.store.engine).of_article(stored.id)
     latest: dict[str, DeliveryRow] = {}
     for d in ctx.store.deliveries(article_id=article_id):
         if d.kind in KIND_NAMES and _configured(ctx, d.channel):
@@ -83,14 +100,19 @@ def view_of(ctx: BotContext, article_id: int) -> ArticleView:
         variant = ""
         if awaiting and d.kind != "newsletter":
             try:
-                variant = _plain(render_article(ctx.settings, stored.article, d.kind))
+                variant = _plain(render_sent(ctx.settings, ctx.store, stored, d.kind))
             except DistributorError as exc:
                 variant = f"(cannot render it: {exc})"
         decision = _decision(history, d.id)
+        edit = edits.get(d.kind)
+        current = edit is not None and edit.current(stored.version)
         channels.append(ChannelView(channel, d.kind, d.status, awaiting, variant,
                                     decided_by=decision.actor if decision else "",
                                     decided=DECISIONS.get(decision.action, decision.action) if decision else "",
-                                    decided_at=decision.at if decision else None))
+                                    decided_at=decision.at if decision else None,
+                                    edit_id=edit.id if edit is not None else 0,
+                                    edited_by=edit.actor if edit is not None and current else "",
+                                    stale_edit_by=edit.actor if edit is not None and not current else ""))
     a = stored.article
     return ArticleView(stored.id, stored.version, a.label, a.url or "", a.language, tuple(channels))
 
@@ -220,7 +242,8 @@ async def on_press(ctx: BotContext, bot: telegram.Bot, query: telegram.CallbackQ
         await _answer(query, "This button is not one the bot knows.")
         return
     try:
-        answer = await asyncio.to_thread(decide, ctx, cb, actor_of(user_id))
+        async with ctx.deciding.setdefault(cb.article_id, asyncio.Lock()):
+            answer = await asyncio.to_thread(decide, ctx, cb, actor_of(user_id))
     except REFUSALS as exc:
         answer = str(exc)
     await _answer(query, answer)
@@ -235,11 +258,23 @@ async def _answer(query: telegram.CallbackQuery, text: str) -> None:
 
 
 def decide(ctx: BotContext, cb: Callback, actor: str) -> str:
-    """The decision a button stands for, by `actor`; what to answer."""
+    """The decision a button stands for, by `actor`; what to answer. Refused
+    (recorded, nothing decided) when the article or a variant's text changed
+    since the message showed it."""
     app = ctx.app()
+    note = AuditNote(actor, "approve" if cb.action == "ap" else "skip", outcome=REFUSED, article_id=cb.article_id)
+    try:
+        stored = ctx.store.get_article(cb.article_id)
+        why = _changed_since_shown(ctx, stored, cb)
+    except DistributorError as exc:  # the article is gone
+        why = str(exc)
+    if why:
+        Audit(ctx.store.engine).record(replace(note, detail=why), at=ctx.clock())
+        return why
     if cb.action == "ap":
+        # seen_edits again: an edit saved after the look above is refused where the approval is written.
         done = actions.approve_article(app, cb.article_id, actor=actor, seen_version=cb.version,
-                                       channels=None if cb.kind == "all" else [cb.kind])
+                                       seen_edits=cb.seen_edits, channels=None if cb.kind == "all" else [cb.kind])
         fresh = [r for r in done.results if not r.already]
         if fresh:
             text = "Approved: " + ", ".join(sorted(r.channel for r in fresh))
@@ -251,13 +286,6 @@ def decide(ctx: BotContext, cb: Callback, actor: str) -> str:
         if done.refused:
             text += "; taken first by another decision: " + ", ".join(f"#{i}" for i, _ in done.refused)
         return text
-    stored = ctx.store.get_article(cb.article_id)
-    note = AuditNote(actor, "skip", outcome=REFUSED, article_id=cb.article_id)
-    if stored.version != cb.version:
-        why = (f"article {cb.article_id} changed since it was shown (version {cb.version} then, {stored.version} "
-               "now): look at it again")
-        Audit(ctx.store.engine).record(replace(note, detail=why), at=ctx.clock())
-        return why
     skipped = []
     for d in ctx.store.deliveries(article_id=cb.article_id):
         if d.status == S.AWAITING_APPROVAL and (cb.kind == "all" or d.kind == cb.kind):
@@ -271,3 +299,21 @@ def decide(ctx: BotContext, cb: Callback, actor: str) -> str:
     why = "nothing awaits approval any more: already decided"
     Audit(ctx.store.engine).record(replace(note, detail=why), at=ctx.clock())
     return why[0].upper() + why[1:]
+
+
+def _changed_since_shown(ctx: BotContext, stored: StoredArticle, cb: Callback) -> str:
+    """Why the press is on a message out of date ("" if it is not): the
+    article's version, or an edit of a variant it acts on saved or removed
+    since."""
+    from distributor.store.edits import Edits
+
+    if stored.version != cb.version:
+        return (f"article {cb.article_id} changed since it was shown (version {cb.version} then, {stored.version} "
+                "now): look at it again")
+    edits = Edits(ctx.store.engine).of_article(stored.id)
+    for kind, seen in cb.edits:
+        edit = edits.get(kind)
+        if (edit.id if edit is not None else 0) != seen:
+            change = f"text was edited by {edit.actor}" if edit is not None else "text's edit was removed"
+            return f"the {KIND_NAMES[kind]} {change} since this message showed it: nothing done; look at it again"
+    return ""

@@ -103,7 +103,9 @@ async def latest(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
 
 
 async def preview(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
-    from distributor.render import render_article
+    """Each variant as it goes out: an editor's edit in place of the
+    template's text (distributor/edits.py), named as such."""
+    from distributor.edits import current_edit, render_sent
 
     article_id = _id(args, "preview")
     if len(args) > 2:
@@ -118,8 +120,9 @@ async def preview(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
     reply = Reply(f"Preview of article {article_id} “{esc(short(stored.article.label, 80))}”: "
                   + ", ".join(KIND_NAMES[k] for k in kinds))
     for kind in kinds:
-        msg = await asyncio.to_thread(render_article, ctx.settings, stored.article, kind)
-        notes = "".join(f"\n⚠ {w}" for w in msg.warnings)
+        msg = await asyncio.to_thread(render_sent, ctx.settings, ctx.store, stored, kind)
+        edit = await asyncio.to_thread(current_edit, ctx.store, stored, kind)
+        notes = (f"\n✏ edited by {edit.actor}" if edit is not None else "") + "".join(f"\n⚠ {w}" for w in msg.warnings)
         if kind == "telegram":
             photo = f"\n(with the photo {msg.photo})" if msg.photo else ""
             reply.messages.append((f"Telegram, {msg.length}/{msg.limit}:{photo}{notes}", None))
@@ -130,7 +133,9 @@ async def preview(ctx: BotContext, user_id: int, args: list[str]) -> Reply:
             reply.messages += [(p, None) for p in parts]
         else:
             name = f"article-{article_id}-{stored.article.language}.html"
-            reply.documents.append((name, (msg.html or "").encode(), f"Newsletter: {short(msg.subject or '', 900)}"))
+            edited = f" (the entry's text edited by {edit.actor})" if edit is not None else ""
+            reply.documents.append((name, (msg.html or "").encode(),
+                                    f"Newsletter: {short(msg.subject or '', 800)}{edited}"))
     return reply
 
 

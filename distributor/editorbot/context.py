@@ -9,9 +9,10 @@ bot running inside `distributor run` never shares the daemon's dispatcher.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distributor.app import App, app_over
@@ -40,6 +41,9 @@ class BotContext:
     settings: Settings
     store: Store
     clock: Clock = utcnow
+    # One decision at a time per article in this process (approvals.py): two presses in one
+    # batch, Approve all and Skip, make one decision, not a mix of both across its channels.
+    deciding: dict[int, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> DeskTelegramConfig:

@@ -4,6 +4,19 @@ HTML (and inline keyboards as plain rows) out.
 The approval message of an article (its variants, each channel's state and
 who decided it, the buttons while anything awaits approval), the callback
 data of those buttons, the alerts, and the usage lines of the commands.
+
+A button's data names what the message showed: the article's version and,
+per channel kind the button acts on, the id of the editor's edit of that
+variant (0: none; store/edits.py), so that a press on a message showing one
+text never approves another (approvals.py refuses it; the message is then
+brought up to date):
+
+    ap:<article>:<version>:all:<telegram edit>.<twitter edit>.<newsletter edit>
+    ap:<article>:<version>:<kind>:<its edit>
+    sk:<article>:<version>:all:<telegram edit>.<twitter edit>.<newsletter edit>
+
+With every id at its largest (2**31 - 1) the longest is 61 bytes.
+
 Limits are Telegram's: a message is at most 4096 characters, a button's
 data 64 bytes, a callback answer 200 characters.
 """
@@ -68,6 +81,9 @@ class ChannelView:
     decided_by: str = ""  # who decided last, and what
     decided: str = ""
     decided_at: dt.datetime | None = None
+    edit_id: int = 0  # the stored edit of this variant (0: none), current or not
+    edited_by: str = ""  # who wrote the text shown, when it is an editor's (a current edit)
+    stale_edit_by: str = ""  # who wrote an edit out of date (not sent: the template's text is)
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,10 @@ def approval_text(view: ArticleView) -> str:
         line = f"<b>{KIND_NAMES.get(c.kind, c.kind)}</b> ({e(c.channel)}): {e(c.status.replace('_', ' '))}"
         if c.decided_by:
             line += f" — {e(c.decided)} by {e(c.decided_by)} at {when(c.decided_at)}"
+        if c.edited_by:
+            line += f"\n✏ edited by {e(c.edited_by)}"
+        elif c.stale_edit_by:
+            line += f"\n✏ the edit by {e(c.stale_edit_by)} is out of date: the template's text goes out"
         if c.variant:
             line += f"\n<blockquote expandable>{e(short(c.variant, min(VARIANT_CHARS, budget)))}</blockquote>"
         parts.append(line)
@@ -116,11 +136,12 @@ def approval_buttons(view: ArticleView) -> list[list[Button]]:
     if not waiting:
         return []
     a, v = view.article_id, view.version
-    rows = [[Button("✅ Approve all", callback_data("ap", a, v, "all"))]]
+    edits = {c.kind: c.edit_id for c in view.channels}
+    rows = [[Button("✅ Approve all", callback_data("ap", a, v, "all", edits))]]
     if len(waiting) > 1:
-        rows.append([Button(f"Approve {KIND_NAMES.get(c.kind, c.kind)}", callback_data("ap", a, v, c.kind))
-                     for c in waiting])
-    rows.append([Button("⏭ Skip", callback_data("sk", a, v, "all"))])
+        rows.append([Button(f"Approve {KIND_NAMES.get(c.kind, c.kind)}",
+                            callback_data("ap", a, v, c.kind, edits)) for c in waiting])
+    rows.append([Button("⏭ Skip", callback_data("sk", a, v, "all", edits))])
     return rows
 
 
@@ -135,18 +156,37 @@ class Callback:
     article_id: int
     version: int
     kind: str  # a channel kind, or "all"
+    edits: tuple[tuple[str, int], ...] = ()  # (kind, edit id shown; 0: none) of each kind it acts on
+
+    @property
+    def seen_edits(self) -> dict[str, int]:
+        return dict(self.edits)
 
 
-def callback_data(action: str, article_id: int, version: int, kind: str) -> str:
-    data = f"{action}:{article_id}:{version}:{kind}"
-    assert len(data.encode()) <= 64, data  # Telegram's limit; ids and kinds are short
+def _kinds(kind: str) -> tuple[str, ...]:
+    return tuple(KIND_NAMES) if kind == "all" else (kind,)
+
+
+def callback_data(action: str, article_id: int, version: int, kind: str, edits: dict[str, int]) -> str:
+    """A button's data: the article, its version and the edits (per kind,
+    0: none) the message shows of the kinds the button acts on."""
+    ids = ".".join(str(edits.get(k, 0)) for k in _kinds(kind))
+    data = f"{action}:{article_id}:{version}:{kind}:{ids}"
+    assert len(data.encode()) <= 64, data  # Telegram's limit: at most 61 bytes with 32-bit ids
     return data
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # not "²", which int() refuses
 
 
 def parse_callback(data: str | None) -> Callback | None:
     bits = (data or "").split(":")
-    if len(bits) != 4 or bits[0] not in ("ap", "sk") or not bits[1].isdigit() or not bits[2].isdigit():
+    if len(bits) != 5 or bits[0] not in ("ap", "sk") or not _number(bits[1]) or not _number(bits[2]):
         return None
     if bits[3] not in ("all", *KIND_NAMES):
         return None
-    return Callback(bits[0], int(bits[1]), int(bits[2]), bits[3])
+    ids, kinds = bits[4].split("."), _kinds(bits[3])
+    if len(ids) != len(kinds) or not all(map(_number, ids)):
+        return None
+    return Callback(bits[0], int(bits[1]), int(bits[2]), bits[3], tuple(zip(kinds, map(int, ids))))

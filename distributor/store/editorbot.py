@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from distributor.store.db import insert_ignore
+from distributor.store.edits import EDITED, REMOVED
 from distributor.store.outbox import DeliveryStatus
-from distributor.store.schema import articles, deliveries, editorbot_alerts, editorbot_messages
+from distributor.store.schema import articles, audit, deliveries, editorbot_alerts, editorbot_messages
 
 __all__ = ["BotMessage", "BotRecords", "CLAIM_LEASE"]
 
@@ -93,11 +94,17 @@ class BotRecords:
             return [r.article_id for r in conn.execute(q)]
 
     def stale(self, chat_id: str) -> list[BotMessage]:
-        """The posted messages whose article, or one of its deliveries, changed
-        since the message was last brought up to date."""
+        """The posted messages whose article, one of its deliveries, or the
+        editors' text of one of its variants changed since the message was
+        last brought up to date. An edit saved or removed is seen by its audit
+        row, written with it (store/edits.py): a removal leaves no row in
+        variant_edits, nor always a delivery changed."""
         changed = sa.or_(
             sa.exists().where(deliveries.c.article_id == M.c.article_id, deliveries.c.updated_at >= M.c.updated_at),
-            sa.exists().where(articles.c.id == M.c.article_id, articles.c.updated_at >= M.c.updated_at))
+            sa.exists().where(articles.c.id == M.c.article_id, articles.c.updated_at >= M.c.updated_at),
+            sa.exists().where(audit.c.article_id == M.c.article_id, audit.c.action.in_(("edit", "unedit")),
+                              audit.c.outcome.in_((EDITED, REMOVED)),
+                              audit.c.at >= M.c.updated_at))
         q = sa.select(M).where(M.c.chat_id == chat_id, M.c.message_id.is_not(None), changed).order_by(M.c.article_id)
         with self.engine.connect() as conn:
             return [BotMessage(**r._mapping) for r in conn.execute(q)]

@@ -19,6 +19,7 @@ from distributor.store import Store
 GROUP = -1001000000001
 ANNA, BERT, STRANGER = 4711, 4712, 9999
 BOT = "@sandbox_editors_bot"
+SEED = "de-kasachstan-china-ukraine.txt"  # an article awaiting approval on de.telegram and de.twitter
 
 DESK_TOML = f"""
 [desk.telegram]
@@ -92,6 +93,27 @@ class Harness:
         edits = [r for r in self.calls("editMessageText", chat=GROUP) if int(r["body"]["message_id"]) == message_id]
         return edits[-1]["result"] if edits else next(
             r["result"] for r in self.group_posts() if r["result"]["message_id"] == message_id)
+
+
+def seed_id(store: Store) -> int:
+    return next(a.id for a in store.list_articles() if a.key == SEED)
+
+
+def states(store: Store, article_id: int) -> dict[str, str]:
+    return {d.channel: d.status for d in store.deliveries(article_id=article_id)}
+
+
+def buttons(result: dict[str, Any]) -> list[str]:
+    """The callback data of a message's buttons."""
+    return [b["callback_data"] for row in result.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+async def posted_for(harness: Harness, article_id: int) -> dict[str, Any]:
+    """The article's approval message, once posted."""
+    post = await wait_for(lambda: next((r for r in harness.approval_posts()
+                                        if f"article {article_id} (de)" in r["body"]["text"]), None),
+                          message=f"the approval message of article {article_id}")
+    return post["result"]
 
 
 async def wait_for(what: Callable[[], Any], *, timeout: float = 20.0, message: str = "") -> Any:

@@ -1,7 +1,8 @@
 """Fixtures of the editors' bot tests: a sandbox that knows the bot and the
 editors' group (started from settings with [desk.telegram], as `distributor
 sandbox` would be), and the test settings pointed at it, with de.telegram and
-de.twitter in approval = "required"."""
+de.twitter in approval = "required" (`any_db_settings`: those on SQLite and
+on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,12 @@ def bot_settings(make_config, articles_dir, desk_sandbox):
 @pytest.fixture
 def harness(desk_sandbox) -> Harness:
     return Harness(desk_sandbox.url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_settings(request, bot_settings):
+    """bot_settings on SQLite, and on PostgreSQL."""
+    if request.param == "sqlite":
+        return bot_settings
+    url = request.getfixturevalue("pg_url")
+    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))

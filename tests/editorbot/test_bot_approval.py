@@ -7,11 +7,9 @@ edits the chat message; a restart posts nothing again."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
-import pytest
-
-from bot_helpers import ANNA, BERT, STRANGER, drain, looks, running, wait_for
+from bot_helpers import (ANNA, BERT, STRANGER, buttons, drain, looks, posted_for, running, seed_id, states,
+                         wait_for)
 from distributor.actions import deliveries as actions
 from distributor.app import open_app
 from distributor.ingest.pipeline import ingest
@@ -20,30 +18,10 @@ from distributor.store.audit import Audit
 from distributor.store.outbox import DeliveryStatus
 
 S = DeliveryStatus
-SEED = "de-kasachstan-china-ukraine.txt"
-
-
-def seed_id(store) -> int:
-    return next(a.id for a in store.list_articles() if a.key == SEED)
-
-
-def states(store, article_id: int) -> dict[str, str]:
-    return {d.channel: d.status for d in store.deliveries(article_id=article_id)}
 
 
 def approvals(store, article_id: int) -> list:
     return [e for e in Audit(store.engine).history(article_id=article_id) if e.action == "approve"]
-
-
-def buttons(result: dict) -> list[str]:
-    return [b["callback_data"] for row in result.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-
-
-async def posted_for(harness, article_id: int) -> dict:
-    post = await wait_for(lambda: next((r for r in harness.approval_posts()
-                                        if f"article {article_id} (de)" in r["body"]["text"]), None),
-                          message=f"the approval message of article {article_id}")
-    return post["result"]
 
 
 async def pressed_while_down(settings, store, harness, clock, presses: list[tuple[str, int]]) -> int:
@@ -56,7 +34,7 @@ async def pressed_while_down(settings, store, harness, clock, presses: list[tupl
     async with running(settings, store):
         msg = await posted_for(harness, aid)
     for action, uid in presses:
-        harness.press(msg["message_id"], f"{action}:{aid}:1:all", uid)
+        harness.press(msg["message_id"], f"{action}:{aid}:1:all:0.0.0", uid)
     async with running(settings, store) as bot:
         await wait_for(lambda: len(harness.calls("answerCallbackQuery")) == len(presses), message="the answers")
         await looks(bot, 3)
@@ -72,12 +50,12 @@ def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing
             async with running(bot_settings, store):
                 msg = await posted_for(harness, aid)
                 assert msg["chat"]["type"] == "supergroup"
-                assert buttons(msg)[0].startswith(f"ap:{aid}:1:all") and f"sk:{aid}:1:all" in buttons(msg)
+                assert buttons(msg)[0].startswith(f"ap:{aid}:1:all:0.0.0") and f"sk:{aid}:1:all:0.0.0" in buttons(msg)
                 assert "Telegram" in msg["text"] and "X" in msg["text"]  # the variants of both channels
                 # Nothing has gone out before the press.
                 await drain(bot_settings, store)
                 assert harness.channel_posts() == []
-                harness.press(msg["message_id"], f"ap:{aid}:1:all", ANNA)
+                harness.press(msg["message_id"], f"ap:{aid}:1:all:0.0.0", ANNA)
                 await wait_for(lambda: states(store, aid)["de.telegram"] == S.PENDING, message="approved")
                 edited = await wait_for(lambda: next((r["result"] for r in harness.calls("editMessageText")
                                                       if "approved by telegram:4711" in r["result"]["text"]), None),
@@ -89,7 +67,7 @@ def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing
                 assert {o.channel: o.status for o in report.outcomes}["de.telegram"] == "sent"
                 assert len(harness.channel_posts()) == 1
                 # A second press (another editor) does nothing more, and says so.
-                harness.press(msg["message_id"], f"ap:{aid}:1:all", BERT)
+                harness.press(msg["message_id"], f"ap:{aid}:1:all:0.0.0", BERT)
                 answers = await wait_for(lambda: len(harness.calls("answerCallbackQuery")) == 2
                                          and harness.calls("answerCallbackQuery"), message="the second answer")
                 assert answers[1]["body"]["text"].startswith("Already approved by telegram:4711")
@@ -100,14 +78,6 @@ def test_an_approval_press_makes_the_post_go_out_and_a_second_press_does_nothing
                 assert {e.actor for e in done} == {"telegram:4711"}
 
     asyncio.run(go())
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_settings(request, bot_settings):
-    if request.param == "sqlite":
-        return bot_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))
 
 
 def test_two_presses_in_one_batch_act_once_and_a_restart_posts_nothing_again(any_db_settings, harness, clock):
@@ -148,7 +118,7 @@ def test_a_strangers_press_is_refused_and_changes_nothing(bot_settings, harness,
             aid = seed_id(store)
             async with running(bot_settings, store):
                 msg = await posted_for(harness, aid)
-                harness.press(msg["message_id"], f"ap:{aid}:1:all", STRANGER)
+                harness.press(msg["message_id"], f"ap:{aid}:1:all:0.0.0", STRANGER)
                 answer = await wait_for(lambda: harness.calls("answerCallbackQuery"), message="the answer")
             assert "only the editors" in answer[0]["body"]["text"]
             assert states(store, aid)["de.telegram"] == S.AWAITING_APPROVAL
@@ -175,7 +145,7 @@ def test_a_decision_on_the_desk_edits_the_chat_message(bot_settings, harness, cl
                 edited = await wait_for(lambda: [r["result"] for r in harness.calls("editMessageText")],
                                         message="the message edited")
                 assert "approved by desk:alice" in edited[-1]["text"]
-                assert buttons(edited[-1]) == [f"ap:{aid}:1:all", f"sk:{aid}:1:all"]  # telegram still awaits
+                assert buttons(edited[-1]) == [f"ap:{aid}:1:all:0.0.0", f"sk:{aid}:1:all:0.0.0"]  # telegram still awaits
                 with open_app(bot_settings) as cli:
                     d = next(x for x in cli.store.deliveries(article_id=aid) if x.channel == "de.telegram")
                     actions.skip(cli, d.id, actor="cli:bert", reason="not for Telegram")

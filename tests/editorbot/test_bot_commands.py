@@ -30,13 +30,17 @@ def delivery(store, article_id: int, channel: str):
 
 
 async def reply(harness, text: str, uid: int = ANNA, *, n: int = 1, in_group: bool = False) -> list[str]:
-    """Say `text` and wait for `n` new replies in that chat."""
+    """Say `text` and wait for `n` new replies in that chat (in the group: not
+    the approval messages, which the watcher may post meanwhile)."""
     chat = GROUP if in_group else uid
-    before = len(harness.calls("sendMessage", chat=chat))
+
+    def texts() -> list[str]:
+        return [c["body"]["text"] for c in harness.calls("sendMessage", chat=chat) if "reply_markup" not in c["body"]]
+
+    before = len(texts())
     harness.say(text, uid, in_group=in_group)
-    got = await wait_for(lambda: (lambda r: r[before:] if len(r) >= before + n else None)(
-        [c["body"]["text"] for c in harness.calls("sendMessage", chat=chat)]), message=f"a reply to {text}")
-    return got
+    return await wait_for(lambda: (lambda r: r[before:] if len(r) >= before + n else None)(texts()),
+                          message=f"a reply to {text}")
 
 
 def test_every_command_from_a_stranger_gets_one_refusal_and_nothing_happens(bot_settings, harness, clock):

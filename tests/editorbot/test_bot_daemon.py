@@ -63,7 +63,7 @@ def test_inside_run_an_article_goes_out_only_after_the_press_in_the_chat(make_co
                                   if f"article {aid} (de)" in r["body"]["text"]), None))
         time.sleep(3)  # the deliver job runs every 2 s: nothing goes out unapproved
         assert harness.channel_posts() == []
-        harness.press(post["message_id"], f"ap:{aid}:1:telegram", ANNA)
+        harness.press(post["message_id"], f"ap:{aid}:1:telegram:0", ANNA)
         (sent,) = wait(lambda: harness.channel_posts())
         assert sent["body"]["chat_id"] == "@novastan_de"
         wait(lambda: [r for r in harness.calls("editMessageText") if "approved by telegram:4711" in r["body"]["text"]])

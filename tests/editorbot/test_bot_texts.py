@@ -42,10 +42,13 @@ def test_a_long_article_stays_within_telegrams_limit_and_parses():
 
 
 def test_buttons_while_something_awaits_and_who_decided_after():
-    waiting = view(ChannelView("de.telegram", "telegram", "awaiting_approval", True, "x"),
+    waiting = view(ChannelView("de.telegram", "telegram", "awaiting_approval", True, "x", edit_id=41,
+                               edited_by="desk:anna"),
                    ChannelView("de.twitter", "twitter", "awaiting_approval", True, "y"))
     data = [b.data for row in approval_buttons(waiting) for b in row]
-    assert data == ["ap:12:3:all", "ap:12:3:telegram", "ap:12:3:twitter", "sk:12:3:all"]
+    # Each button names the edits (0: none) of the variants it acts on, as the message shows them.
+    assert data == ["ap:12:3:all:41.0.0", "ap:12:3:telegram:41", "ap:12:3:twitter:0", "sk:12:3:all:41.0.0"]
+    assert "edited by desk:anna" in approval_text(waiting)
     decided = view(ChannelView("de.telegram", "telegram", "pending", False, decided_by="telegram:4711",
                                decided="approved", decided_at=AT),
                    ChannelView("de.twitter", "twitter", "cancelled", False, decided_by="desk:alice",
@@ -57,10 +60,24 @@ def test_buttons_while_something_awaits_and_who_decided_after():
     assert shown_hash(approval_text(waiting), approval_buttons(waiting)) != shown_hash(text, [])
 
 
-@pytest.mark.parametrize("data", ["", "ap:1:2", "xx:1:2:all", "ap:a:2:all", "ap:1:2:facebook", None, "ap:1:-2:all"])
+@pytest.mark.parametrize("data", ["", "ap:1:2", "xx:1:2:all:0.0.0", "ap:a:2:all:0.0.0", "ap:1:2:facebook:0", None,
+                                  "ap:1:-2:all:0.0.0", "ap:1:2:all", "ap:1:2:all:0.0", "ap:1:2:twitter:0.0",
+                                  "ap:1:2:twitter:x", "ap:1:2:twitter:²", "ap:1:2:twitter:-1"])
 def test_anything_else_is_no_button_of_the_bots(data):
     assert parse_callback(data) is None
 
 
 def test_callback_data_round_trips():
-    assert parse_callback("sk:7:2:twitter") == Callback("sk", 7, 2, "twitter")
+    assert parse_callback("sk:7:2:twitter:5") == Callback("sk", 7, 2, "twitter", (("twitter", 5),))
+    assert parse_callback("ap:7:2:all:5.0.9").seen_edits == {"telegram": 5, "twitter": 0, "newsletter": 9}
+
+
+def test_the_longest_button_data_fits_telegrams_64_bytes():
+    big = 2**31 - 1  # ids and versions are 32-bit integers in the database
+    kinds = ("telegram", "twitter", "newsletter")
+    v = ArticleView(big, big, "T", "", "de", tuple(
+        ChannelView(f"de.{k}", k, "awaiting_approval", True, "x", edit_id=big) for k in kinds))
+    data = [b.data for row in approval_buttons(v) for b in row]
+    assert max(len(d.encode()) for d in data) == 61 <= 64
+    assert f"ap:{big}:{big}:all:{big}.{big}.{big}" in data and f"ap:{big}:{big}:newsletter:{big}" in data
+    assert all(parse_callback(d) is not None for d in data)
