@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from distributor.store.db import _alembic_config, create_engine, migrate
+from distributor.store.db import _alembic_config, migrate
 
 NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc).replace(tzinfo=None)
 
@@ -55,18 +54,5 @@ def check(engine) -> None:
     migrate(engine)  # and up again
 
 
-def test_0012_widens_the_status_and_keeps_the_outbox_on_sqlite(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    try:
-        check(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.postgres
-def test_0012_widens_the_status_and_keeps_the_outbox_on_postgresql(pg_url):
-    engine = create_engine(pg_url)
-    try:
-        check(engine)
-    finally:
-        engine.dispose()
+def test_0012_widens_the_status_and_keeps_the_outbox(old_engine):  # on SQLite and on PostgreSQL (conftest.py)
+    check(old_engine)

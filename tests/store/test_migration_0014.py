@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from distributor.store.db import _alembic_config, create_engine, migrate
+from distributor.store.db import _alembic_config, migrate
 
 NOW = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone.utc).replace(tzinfo=None)
 
@@ -48,18 +48,5 @@ def check(engine) -> None:
     assert "variant_edits" in sa.inspect(engine).get_table_names()
 
 
-def test_0014_makes_variant_edits_on_sqlite(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    try:
-        check(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.postgres
-def test_0014_makes_variant_edits_on_postgresql(pg_url):
-    engine = create_engine(pg_url)
-    try:
-        check(engine)
-    finally:
-        engine.dispose()
+def test_0014_makes_variant_edits(old_engine):  # on SQLite and on PostgreSQL (conftest.py)
+    check(old_engine)
