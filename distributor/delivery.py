@@ -138,16 +138,11 @@ class Dispatcher:
                     if outcome.status != "waiting":  # its channel got busy meanwhile: next round
                         report.outcomes.append(outcome)
                 continue
-            wake = self.outbox.next_due_at(self.clock(), kinds=SOCIAL_KINDS)
+            wake = self.outbox.next_due_at(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
             if wake is None or wake > deadline:
                 break
             await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
-        pending = [d for d in self.store.deliveries(status=DeliveryStatus.PENDING) if d.kind in SOCIAL_KINDS]
-        paused = {c.channel for c in self.outbox.channels() if c.paused}
-        report.waiting = len(pending)
-        report.blocked = sum(1 for d in pending if d.channel in paused)
-        report.awaiting_approval = sum(1 for d in self.store.deliveries(status=DeliveryStatus.AWAITING_APPROVAL)
-                                       if d.kind in SOCIAL_KINDS)
+        report.waiting, report.blocked, report.awaiting_approval = self.outbox.waiting(kinds=SOCIAL_KINDS)
         return report
 
     # ------------------------------------------------------------ one delivery
@@ -176,7 +171,7 @@ class Dispatcher:
             return Outcome(row.id, row.channel, "held", why)
 
     async def deliver(self, delivery_id: int) -> Outcome:
-        row, state, stored = self.outbox.for_sending(delivery_id)
+        row, state, stored, edit = self.outbox.for_sending(delivery_id)
         now = self.clock()
         if state.paused:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
@@ -200,7 +195,7 @@ class Dispatcher:
                                       reason=f"waits for the posting window {cfg.posting_window}")
                     return Outcome(row.id, row.channel, "deferred", f"outside {cfg.posting_window}; at {opening}")
         try:
-            message = render_sent(self.settings, self.store, stored, row.kind)
+            message = render_sent(self.settings, self.store, stored, row.kind, edit=edit)
         except (RenderError, ConfigurationError) as exc:
             self.outbox.finish_failed(row.id, None, outcome="permanent", error=f"render: {exc}", now=now)
             return Outcome(row.id, row.channel, "failed", f"render: {exc}")

@@ -13,6 +13,7 @@ shows it as out of date until an editor saves it again or removes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from distributor.config import Settings
 from distributor.errors import RenderError
@@ -31,13 +32,22 @@ def current_edit(store: Store, stored: StoredArticle, kind: str) -> Edit | None:
     return edit if edit is not None and edit.current(stored.version) else None
 
 
+# render_sent's `edit` when the caller did not read it: it is looked up.
+LOOK_UP: Any = object()
+
+
 def render_sent(settings: Settings, store: Store, stored: StoredArticle, kind: str, *,
-                article: Article | None = None) -> RenderedMessage:
+                article: Article | None = None, edit: Edit | None = LOOK_UP) -> RenderedMessage:
     """The message for `kind` as it goes out (`article`: the stored one
     changed for this send, e.g. without its photo). A current edit is checked
-    again against this render (RenderError if it no longer fits)."""
+    again against this render (RenderError if it no longer fits). `edit`: the
+    article's edit for `kind` (current or not) when the caller read it with
+    the article (the dispatcher's one query), else it is looked up."""
     article = article if article is not None else stored.article
-    edit = current_edit(store, stored, kind)
+    if edit is LOOK_UP:
+        edit = current_edit(store, stored, kind)
+    elif edit is not None and not edit.current(stored.version):
+        edit = None
     if kind == "newsletter":
         return render_article(settings, edited_article(article, edit.text) if edit else article, kind)
     base = render_article(settings, article, kind)

@@ -18,6 +18,8 @@ lengths are UTF-16 code units, the unit of Telegram's limits and entity offsets.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,19 +326,33 @@ def problems(html: str) -> list[str]:
     """Everything wrong with `html` for Telegram, as readable lines: first what
     Telegram refuses ("can't parse entities", with its own words), then what
     it accepts but the documentation forbids or shows other than meant."""
-    notes: list[str] = []
-    try:
-        parse_html(html, notes=notes)
-    except EntityParseError as e:
-        return [f"{e.problem} (Telegram: can't parse entities: {e})", *notes]
-    return notes
+    text, error, notes = _checked(html)
+    if error is not None:
+        return [f"{error.problem} (Telegram: can't parse entities: {error})", *notes]
+    return list(notes)
 
 
 def visible_text(html: str) -> str:
     """The message text after entity parsing: tags gone, entities decoded,
     surrounding whitespace trimmed (as Telegram trims). Raises
     EntityParseError for HTML Telegram refuses."""
-    return parse_html(html).text
+    text, error, _ = _checked(html)
+    if error is not None:  # a fresh one: the cached one would collect every raise's traceback
+        raise EntityParseError(str(error), error.problem)
+    assert text is not None
+    return text
+
+
+@functools.lru_cache(maxsize=32)
+def _checked(html: str) -> tuple[str | None, EntityParseError | None, tuple[str, ...]]:
+    """One parse of `html` for both `problems` and `visible_text`: a render
+    measures its post, checks it and measures it again, three parses of the
+    same string, where one does (the result is immutable: text, error, notes)."""
+    notes: list[str] = []
+    try:
+        return parse_html(html, notes=notes).text, None, tuple(notes)
+    except EntityParseError as e:
+        return None, e, tuple(notes)
 
 
 def _quoted(data: bytes, start: int, end: int) -> tuple[str, int]:

@@ -20,13 +20,14 @@ A sent post stays sent (an edit goes out with a resend).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import sqlalchemy as sa
 
 from distributor.store.audit import Audit, AuditNote
 from distributor.store.db import inserted_id
 from distributor.store.outbox import DeliveryStatus
+from distributor.store.records import Edit
 from distributor.store.schema import deliveries, issue_items, variant_edits
 
 __all__ = ["Edit", "Edits", "EDITED", "REMOVED", "edited_after_approval"]
@@ -45,19 +46,6 @@ def edited_after_approval(actor: str) -> str:
     return f"the text was edited by {actor}: it awaits approval again"
 
 
-@dataclass(frozen=True)
-class Edit:
-    id: int
-    article_id: int
-    kind: str
-    article_version: int
-    text: str
-    actor: str
-    created_at: dt.datetime
-
-    def current(self, version: int) -> bool:
-        """Whether it was written for the article's `version` (else out of date)."""
-        return self.article_version == version
 
 
 def _edit(row: sa.Row) -> Edit:

@@ -15,7 +15,10 @@ somebody is about to send. What decides who sends it is the claim
 exactly one sends, lease or not. A worker that dies leaves its leases to
 expire (`seconds`, a few); its delivery in `sending` is recovery's
 (delivery.py), never resent blindly. A worker's own leases are renewed each
-time it asks again; `release_leases` gives them back when it stops.
+time it asks again; `release_leases` gives them back when it stops. When
+everything due is leased by the others, `next_due_at(worker=…)` says when the
+first of their leases ends, so the worker sleeps until then instead of asking
+again and again while they send.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from distributor.store.schema import articles, channel_state, deliveries
+from distributor.store.db import reading
+from distributor.store.schema import UTCDateTime, articles, channel_state, deliveries
 
 __all__ = ["Leases", "LEASE_SECONDS", "LEASE_BATCH"]
 
@@ -80,6 +84,53 @@ class Leases:
         with self.engine.begin() as conn:
             return conn.execute(deliveries.update().where(deliveries.c.leased_by == worker)
                                 .values(leased_by=None, leased_until=None)).rowcount
+
+    def next_due_at(self, now: dt.datetime, *, kinds: tuple[str, ...], worker: str | None = None) -> dt.datetime | None:
+        """When a pending delivery of these kinds may go next: its own time,
+        its channel's wait or, with `worker`, the end of another worker's
+        lease on it (that worker is sending it), whichever is latest; paused
+        channels never (None: nothing pending). One aggregate per channel,
+        not a row per delivery: a worker that finds everything due leased by
+        the others sleeps until a lease ends instead of asking again at once."""
+        at = sa.literal(now, UTCDateTime())
+        d = deliveries.c
+        ready = sa.case((sa.and_(d.next_attempt_at.is_not(None), d.next_attempt_at > at), d.next_attempt_at),
+                        else_=at)
+        if worker is not None:
+            leased = sa.and_(d.leased_until.is_not(None), d.leased_until > ready,
+                             sa.or_(d.leased_by.is_(None), d.leased_by != worker))
+            ready = sa.case((leased, d.leased_until), else_=ready)
+        q = (sa.select(d.channel, sa.func.min(ready).label("at"))
+             .where(d.status == "pending", d.kind.in_(kinds)).group_by(d.channel))
+        with reading(self.engine) as conn:
+            soonest = {r.channel: r.at for r in conn.execute(q)}
+        if not soonest:
+            return None
+        c = channel_state.c
+        with reading(self.engine) as conn:
+            states = {r.channel: r for r in conn.execute(sa.select(c.channel, c.paused, c.not_before))}
+        best = None
+        for channel, t in soonest.items():
+            state = states.get(channel)
+            if state is not None and state.paused:
+                continue
+            t = max(t, state.not_before or now) if state is not None else t
+            best = t if best is None or t < best else best
+        return best
+
+    def waiting(self, *, kinds: tuple[str, ...]) -> tuple[int, int, int]:
+        """Of these kinds: how many are pending, how many of those on a paused
+        channel, how many await approval (a drain's closing counts)."""
+        d = deliveries.c
+        paused = sa.select(channel_state.c.channel).where(channel_state.c.paused.is_(True))
+        q = sa.select(
+            sa.func.count().filter(d.status == "pending"),
+            sa.func.count().filter(sa.and_(d.status == "pending", d.channel.in_(paused))),
+            sa.func.count().filter(d.status == "awaiting_approval"),
+        ).where(d.kind.in_(kinds), d.status.in_(("pending", "awaiting_approval")))
+        with reading(self.engine) as conn:
+            pending, blocked, awaiting = conn.execute(q).one()
+        return int(pending), int(blocked), int(awaiting)
 
     @staticmethod
     def _oldest_first(q: sa.Select[tuple[int]], now: dt.datetime, kinds: tuple[str, ...],

@@ -32,12 +32,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from distributor.errors import DistributorError
+from distributor.store import bracket
 from distributor.store.audit import Audit, AuditNote
 from distributor.store.channel_state import ChannelBusy, ChannelState, ChannelStates
 from distributor.store.db import insert_ignore, inserted_id, reading
 from distributor.store.leases import Leases
-from distributor.store.records import StoredArticle, stored_article
-from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts
+from distributor.store.records import Edit, StoredArticle, stored_article
+from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts, variant_edits
 from distributor.store.states import InvalidTransition
 
 __all__ = ["DeliveryStatus", "TRANSITIONS", "INITIAL", "InvalidTransition", "allowed", "sources",
@@ -200,24 +201,6 @@ class Outbox(ChannelStates, Leases):
 
     # ------------------------------------------------------------ reading
 
-    def next_due_at(self, now: dt.datetime, *, kinds: tuple[str, ...]) -> dt.datetime | None:
-        """When a pending delivery of these kinds may go next: its own time or
-        its channel's wait, whichever is later; paused channels never (None:
-        nothing pending)."""
-        states = {c.channel: c for c in self.channels()}
-        q = sa.select(deliveries.c.channel, deliveries.c.next_attempt_at).where(
-            _is(S.PENDING), deliveries.c.kind.in_(kinds))
-        best = None
-        with self.engine.connect() as conn:
-            for channel, next_attempt_at in conn.execute(q):
-                state = states.get(channel)
-                if state is not None and state.paused:
-                    continue
-                not_before = state.not_before if state is not None else None
-                t = max(next_attempt_at or now, not_before or now)
-                best = t if best is None or t < best else best
-        return best
-
     def get(self, delivery_id: int) -> DeliveryRow:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
@@ -225,23 +208,21 @@ class Outbox(ChannelStates, Leases):
             raise DistributorError(f"no delivery with id {delivery_id}")
         return DeliveryRow(**row._mapping)
 
-    def for_sending(self, delivery_id: int) -> tuple[DeliveryRow, ChannelState, StoredArticle]:
-        """The delivery, its channel's state and its article, read in one
-        query: what the dispatcher needs before it renders and claims."""
-        a, c = articles, channel_state
-        q = (sa.select(deliveries, *[col.label(f"a_{col.name}") for col in a.c],
-                       *[col.label(f"c_{col.name}") for col in c.c if col.name != "updated_at"])
-             .join(a, a.c.id == deliveries.c.article_id).outerjoin(c, c.c.channel == deliveries.c.channel)
-             .where(deliveries.c.id == delivery_id))
+    def for_sending(self, delivery_id: int) -> tuple[DeliveryRow, ChannelState, StoredArticle, Edit | None]:
+        """The delivery, its channel's state, its article and an editor's edit
+        of its variant (current or not), read in one query: what the
+        dispatcher needs before it renders and claims."""
+        a, c, e = articles, channel_state, variant_edits
         with reading(self.engine) as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(bracket.for_sending(), {"b_id": delivery_id}).first()
         if row is None:
             raise DistributorError(f"no delivery with id {delivery_id}")
         m = row._mapping
         delivery = DeliveryRow(**{k: m[k] for k in deliveries.c.keys()})
         state = (ChannelState(**{k: m[f"c_{k}"] for k in c.c.keys() if k != "updated_at"})
                  if m["c_channel"] is not None else ChannelState(delivery.channel))
-        return delivery, state, stored_article(SimpleNamespace(**{k: m[f"a_{k}"] for k in a.c.keys()}))
+        edit = Edit(**{k: m[f"e_{k}"] for k in e.c.keys()}) if m["e_id"] is not None else None
+        return delivery, state, stored_article(SimpleNamespace(**{k: m[f"a_{k}"] for k in a.c.keys()})), edit
 
     def defer(self, delivery_id: int, *, until: dt.datetime, now: dt.datetime, reason: str) -> None:
         """Not yet (a posting window): due again at `until`, still pending; no attempt made."""
@@ -269,36 +250,20 @@ class Outbox(ChannelStates, Leases):
         rendered), only if that is the version an editor approved. With
         `channel`, in the same transaction, its slot (ChannelState.reserve:
         ChannelBusy when it is paused or must wait; `interval`, its pacing)."""
-        approved = (deliveries.c.approved_version == approved_version if approved_version is not None
-                    else sa.true())
-        # Unpaced, the channel's state is only read, in the claim's own UPDATE.
-        free = sa.true() if channel is None or interval > 0 else ~sa.exists().where(
-            channel_state.c.channel == channel,
-            sa.or_(channel_state.c.paused.is_(True), channel_state.c.not_before > now))
+        unpaced = channel is not None and interval <= 0  # its state only read, in the claim's own UPDATE
         with self.engine.begin() as conn:
             if channel is not None and interval > 0:  # the channel's row first, then the delivery's (one lock order)
                 self.reserve(conn, channel, now=now, interval=interval)
-            won = conn.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    _is(*sources(S.SENDING, [S.PENDING])),
-                    sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-                    approved, free,
-                )
-                .values(status=S.SENDING, claimed_by=worker, claimed_at=now, updated_at=now,
-                        leased_by=None, leased_until=None)
-            ).rowcount
+            won = conn.execute(bracket.claim(approved=approved_version is not None, unpaced_channel=unpaced), {
+                "b_id": delivery_id, "b_now": now, "b_worker": worker, "b_approved_version": approved_version,
+                "b_channel": channel}).rowcount
             if not won:
-                if channel is not None and interval <= 0:
+                if unpaced and channel is not None:
                     self.reserve(conn, channel, now=now, interval=0)  # ChannelBusy, if that was why
                 conn.rollback()  # nor the channel's slot
                 return None
-            return inserted_id(conn.execute(
-                delivery_attempts.insert().values(
-                    delivery_id=delivery_id, started_at=now, outcome="started", payload=payload
-                )
-            ))
+            return inserted_id(conn.execute(bracket.ATTEMPT, {
+                "delivery_id": delivery_id, "started_at": now, "outcome": "started", "payload": payload}))
 
     # The finish_* close a claim's bracket: each moves the delivery out of
     # `sending` only, never over what recovery settled meanwhile (this process
@@ -315,16 +280,12 @@ class Outbox(ChannelStates, Leases):
             if channel is not None:  # the channel's row first (the claim's lock order)
                 if channel_not_before is None:  # unpaced: written only to reset a failure count, so
                     # that workers finishing sends on one channel do not queue on its row
-                    conn.execute(channel_state.update().where(channel_state.c.channel == channel,
-                                                              channel_state.c.consecutive_failures > 0)
-                                 .values(consecutive_failures=0, updated_at=now))
+                    conn.execute(bracket.reset_failures(), {"b_channel": channel, "b_now": now})
                 else:
                     self._wait(conn, channel, until=channel_not_before, now=now, consecutive_failures=0)
-            moved = conn.execute(
-                deliveries.update().where(deliveries.c.id == delivery_id, _is(*sources(S.SENT, [S.SENDING])))
-                .values(status=S.SENT, remote_id=remote_id, last_error=None, reason=note, claimed_by=None,
-                        article_version=article_version, next_attempt_at=None, updated_at=now)
-            ).rowcount
+            moved = conn.execute(bracket.finish_sent(), {
+                "b_id": delivery_id, "b_remote_id": remote_id, "b_note": note, "b_version": article_version,
+                "b_now": now}).rowcount
             self._close_attempt(conn, attempt_id, "sent", now, remote_id=remote_id)
         return bool(moved)
 
@@ -360,11 +321,8 @@ class Outbox(ChannelStates, Leases):
     @staticmethod
     def _close_attempt(conn: sa.Connection, attempt_id: int, outcome: str, now: dt.datetime, *,
                        error: str | None = None, remote_id: str | None = None) -> None:
-        conn.execute(
-            delivery_attempts.update().where(delivery_attempts.c.id == attempt_id).values(
-                outcome=outcome, finished_at=now, error=error, remote_id=remote_id
-            )
-        )
+        conn.execute(bracket.close_attempt(), {"b_attempt": attempt_id, "b_outcome": outcome, "b_now": now,
+                                               "b_error": error, "b_remote_id": remote_id})
 
     # ------------------------------------------------------------ crash recovery
 

@@ -130,3 +130,20 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An editor's own text for one variant of an article (store/edits.py)."""
+
+    id: int
+    article_id: int
+    kind: str
+    article_version: int
+    text: str
+    actor: str
+    created_at: dt.datetime
+
+    def current(self, version: int) -> bool:
+        """Whether it was written for the article's `version` (else out of date)."""
+        return self.article_version == version

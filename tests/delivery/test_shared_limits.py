@@ -173,3 +173,56 @@ def test_a_sent_posts_correction_is_made_by_one_worker(sb_settings, store, clock
     assert [o for o in asyncio.run(correct("b")) if o.delivery_id == row.id] == []  # A holds it: B leaves it
     assert sent(control, "telegram", "editMessageText") + sent(control, "telegram", "editMessageCaption") == []
     assert [o.status for o in asyncio.run(correct("a")) if o.delivery_id == row.id] == ["edited"]
+
+
+def test_a_worker_whose_due_deliveries_are_all_leased_by_another_sleeps_until_the_lease_ends(sb_settings, store,
+                                                                                                 clock, control):
+    """Before: `next_due_at` ignored leases, so worker B, finding every due
+    delivery leased by A, slept 0 s and asked again at once, for as long as
+    A held them: a busy loop (reading every pending row each time) that took
+    the cores A needed. Now B's wake is the end of A's lease."""
+    outbox, kinds = store.outbox, ("telegram", "twitter")
+    held = outbox.lease_due(clock(), kinds=kinds, worker="a", limit=1000)
+    assert held and outbox.lease_due(clock(), kinds=kinds, worker="b") == []
+    lease_end = clock() + dt.timedelta(seconds=5)
+    assert outbox.next_due_at(clock(), kinds=kinds, worker="b") == lease_end
+    assert outbox.next_due_at(clock(), kinds=kinds, worker="a") == clock()  # its own leases are due to it
+    assert outbox.next_due_at(clock(), kinds=kinds) == clock()  # leases aside
+
+    async def drain_b():
+        d = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep, worker="b")
+        try:
+            return await d.drain(max_wait=2)
+        finally:
+            await d.aclose()
+
+    start = clock()
+    report = asyncio.run(drain_b())
+    # A's leases end after the 2 s B may wait: B stops at once, sends nothing, sleeps nothing.
+    assert clock.slept == [] and clock() == start and report.outcomes == []
+    assert report.waiting == len(held) and sent(control, "telegram") == []
+    # With A silent past its lease, B sleeps exactly until it ends, then sends them.
+    clock.slept.clear()
+    async def drain_b_long():
+        d = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep, worker="b")
+        try:
+            return await d.drain(max_wait=10)
+        finally:
+            await d.aclose()
+    report = asyncio.run(drain_b_long())
+    assert clock.slept[0] == 5.0
+    assert {o.delivery_id for o in report.outcomes if o.status == "sent"} == set(held)
+
+
+def test_a_drain_counts_what_is_left_pending_paused_and_awaiting_approval(sb_settings, store, clock):
+    outbox, kinds = store.outbox, ("telegram", "twitter")
+    pending = [d for d in store.deliveries(status="pending") if d.kind in kinds]
+    on_telegram = [d for d in pending if d.channel == "de.telegram"]
+    assert on_telegram and len(on_telegram) < len(pending)
+    outbox.update_channel("de.telegram", paused=True, paused_reason="test", now=clock())
+    assert outbox.waiting(kinds=kinds) == (len(pending), len(on_telegram), 0)
+    outbox.set_status(pending[0].id, from_states=("pending",), to="awaiting_approval", now=clock(), reason="t")
+    blocked = len(on_telegram) - (pending[0].channel == "de.telegram")
+    assert outbox.waiting(kinds=kinds) == (len(pending) - 1, blocked, 1)
+    letters = [d for d in store.deliveries(status="pending") if d.kind == "newsletter"]
+    assert letters and outbox.waiting(kinds=("newsletter",)) == (len(letters), 0, 0)
