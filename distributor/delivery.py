@@ -41,15 +41,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
-import os
+import logging
 import random
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
-from distributor.channels import (Channel, Request, SendResult, SocialConfig, build_channel,
+from distributor.channels import (Channel, SendResult, SocialConfig, build_channel,
                                   correction_needs_approval, edits_posts, social_channels, social_config)
 from distributor.config import Settings, TelegramChannelConfig
 from distributor.errors import ChatMigrated, ConfigurationError, DeliveryError, RenderError
@@ -61,7 +59,10 @@ from distributor.render import RenderedMessage
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 from distributor.store.approval import Approvals, Corrections, correction_awaits
 from distributor.store.outbox import ChannelBusy, DeliveryStatus
+from distributor.evidence import attempt_payload, held_reason, message_from_payload, surprise
 from distributor.workers import claimer_gone, worker_id
+
+log = logging.getLogger(__name__)
 
 # The kinds the dispatcher posts article by article.
 SOCIAL_KINDS = ("telegram", "twitter")
@@ -163,7 +164,7 @@ class Dispatcher:
             # Our claim, then the bracket broke:
             if row.status == DeliveryStatus.SENDING and row.claimed_by == self.worker:
                 self.outbox.resolve_unknown(row.id, claimed_by=self.worker, status=DeliveryStatus.HELD,
-                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+                                            reason=held_reason(row.id, why), remote_id=None, now=self.clock())
             elif row.status == DeliveryStatus.PENDING:
                 self.outbox.set_status(row.id, from_states=(DeliveryStatus.PENDING,), to=DeliveryStatus.HELD,
                                        now=self.clock(), reason=f"{why}; nothing was sent. "
@@ -204,7 +205,7 @@ class Dispatcher:
         # records it before it is made.
         request = channel.build(message, silent=silent)
         try:  # the claim takes the channel's slot too: its pacing and waits, shared by every worker
-            attempt = self.outbox.claim(row.id, worker=self.worker, payload=_payload(message, request), now=now,
+            attempt = self.outbox.claim(row.id, worker=self.worker, payload=attempt_payload(message, request), now=now,
                                         approved_version=stored.version if required else None,
                                         channel=row.channel, interval=pacing(cfg))
         except ChannelBusy as busy:
@@ -340,7 +341,7 @@ class Dispatcher:
             self.outbox.finish_failed(row.id, attempt, outcome="permanent",
                                       error=f"{why}; no matching post of ours was found", now=now)
             return Outcome(row.id, row.channel, "failed", why)
-        self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status=DeliveryStatus.HELD, reason=_held_reason(row.id, why),
+        self.outbox.resolve_unknown(row.id, claimed_by=claimed_by, status=DeliveryStatus.HELD, reason=held_reason(row.id, why),
                                     remote_id=None, now=now)
         return Outcome(row.id, row.channel, "held", why)
 
@@ -361,7 +362,7 @@ class Dispatcher:
             why = f"the process {row.claimed_by} stopped while sending at {when}"
             try:
                 attempts = self.outbox.attempts(row.id)
-                message = _message_from_payload(attempts[-1].payload if attempts else None)
+                message = message_from_payload(attempts[-1].payload if attempts else None)
                 if message is None:
                     message = RenderedMessage(channel=row.kind, text="", length=0, limit=0)
                 out.append(await self._resolve(row, None, message, why, since=row.claimed_at))
@@ -370,7 +371,7 @@ class Dispatcher:
             except Exception as exc:  # noqa: BLE001 - one stuck row must not stop every later drain
                 why = f"{why}; settling it failed: unexpected {surprise(exc)}"
                 self.outbox.resolve_unknown(row.id, claimed_by=row.claimed_by, status=DeliveryStatus.HELD,
-                                            reason=_held_reason(row.id, why), remote_id=None, now=self.clock())
+                                            reason=held_reason(row.id, why), remote_id=None, now=self.clock())
                 out.append(Outcome(row.id, row.channel, "held", why))
         return out
 
@@ -414,11 +415,27 @@ class Dispatcher:
                 continue
             note = f"edited to article version {version}"
             self.corrections.mark_corrected(row.id, article_version=version, note=note, outcome="edited", now=now,
-                                       payload=_payload(message, request))
+                                       payload=attempt_payload(message, request))
             out.append(Outcome(row.id, row.channel, "edited", note))
         return out
 
     # ------------------------------------------------------------ channels
+
+    def warm(self) -> list[str]:
+        """Build every configured social channel's client now (its library
+        imported, its HTTP client and TLS context made: ~0.3 s of CPU for
+        Telegram), so that a worker is ready when it says it is, instead of
+        spending that on its first send. The channels it built. One whose
+        config is broken is left for its first delivery to report, as before."""
+        built = []
+        for name, _cfg in social_channels(self.settings):
+            try:
+                self._channel(name)
+            except ConfigurationError as exc:
+                log.warning("channel %s not built ahead: %s", name, exc)
+                continue
+            built.append(name)
+        return built
 
     def _channel(self, name: str) -> Channel[Any]:
         if name not in self._channels:
@@ -447,35 +464,3 @@ class Dispatcher:
 def pacing(cfg: SocialConfig) -> float:
     """The seconds between two posts on a channel: its minimum interval, or its editorial spacing."""
     return max(cfg.min_interval_seconds, 60.0 * cfg.spacing_minutes)
-
-
-def surprise(exc: BaseException) -> str:
-    """An unexpected exception as evidence: its type and message, and where it
-    was raised (the traceback's last frame), on one line."""
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\n", " ")
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (raised in {last.name} at {os.path.basename(last.filename)}:{last.lineno})"
-    return text
-
-
-def _held_reason(delivery_id: int, why: str) -> str:
-    return (f"outcome unknown: {why}. What was sent is in the attempt log. If it is on the channel, "
-            f"`distributor cancel {delivery_id}`; if not, `distributor release {delivery_id}`.")
-
-
-def _payload(message: RenderedMessage, request: Request) -> str:
-    """An attempt's record: the rendered message (what recovery compares with
-    the account's posts, what editors read) and, under "request", the exact
-    request the channel's payload builder made."""
-    return json.dumps({**message.to_json(), "request": request.to_json()}, ensure_ascii=False)
-
-
-def _message_from_payload(payload: str | None) -> RenderedMessage | None:
-    if not payload:
-        return None
-    data = json.loads(payload)
-    parts = tuple(data.get("parts") or ())
-    return RenderedMessage(channel=data["channel"], text=data["text"], length=data.get("length", 0),
-                           limit=data.get("limit", 0), parts=parts if len(parts) > 1 else ())

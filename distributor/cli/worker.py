@@ -63,6 +63,7 @@ def worker(ctx: click.Context, poll_seconds: float, log_json: bool) -> None:
         log.info("worker %s stopped", worker_id)
 
     async def _deliver(app: App, worker_id: str) -> None:
+        app.dispatcher.warm()  # ready to send before it says it is (registered)
         async with presence(app.store, worker_id, role="worker", clock=app.clock):
             log.info("worker %s delivering; SIGTERM or Ctrl-C stops it", worker_id)
             await drain_until_stopped(app, poll_seconds=poll_seconds, on_report=logged, max_wait=poll_seconds)

@@ -251,6 +251,14 @@ class Outbox(ChannelStates, Leases):
         `channel`, in the same transaction, its slot (ChannelState.reserve:
         ChannelBusy when it is paused or must wait; `interval`, its pacing)."""
         unpaced = channel is not None and interval <= 0  # its state only read, in the claim's own UPDATE
+        if self.engine.dialect.name == "postgresql" and (channel is None or unpaced):  # one statement
+            with reading(self.engine) as conn:
+                attempt = conn.execute(bracket.claim_pg(approved=approved_version is not None, unpaced_channel=unpaced), {
+                    "b_id": delivery_id, "b_now": now, "b_worker": worker, "b_approved_version": approved_version,
+                    "b_channel": channel, "started_at": now, "payload": payload}).scalar()
+                if attempt is None and unpaced and channel is not None:
+                    self.reserve(conn, channel, now=now, interval=0)  # ChannelBusy, if that was why
+            return None if attempt is None else int(attempt)
         with self.engine.begin() as conn:
             if channel is not None and interval > 0:  # the channel's row first, then the delivery's (one lock order)
                 self.reserve(conn, channel, now=now, interval=interval)
@@ -276,6 +284,13 @@ class Outbox(ChannelStates, Leases):
         """Record the success; with `channel`, in the same transaction, reset
         its failure count and set when it may post next (its pacing; a longer
         wait already set stays)."""
+        if self.engine.dialect.name == "postgresql" and channel_not_before is None:  # one statement
+            with reading(self.engine) as conn:
+                moved = conn.execute(bracket.finish_sent_pg(reset=channel is not None), {
+                    "b_id": delivery_id, "b_remote_id": remote_id, "b_note": note, "b_version": article_version,
+                    "b_now": now, "b_attempt": attempt_id, "b_outcome": "sent", "b_error": None,
+                    "b_channel": channel}).rowcount
+            return bool(moved)
         with self.engine.begin() as conn:
             if channel is not None:  # the channel's row first (the claim's lock order)
                 if channel_not_before is None:  # unpaced: written only to reset a failure count, so

@@ -226,3 +226,39 @@ def test_a_drain_counts_what_is_left_pending_paused_and_awaiting_approval(sb_set
     assert outbox.waiting(kinds=kinds) == (len(pending) - 1, blocked, 1)
     letters = [d for d in store.deliveries(status="pending") if d.kind == "newsletter"]
     assert letters and outbox.waiting(kinds=("newsletter",)) == (len(letters), 0, 0)
+
+
+def test_a_claim_and_a_finish_reset_the_failures_record_the_attempt_and_on_postgresql_are_one_statement_each(
+        sb_settings, store, clock):
+    import sqlalchemy as sa
+
+    outbox = store.outbox
+    first, second = telegram_ids(store)[:2]
+    outbox.add_failure("de.telegram", now=clock())
+    outbox.add_failure("de.telegram", now=clock())
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    attempt = outbox.claim(first, worker="a", payload='{"text": "x"}', now=clock(), channel="de.telegram")
+    claim_statements = len(statements)
+    assert attempt is not None and outbox.get(first).status == "sending"
+    statements.clear()
+    assert outbox.finish_sent(first, attempt, remote_id="@novastan_de/7", article_version=1, now=clock(),
+                              channel="de.telegram")
+    finish_statements = len(statements)
+    row, (only,) = outbox.get(first), outbox.attempts(first)
+    assert (row.status, row.remote_id, row.claimed_by) == ("sent", "@novastan_de/7", None)
+    assert (only.id, only.outcome, only.remote_id, only.payload) == (attempt, "sent", "@novastan_de/7", '{"text": "x"}')
+    assert only.finished_at == clock()
+    assert outbox.channel("de.telegram").consecutive_failures == 0
+    if store.engine.dialect.name == "postgresql":
+        # (each on an autocommit connection: the statement commits, no BEGIN nor COMMIT round trip)
+        assert (claim_statements, finish_statements) == (1, 1)
+    # A claim that loses writes no attempt, and a finish that finds the delivery settled moves nothing.
+    assert outbox.claim(first, worker="b", payload="{}", now=clock(), channel="de.telegram") is None
+    assert len(outbox.attempts(first)) == 1
+    attempt2 = outbox.claim(second, worker="a", payload="{}", now=clock(), channel="de.telegram")
+    outbox.resolve_unknown(second, claimed_by="a", status="held", reason="recovery was first", remote_id=None,
+                           now=clock())
+    assert not outbox.finish_sent(second, attempt2, remote_id="@novastan_de/8", article_version=1, now=clock(),
+                                  channel="de.telegram")
+    assert outbox.get(second).status == "held" and outbox.attempts(second)[0].remote_id == "@novastan_de/8"
