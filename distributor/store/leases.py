@@ -24,6 +24,8 @@ again and again while they send.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,13 +39,28 @@ LEASE_SECONDS = 5.0
 LEASE_BATCH = 10
 
 
-def _due(now: dt.datetime, kinds: tuple[str, ...]) -> list[sa.ColumnElement[bool]]:
+def _due(now: Any, kinds: tuple[str, ...]) -> list[sa.ColumnElement[bool]]:
     """Pending deliveries of these kinds that may go now, on channels neither paused nor told to wait."""
     blocked = sa.select(channel_state.c.channel).where(
         sa.or_(channel_state.c.paused.is_(True), channel_state.c.not_before > now))
     return [deliveries.c.status == "pending", deliveries.c.kind.in_(kinds),
             sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
             deliveries.c.channel.not_in(blocked)]
+
+
+@functools.cache
+def _lease_statements(kinds: tuple[str, ...], limit: int) -> tuple[sa.Select[tuple[int]], sa.Update]:
+    """lease_due's pick and lease, built once (b_now, b_worker; b_ids, b_until):
+    a worker asks every few deliveries, and building them cost more than running them."""
+    now: sa.BindParameter[Any] = sa.bindparam("b_now", type_=UTCDateTime())
+    worker: sa.BindParameter[Any] = sa.bindparam("b_worker")
+    free = sa.or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until <= now,
+                  deliveries.c.leased_by == worker)
+    pick = (Leases._oldest_first(sa.select(deliveries.c.id).where(free), now, kinds, limit)
+            .with_for_update(of=deliveries, skip_locked=True))
+    lease = (deliveries.update().where(deliveries.c.id.in_(sa.bindparam("b_ids", expanding=True)), free)
+             .values(leased_by=worker, leased_until=sa.bindparam("b_until")))
+    return pick, lease
 
 
 class Leases:
@@ -59,15 +76,12 @@ class Leases:
         """Lease up to `limit` due deliveries no other worker holds a lease
         on, oldest article first (a burst is spread out in publication
         order); their ids. Renews this worker's own."""
-        free = sa.or_(deliveries.c.leased_until.is_(None), deliveries.c.leased_until <= now,
-                      deliveries.c.leased_by == worker)
-        pick = (self._oldest_first(sa.select(deliveries.c.id).where(free), now, kinds, limit)
-                .with_for_update(of=deliveries, skip_locked=True))
+        pick, lease = _lease_statements(tuple(kinds), limit)
+        params = {"b_now": now, "b_worker": worker}
         with self.engine.begin() as conn:
-            ids = [r.id for r in conn.execute(pick)]
+            ids = [r.id for r in conn.execute(pick, params)]
             if ids:
-                conn.execute(deliveries.update().where(deliveries.c.id.in_(ids), free).values(
-                    leased_by=worker, leased_until=now + dt.timedelta(seconds=seconds)))
+                conn.execute(lease, {**params, "b_ids": ids, "b_until": now + dt.timedelta(seconds=seconds)})
         return ids
 
     def take_lease(self, delivery_id: int, *, worker: str, now: dt.datetime, seconds: float = 60.0) -> bool:
@@ -133,7 +147,7 @@ class Leases:
         return int(pending), int(blocked), int(awaiting)
 
     @staticmethod
-    def _oldest_first(q: sa.Select[tuple[int]], now: dt.datetime, kinds: tuple[str, ...],
+    def _oldest_first(q: sa.Select[tuple[int]], now: Any, kinds: tuple[str, ...],
                       limit: int) -> sa.Select[tuple[int]]:
         return (q.join(articles, articles.c.id == deliveries.c.article_id).where(*_due(now, kinds))
                 .order_by(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at), deliveries.c.id)
