@@ -189,27 +189,20 @@ def test_a_worker_whose_due_deliveries_are_all_leased_by_another_sleeps_until_th
     assert outbox.next_due_at(clock(), kinds=kinds, worker="a") == clock()  # its own leases are due to it
     assert outbox.next_due_at(clock(), kinds=kinds) == clock()  # leases aside
 
-    async def drain_b():
+    async def drain_b(max_wait):
         d = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep, worker="b")
         try:
-            return await d.drain(max_wait=2)
+            return await d.drain(max_wait=max_wait)
         finally:
             await d.aclose()
 
     start = clock()
-    report = asyncio.run(drain_b())
+    report = asyncio.run(drain_b(2))
     # A's leases end after the 2 s B may wait: B stops at once, sends nothing, sleeps nothing.
     assert clock.slept == [] and clock() == start and report.outcomes == []
     assert report.waiting == len(held) and sent(control, "telegram") == []
     # With A silent past its lease, B sleeps exactly until it ends, then sends them.
-    clock.slept.clear()
-    async def drain_b_long():
-        d = Dispatcher(sb_settings, store, clock=clock, sleep=clock.sleep, worker="b")
-        try:
-            return await d.drain(max_wait=10)
-        finally:
-            await d.aclose()
-    report = asyncio.run(drain_b_long())
+    report = asyncio.run(drain_b(10))
     assert clock.slept[0] == 5.0
     assert {o.delivery_id for o in report.outcomes if o.status == "sent"} == set(held)
 
