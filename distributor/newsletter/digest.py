@@ -25,7 +25,7 @@ from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
-from distributor.newsletter.digest_sender import Sender, on_loop
+from distributor.newsletter.digest_sender import Sender, on_loop, posted
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.edits import digest_articles
@@ -301,12 +301,11 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
         body, ahead_to, ahead_body = build(cur, to), [], None  # the bodies of cur and ahead (prebuilds only)
         sender = Sender(loop, channel_name, start, ready)
         try:
-            request = sender.post((cur, to, body)) if isinstance(cur, Begun) else None
+            request = await posted(sender, (cur, to, body)) if isinstance(cur, Begun) else None
             while isinstance(cur, Begun) and request is not None:
                 failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
                 while True:
                     follow = None  # ahead's request, if the sender posts it right after cur's answer
-                    await asyncio.sleep(0)  # a coroutine channel's request starts before the next batch is prepared
                     try:
                         if ahead is None:
                             ahead = book.step(sent=pending, batch_no=cur.batch_no + 1, after=cur.last_id,
@@ -342,7 +341,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                                 return DigestResult(issue.edition, issue, "already",
                                                     f"batch {cur.batch_no + 1} is being sent by another process")
                             cur = again
-                            request = sender.post((cur, to, body))
+                            request = await posted(sender, (cur, to, body))
                             continue
                         if decision.action == "pause":
                             reason = f"{exc} (digest issue #{issue.id}, batch {cur.batch_no + 1})"
@@ -395,7 +394,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                                         f"batch {n + 1} is being sent by another process")
                 cur, to, body, ahead, ahead_to, ahead_body = ahead, ahead_to, ahead_body, None, [], None
                 if isinstance(cur, Begun):
-                    request = sender.post((cur, to, body))
+                    request = await posted(sender, (cur, to, body))
         finally:
             sender.close()
         if pending is not None:

@@ -142,6 +142,14 @@ class Sender:
             self._loop.call_soon_threadsafe(done)
 
 
+async def posted(sender: Sender, body: Any) -> asyncio.Future[Answer]:
+    """`sender.post(body)`, and one turn of the loop: a coroutine channel's
+    request starts (its task's first step) before the caller goes on."""
+    request = sender.post(body)
+    await asyncio.sleep(0)
+    return request
+
+
 def _answer(wait: Callable[[], str]) -> str:
     return wait()
 
