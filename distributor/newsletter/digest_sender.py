@@ -61,7 +61,7 @@ class Sender:
         thread, and waited for in the sender's."""
         fut: asyncio.Future[Answer] = self._loop.create_future()
         with self._lock:
-            self._in_flight = True
+            self._in_flight, self._next = True, None
         try:
             wait = self._start(body)
         except BaseException:
@@ -101,16 +101,20 @@ class Sender:
                     self._failed(fut, exc)
                     break
                 with self._lock:
+                    # Taken and decided in one hold of the lock: once nothing is handed
+                    # over, the request is no longer in flight, so a `then` from now on
+                    # returns None and the loop posts that batch itself (never both).
                     nxt, self._next = self._next, None
-                    closed = self._closed
+                    if nxt is None or self._closed:
+                        nxt, self._in_flight = None, False
                 go = False
-                if nxt is not None and not closed:
+                if nxt is not None:
                     try:
                         go = self._ready(nxt[0])
                     except Exception:  # noqa: BLE001 - the loop checks again, and reports what fails
                         go = False
-                with self._lock:
-                    self._in_flight = go = go and not self._closed
+                    with self._lock:
+                        self._in_flight = go = go and not self._closed
                 if not go or nxt is None:
                     self._settle(fut, Answer(message_id, chained=False))
                     break
