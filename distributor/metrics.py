@@ -48,6 +48,7 @@ from distributor.errors import DeliveryError, OutcomeUnknown, RateLimited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The kinds posted article by article (delivery.SOCIAL_KINDS; newsletter ones wait for the digest).
@@ -69,24 +70,37 @@ LEADS = Gauge("distributor_this_process_leads", "1 while this `distributor run` 
 async def timed(channel: str, call: Awaitable[T]) -> T:
     """Await one request to a provider, counted: its duration by outcome
     (sent, rate_limited, error, unknown), and a 429's wait."""
-    start = time.perf_counter()
-    outcome = "unknown"
-    try:
+    with _Counting(channel) as counting:
         result = await call
-        outcome = "sent"
+        counting.outcome = "sent"
         return result
-    except RateLimited as exc:
-        outcome = "rate_limited"
-        RATE_LIMITED.labels(channel).inc()
-        RATE_LIMIT_WAIT.labels(channel).inc(max(0.0, exc.retry_after))
-        raise
-    except OutcomeUnknown:
-        raise
-    except DeliveryError:
-        outcome = "error"
-        raise
-    finally:
-        SEND_SECONDS.labels(channel, outcome).observe(time.perf_counter() - start)
+
+
+def counted(channel: str, call: Callable[[A], T], arg: A) -> T:
+    """`call(arg)`, one blocking request to a provider (the digest's sender
+    thread), counted as `timed` counts an awaited one."""
+    with _Counting(channel) as counting:
+        result = call(arg)
+        counting.outcome = "sent"
+        return result
+
+
+class _Counting:
+    def __init__(self, channel: str):
+        self.channel, self.outcome = channel, "unknown"
+
+    def __enter__(self) -> _Counting:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, RateLimited):
+            self.outcome = "rate_limited"
+            RATE_LIMITED.labels(self.channel).inc()
+            RATE_LIMIT_WAIT.labels(self.channel).inc(max(0.0, exc.retry_after))
+        elif isinstance(exc, DeliveryError) and not isinstance(exc, OutcomeUnknown):
+            self.outcome = "error"
+        SEND_SECONDS.labels(self.channel, self.outcome).observe(time.perf_counter() - self.start)
 
 
 class DatabaseCollector(Collector):

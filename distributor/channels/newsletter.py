@@ -84,14 +84,15 @@ class NewsletterChannel(BatchChannel):
 
     async def post(self, body: dict[str, Any]) -> str:
         """Post a body `build` made; returns SendGrid's X-Message-Id."""
-        return await asyncio.to_thread(self._post, body)
+        return await asyncio.to_thread(self.post_now, body)
 
     async def send_batch(self, message: RenderedMessage, recipients: Sequence[tuple[str, str]], *,
                          custom_args: dict[str, str] | None = None) -> str:
         """Send one batch; returns SendGrid's X-Message-Id."""
         return await self.post(self.build(message, recipients, custom_args=custom_args))
 
-    def _post(self, body: dict[str, Any]) -> str:
+    def post_now(self, body: dict[str, Any]) -> str:
+        """`post`, blocking the calling thread (the digest's sender thread)."""
         # urllib wraps any OSError while connecting and writing the request in
         # URLError; the answer is read outside that wrapper. So a URLError is a
         # request that never fully left (safe to send again), and a bare

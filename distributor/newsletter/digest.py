@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from distributor.channels import build_channel
 from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
-from distributor.metrics import timed
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
+from distributor.newsletter.digest_sender import Sender, on_loop, posted
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.edits import digest_articles
@@ -242,10 +242,22 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
         except ValueError:  # a batch the channel refuses: send_batch raises it as the request would start
             return None
 
-    def send(batch: Begun, to: list[tuple[str, str]], body: object) -> Awaitable[str]:
-        if body is not None:
-            return timed(f"{issue.edition}.newsletter", channel.post(body))
-        return timed(f"{issue.edition}.newsletter", channel.send_batch(message, to, custom_args=args(batch)))
+    # Every request is posted by the sender's thread (newsletter/digest_sender.py):
+    # the newsletter channel's blocking post there and then, any other channel's
+    # coroutine on the loop.
+    loop = asyncio.get_running_loop()
+    post_now = getattr(channel, "post_now", None) if prebuilds else None
+
+    def start(item: tuple[Begun, list[tuple[str, str]], object]) -> Callable[[], str]:
+        batch, to, body = item
+        if body is not None and post_now is not None:
+            return lambda: post_now(body)
+        return on_loop(loop, channel.post(body) if body is not None
+                       else channel.send_batch(message, to, custom_args=args(batch)))
+
+    def ready(batch: Begun) -> bool:
+        """In the sender's thread, after an answer: may `batch` go out at once?"""
+        return not stop() and not book.leavers(batch)
 
     _quiet_collector.start()
     try:
@@ -280,93 +292,111 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
         # One request in flight; while it runs, `step` records the batch before
         # it sent, reads and begins the next one (store/digest_batches.py), and
-        # its tokens and request body are made. So when an answer comes the
-        # next request starts after one quick read: who left since their batch
-        # was read (with any, the body is built again without them).
+        # its tokens and request body are made; then it is handed to the sender,
+        # which posts it as soon as the answer comes unless someone of it left
+        # since it was read or the send is stopping (the loop decides those).
         pending: Sent | None = None  # answered, recorded by the next transaction
         ahead: Begun | Literal["end", "taken"] | None = None  # the batch after cur, once prepared
         to = recipients(cur) if isinstance(cur, Begun) else []
         body, ahead_to, ahead_body = build(cur, to), [], None  # the bodies of cur and ahead (prebuilds only)
-        while isinstance(cur, Begun):
-            failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
-            while True:
-                request = asyncio.ensure_future(send(cur, to, body))
-                await asyncio.sleep(0)  # the request starts (in its thread) before the next batch is prepared
-                try:
-                    if ahead is None:
-                        ahead = book.step(sent=pending, batch_no=cur.batch_no + 1, after=cur.last_id, now=clock())
-                        pending = None
-                        ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
-                        ahead_body = build(ahead, ahead_to)
-                    message_id = await request
-                except OutcomeUnknown as exc:
-                    # Left in `sending`: the next resume holds the issue.
-                    book.settle(now=clock(), sent=pending, put_back=ahead)
-                    reason = f"batch {cur.batch_no + 1}: {exc}; `distributor digest --release {issue.id}` sends it again"
-                    issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
-                    return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
-                except DeliveryError as exc:
-                    book.settle(now=clock(), sent=pending, failed=(cur.batch_no, str(exc)), put_back=ahead)
-                    pending, ahead, ahead_body = None, None, None
-                    decision = policy.decide(exc, failures=failures, waits=waits)
-                    failures = decision.failures
-                    if decision.action in ("wait", "retry"):
-                        waits = waits + 1 if decision.action == "wait" else 0
-                        log.warning("digest %s issue %s: batch %d: %s; retrying in %.0fs", issue.edition,
-                                    issue.id, cur.batch_no + 1, decision.why, decision.delay)
-                        await sleep(decision.delay)
-                        if stop():  # the process is stopping: the next run resumes this batch
-                            return DigestResult(issue.edition, issues.get(issue.id), "stopped",
-                                                f"stopped while batch {cur.batch_no + 1} waited to be retried")
-                        again = book.begin(cur, clock())
-                        if again is None:
-                            return DigestResult(issue.edition, issue, "already",
-                                                f"batch {cur.batch_no + 1} is being sent by another process")
-                        cur = again
-                        continue
-                    if decision.action == "pause":
-                        reason = f"{exc} (digest issue #{issue.id}, batch {cur.batch_no + 1})"
-                        store.outbox.update_channel(channel_name, paused=True, paused_reason=reason, now=clock())
-                        return DigestResult(issue.edition, issues.get(issue.id), "paused",
-                                            f"{channel_name} paused: {exc}; after `distributor resume "
-                                            f"{channel_name}` the issue resumes at the next run")
-                    issues.set_status(issue.id, IssueStatus.FAILED, now=clock(),
-                                      reason=f"batch {cur.batch_no + 1}: {decision.why}")
-                    return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
-                except BaseException:
-                    # Cancelled or interrupted: cur's outcome is unknown (left `sending`),
-                    # what is known is recorded and the batch after it put back.
-                    request.cancel()
-                    with contextlib.suppress(Exception):
+        sender = Sender(loop, channel_name, start, ready)
+        try:
+            request = await posted(sender, (cur, to, body)) if isinstance(cur, Begun) else None
+            while isinstance(cur, Begun) and request is not None:
+                failures = waits = 0  # this run's failed attempts and rate-limit waits for the batch
+                while True:
+                    follow = None  # ahead's request, if the sender posts it right after cur's answer
+                    try:
+                        if ahead is None:
+                            ahead = book.step(sent=pending, batch_no=cur.batch_no + 1, after=cur.last_id,
+                                              now=clock())
+                            pending = None
+                            ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
+                            ahead_body = build(ahead, ahead_to)
+                            if isinstance(ahead, Begun):
+                                follow = sender.then(ahead, (ahead, ahead_to, ahead_body))
+                        answer = await request
+                    except OutcomeUnknown as exc:
+                        # Left in `sending`: the next resume holds the issue.
                         book.settle(now=clock(), sent=pending, put_back=ahead)
-                    raise
-                log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
-                         cur.batch_no + 1, issue.batch_count, len(to), message_id)
-                break
-            pending, total, n = (cur.batch_no, message_id, len(to)), total + len(to), cur.batch_no + 1
-            if stop():
-                book.settle(now=clock(), sent=pending, put_back=ahead)
-                pending = None
-                if ahead != END:
-                    return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
-                break
-            while isinstance(ahead, Begun) and (gone := book.leavers(ahead)):
-                # Whoever stopped being active since the batch was read is left out;
-                # with nobody left in it, the batch is put back and the next page read.
-                keep = [i for i, (sid, _) in enumerate(ahead.page) if sid not in gone]
-                if keep:
-                    ahead.page, ahead_to = [ahead.page[i] for i in keep], [ahead_to[i] for i in keep]
-                    ahead_body = build(ahead, ahead_to)
+                        reason = (f"batch {cur.batch_no + 1}: {exc}; `distributor digest --release {issue.id}` "
+                                  f"sends it again")
+                        issues.set_status(issue.id, IssueStatus.HELD, now=clock(), reason=reason)
+                        return DigestResult(issue.edition, issues.get(issue.id), "held", reason)
+                    except DeliveryError as exc:
+                        book.settle(now=clock(), sent=pending, failed=(cur.batch_no, str(exc)), put_back=ahead)
+                        pending, ahead, ahead_body = None, None, None
+                        decision = policy.decide(exc, failures=failures, waits=waits)
+                        failures = decision.failures
+                        if decision.action in ("wait", "retry"):
+                            waits = waits + 1 if decision.action == "wait" else 0
+                            log.warning("digest %s issue %s: batch %d: %s; retrying in %.0fs", issue.edition,
+                                        issue.id, cur.batch_no + 1, decision.why, decision.delay)
+                            await sleep(decision.delay)
+                            if stop():  # the process is stopping: the next run resumes this batch
+                                return DigestResult(issue.edition, issues.get(issue.id), "stopped",
+                                                    f"stopped while batch {cur.batch_no + 1} waited to be retried")
+                            again = book.begin(cur, clock())
+                            if again is None:
+                                return DigestResult(issue.edition, issue, "already",
+                                                    f"batch {cur.batch_no + 1} is being sent by another process")
+                            cur = again
+                            request = await posted(sender, (cur, to, body))
+                            continue
+                        if decision.action == "pause":
+                            reason = f"{exc} (digest issue #{issue.id}, batch {cur.batch_no + 1})"
+                            store.outbox.update_channel(channel_name, paused=True, paused_reason=reason, now=clock())
+                            return DigestResult(issue.edition, issues.get(issue.id), "paused",
+                                                f"{channel_name} paused: {exc}; after `distributor resume "
+                                                f"{channel_name}` the issue resumes at the next run")
+                        issues.set_status(issue.id, IssueStatus.FAILED, now=clock(),
+                                          reason=f"batch {cur.batch_no + 1}: {decision.why}")
+                        return DigestResult(issue.edition, issues.get(issue.id), "failed", decision.why)
+                    except BaseException:
+                        # Cancelled or interrupted: cur's outcome is unknown (left `sending`),
+                        # what is known is recorded and the batch after it put back (the
+                        # sender, closed first, posts nothing more).
+                        sender.close()
+                        with contextlib.suppress(Exception):
+                            book.settle(now=clock(), sent=pending, put_back=ahead)
+                        raise
+                    log.info("digest %s issue %s: batch %d/%d sent (%d recipients, %s)", issue.edition, issue.id,
+                             cur.batch_no + 1, issue.batch_count, len(to), answer.message_id)
                     break
-                book.settle(now=clock(), put_back=ahead)
-                ahead = book.step(sent=pending, batch_no=ahead.batch_no, after=ahead.last_id, now=clock())
-                pending = None
-                ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
-                ahead_body = build(ahead, ahead_to)
-            if ahead == TAKEN:
-                book.settle(now=clock(), sent=pending)
-                return DigestResult(issue.edition, issue, "already", f"batch {n + 1} is being sent by another process")
-            cur, to, body, ahead, ahead_to, ahead_body = ahead, ahead_to, ahead_body, None, [], None
+                pending, total, n = (cur.batch_no, answer.message_id, len(to)), total + len(to), cur.batch_no + 1
+                if answer.chained:  # the sender found nobody gone and no stop: ahead's request runs already
+                    assert follow is not None and isinstance(ahead, Begun)
+                    cur, to, body, request = ahead, ahead_to, ahead_body, follow
+                    ahead, ahead_to, ahead_body = None, [], None
+                    continue
+                if stop():
+                    book.settle(now=clock(), sent=pending, put_back=ahead)
+                    pending = None
+                    if ahead != END:
+                        return DigestResult(issue.edition, issue, "stopped", f"stopped before batch {n + 1}")
+                    break
+                while isinstance(ahead, Begun) and (gone := book.leavers(ahead)):
+                    # Whoever stopped being active since the batch was read is left out;
+                    # with nobody left in it, the batch is put back and the next page read.
+                    keep = [i for i, (sid, _) in enumerate(ahead.page) if sid not in gone]
+                    if keep:
+                        ahead.page, ahead_to = [ahead.page[i] for i in keep], [ahead_to[i] for i in keep]
+                        ahead_body = build(ahead, ahead_to)
+                        break
+                    book.settle(now=clock(), put_back=ahead)
+                    ahead = book.step(sent=pending, batch_no=ahead.batch_no, after=ahead.last_id, now=clock())
+                    pending = None
+                    ahead_to = recipients(ahead) if isinstance(ahead, Begun) else []
+                    ahead_body = build(ahead, ahead_to)
+                if ahead == TAKEN:
+                    book.settle(now=clock(), sent=pending)
+                    return DigestResult(issue.edition, issue, "already",
+                                        f"batch {n + 1} is being sent by another process")
+                cur, to, body, ahead, ahead_to, ahead_body = ahead, ahead_to, ahead_body, None, [], None
+                if isinstance(cur, Begun):
+                    request = await posted(sender, (cur, to, body))
+        finally:
+            sender.close()
         if pending is not None:
             book.settle(now=clock(), sent=pending)
         issues.set_status(issue.id, IssueStatus.SENT, now=clock())

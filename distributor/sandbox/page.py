@@ -8,6 +8,7 @@ rendered in a sandboxed frame. Plain HTML, no script.
 from __future__ import annotations
 
 import html
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +136,7 @@ def _mail(sendgrid: SendGridService) -> str:
         return "<p class=meta>No email sent yet.</p>"
     parts = []
     for m in list(sendgrid.mail)[-50:]:
-        body = m["body"]
+        body = json.loads(m["raw"])
         ps = body.get("personalizations") or []
         rcpt = [r["email"] for p in ps for k in ("to", "cc", "bcc") for r in p.get(k) or ()]
         shown = ", ".join(rcpt[:5]) + (f" and {len(rcpt) - 5} more" if len(rcpt) > 5 else "")

@@ -142,12 +142,14 @@ class SendGridService:
             return refuse(400, errors_body("The batch id is not valid.", "batch_id"), body)
         sandbox_mode = ((body.get("mail_settings") or {}).get("sandbox_mode") or {}).get("enable") is True
         if sandbox_mode:  # SendGrid validates and sends nothing: 200, no message id
-            self.core.log.add("sendgrid", method, request.url.path, now, body, account=key.label, status=200)
+            self.core.log.add("sendgrid", method, request.url.path, now, body, account=key.label, status=200,
+                              raw=raw)
             return Response(status_code=200, headers=headers)
         message_id = secrets.token_urlsafe(16)[:22]
         self.core.log.add("sendgrid", method, request.url.path, now, body, account=key.label, status=202,
-                          result={"message_id": message_id})
-        self.mail.append({"message_id": message_id, "time": now, "key": mask(key.api_key), "body": body})
+                          result={"message_id": message_id}, raw=raw)
+        # As received (core.py: the request log's bodies); the page parses the ones it shows.
+        self.mail.append({"message_id": message_id, "time": now, "key": mask(key.api_key), "raw": raw})
         send_at = body.get("send_at")
         if self.emitter.url and not (isinstance(send_at, int) and send_at > now):  # scheduled: no events here
             self.emitter.emit(build_events(message_id, body, now))

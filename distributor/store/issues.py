@@ -242,9 +242,10 @@ class Issues:
         row = conn.execute(sa.select(issue_batches.c.status).where(issue_batches.c.issue_id == issue_id,
                                                                    issue_batches.c.batch_no == batch_no)).first()
         if row is None:
-            return bool(conn.execute(insert_ignore(conn, issue_batches).values(
+            return conn.execute(insert_ignore(conn, issue_batches).values(  # RETURNING: see digest_batches._begin
                 issue_id=issue_id, batch_no=batch_no, status="sending", recipients=recipients,
-                after_id=after_id, last_id=last_id, attempts=1, started_at=now)).rowcount)
+                after_id=after_id, last_id=last_id, attempts=1, started_at=now
+            ).returning(issue_batches.c.id)).first() is not None
         return bool(conn.execute(
             issue_batches.update()
             .where(issue_batches.c.issue_id == issue_id, issue_batches.c.batch_no == batch_no,

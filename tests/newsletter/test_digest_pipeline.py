@@ -251,15 +251,61 @@ class WatchingBodies(Watching):
         raise AssertionError("a channel with build and post is sent prebuilt bodies")
 
 
-def test_the_next_body_is_built_while_a_request_runs(readers, store, clock, control):
+class WatchingNow(WatchingBodies):
+    """The newsletter channel's own path: the same, with the blocking
+    `post_now` that the sender's thread calls (the leaver and stop checks
+    between two requests in that thread too)."""
+
+    def __init__(self, settings, engine: sa.Engine, issue_id: int, *, fail_at: int | None = None):
+        import collections
+        import threading
+
+        super().__init__(settings, engine, issue_id, fail_at=fail_at)
+        self.was_built = collections.defaultdict(threading.Event)
+
+    def build(self, message, recipients, *, custom_args=None):
+        out = super().build(message, recipients, custom_args=custom_args)
+        self.was_built[int(custom_args["batch"])].set()
+        return out
+
+    async def post(self, body):  # the newsletter channel's: its post_now in a thread of asyncio's
+        return await asyncio.to_thread(self.post_now, body)
+
+    def post_now(self, body):
+        n = int(body["custom_args"]["batch"])
+        self.at_start.append((n, rows(self.engine, self.issue_id)))
+        self.in_flight = n
+        try:
+            if n == self.fail_at:
+                assert self.was_built[n + 1].wait(10)  # the next batch begun meanwhile
+                self.at_failure = rows(self.engine, self.issue_id)
+                raise PermanentDeliveryError("400 bad request", channel="de.newsletter", status_code=400)
+            out = self.real.post_now(body)
+            if self.after_post:
+                self.after_post(n)
+            return out
+        finally:
+            self.in_flight = None
+            self.at_end.append((n, rows(self.engine, self.issue_id)))
+
+
+both = pytest.mark.parametrize("watching", [WatchingBodies, WatchingNow], ids=["post", "post_now"])
+
+
+@both
+def test_the_next_body_is_built_while_a_request_runs(readers, store, clock, control, watching):
     issue = issue_of(readers, store, clock)
-    watch = WatchingBodies(readers, store.engine, issue.id)
+    watch = watching(readers, store.engine, issue.id)
     result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
     assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
     assert [n for n, _ in watch.at_start] == list(range(10))
     check_bracketing(watch)
-    # Batch 0's body before any request; every later one during the request before it.
-    assert watch.built == [(0, None)] + [(n, n - 1) for n in range(1, 10)]
+    # Batch 0's body before any request; every later one during the request before it (handed to the
+    # sender's thread, which may not have started it yet when the body is built).
+    assert [n for n, _ in watch.built] == list(range(10)) and watch.built[0] == (0, None)
+    if watching is WatchingBodies:
+        assert watch.built == [(0, None)] + [(n, n - 1) for n in range(1, 10)]
+    assert all(during in (n - 1, None) for n, during in watch.built)
     assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
     got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
     assert got == [f"reader{i:03d}@example.org" for i in range(95)]
@@ -267,7 +313,8 @@ def test_the_next_body_is_built_while_a_request_runs(readers, store, clock, cont
                                                           for n in range(10)]
 
 
-def test_a_leaver_is_taken_out_of_a_prebuilt_body(readers, store, clock, control):
+@both
+def test_a_leaver_is_taken_out_of_a_prebuilt_body(readers, store, clock, control, watching):
     """Batch 1's body is built during batch 0's request; two of its readers
     leave before its request starts, and are not in the body posted. Then all
     of batch 2 leaves: it is put back, and batch 2 is the next page, built anew."""
@@ -275,7 +322,7 @@ def test_a_leaver_is_taken_out_of_a_prebuilt_body(readers, store, clock, control
 
     issue = issue_of(readers, store, clock)
     subs = Subscribers(store.engine)
-    watch = WatchingBodies(readers, store.engine, issue.id)
+    watch = watching(readers, store.engine, issue.id)
 
     def leave(n):
         if n == 0:
@@ -299,9 +346,10 @@ def test_a_leaver_is_taken_out_of_a_prebuilt_body(readers, store, clock, control
     assert Issues(store.engine).batches(issue.id)[1].recipients == 8
 
 
-def test_a_failed_prebuilt_batch_puts_back_the_one_begun_after_it(readers, store, clock, control):
+@both
+def test_a_failed_prebuilt_batch_puts_back_the_one_begun_after_it(readers, store, clock, control, watching):
     issue = issue_of(readers, store, clock)
-    watch = WatchingBodies(readers, store.engine, issue.id, fail_at=3)
+    watch = watching(readers, store.engine, issue.id, fail_at=3)
     result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
     assert result.status == "failed" and "400" in result.detail
     check_bracketing(watch)
@@ -333,3 +381,91 @@ def test_a_prebuilt_body_is_posted_again_when_its_batch_is_retried(readers, stor
     got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
     assert got == [f"reader{i:03d}@example.org" for i in range(95)]
     assert rows(store.engine, issue.id) == {n: "sent" for n in range(10)}
+
+
+def test_a_prebuilt_body_posted_from_the_sender_is_posted_again_when_its_batch_is_retried(readers, store, clock,
+                                                                                          control):
+    from distributor.errors import TransientDeliveryError
+
+    issue = issue_of(readers, store, clock)
+
+    class Flaky(WatchingNow):
+        failed = False
+
+        def post_now(self, body):
+            if body["custom_args"]["batch"] == "2" and not self.failed:
+                self.failed = True
+                self.at_start.append((2, rows(self.engine, self.issue_id)))
+                raise TransientDeliveryError("503 service unavailable", channel="de.newsletter", status_code=503)
+            return super().post_now(body)
+
+    watch = Flaky(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch))
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert [n for n, _ in watch.at_start] == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
+    check_bracketing(watch)
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+
+
+def test_the_sender_posts_the_next_batch_without_the_event_loop(readers, store, clock, control):
+    """Once batch 2 is handed over (built during batch 1's request), batch 1's
+    answer is followed by batch 2's request from the sender's thread, while
+    the event loop is held busy: the loop is no part of the way from one
+    request to the next. (Were it needed, the hold would end only at its
+    10 s bound, unanswered.)"""
+    import threading
+
+    issue = issue_of(readers, store, clock)
+    built_2, holding, second_started = threading.Event(), threading.Event(), threading.Event()
+    held: list[bool] = []
+    threads: set[str] = set()
+
+    class Holding(WatchingNow):
+        def build(self, message, recipients, *, custom_args=None):
+            out = super().build(message, recipients, custom_args=custom_args)
+            if custom_args["batch"] == "2":
+                built_2.set()
+            return out
+
+        def post_now(self, body):
+            n = int(body["custom_args"]["batch"])
+            threads.add(threading.current_thread().name)
+            if n == 2:
+                second_started.set()
+            out = super().post_now(body)
+            if n == 1:
+                assert built_2.wait(10)
+                loops[0].call_soon_threadsafe(hold)  # runs once the loop's step that handed batch 2 over is done
+                assert holding.wait(10)
+            return out
+
+    def hold():
+        holding.set()
+        held.append(second_started.wait(10))
+
+    async def main():
+        loops.append(asyncio.get_running_loop())
+        return await digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep,
+                                       channel=Holding(readers, store.engine, issue.id))
+
+    loops: list[asyncio.AbstractEventLoop] = []
+    result = asyncio.run(main())
+    assert result.status == "sent" and "95 recipients in 10 batch(es)" in result.detail
+    assert held == [True]  # batch 2 started while the loop was held
+    assert threads == {"de.newsletter sender"}
+    got = [p["to"][0]["email"] for m in mails(control) for p in m["personalizations"]]
+    assert got == [f"reader{i:03d}@example.org" for i in range(95)]
+
+
+def test_a_stop_asked_during_a_request_is_seen_by_the_sender(readers, store, clock, control):
+    """The sender asks `stop` before it posts the next batch: the batch handed
+    over is not posted, and the loop puts it back."""
+    issue = issue_of(readers, store, clock)
+    watch = WatchingNow(readers, store.engine, issue.id)
+    result = asyncio.run(digest.send_issue(readers, store, issue, clock=clock, sleep=clock.sleep, channel=watch,
+                                           stop=lambda: len(watch.at_end) >= 3))
+    assert result.status == "stopped" and "before batch 4" in result.detail
+    check_bracketing(watch)
+    assert rows(store.engine, issue.id) == {0: "sent", 1: "sent", 2: "sent"}
+    assert len(mails(control)) == 3

@@ -28,3 +28,28 @@ def test_the_http_log_reports_the_total(sandbox, control):
     control.post("/_sandbox/ping")
     data = control.get("/_sandbox/requests").json()
     assert data["count"] == len(data["requests"]) and data["total"] == data["count"]
+
+
+def test_a_json_body_is_kept_as_received_not_as_containers_for_the_collector_to_walk():
+    """Two hundred parsed Mail Send bodies were over a million containers that
+    each full collection of the sandbox walked; kept as bytes, they are none,
+    and read back they are the bodies posted."""
+    import gc
+    import json
+
+    log = RequestLog(maxlen=50, bodies=20)
+    body = {"personalizations": [{"to": [{"email": f"r{i}@example.org"}], "headers": {"X": str(i)}}
+                                 for i in range(1000)]}
+    raw = json.dumps(body).encode()
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(20):
+        log.add("sendgrid", "POST /v3/mail/send", "/sendgrid/v3/mail/send", float(i), json.loads(raw), status=202,
+                raw=raw)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 1000  # not 20 bodies × 3,000 containers
+    entries = log.select("sendgrid")
+    assert len(entries) == 20 and all(e["body"] == body for e in entries)
+    for i in range(20):  # older bodies dropped as before
+        log.add("sendgrid", "POST /v3/mail/send", "/sendgrid/v3/mail/send", 0.0, {"n": i}, status=202)
+    assert all(e["body"] is None and e["body_dropped"] for e in log.select("sendgrid")[:20])
