@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Literal
@@ -26,6 +25,7 @@ from distributor.config import WEEKDAYS, NewsletterChannelConfig, Settings
 from distributor.errors import DeliveryError, DistributorError, OutcomeUnknown
 from distributor.store.issues import Batch, Issue, Issues, StaleItems
 from distributor.newsletter.digest_sender import Sender, on_loop, posted
+from distributor.newsletter.collector import quiet_collector
 from distributor.newsletter.tokens import unsubscribe_token, unsubscribe_tokens
 from distributor.policy import RetryPolicy
 from distributor.edits import digest_articles
@@ -34,7 +34,7 @@ from distributor.render.email import fill_issue
 from distributor.store import Store
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun, Sent
 from distributor.store.digest_drafts import Drafts
-from distributor.newsletter.next_issue import next_issue, waiting  # noqa: F401 - waiting: its old home
+from distributor.newsletter.next_issue import NextIssue, next_issue, waiting  # noqa: F401 - waiting: its old home
 from distributor.store.states import IssueStatus
 from distributor.store.subscribers import Subscribers
 
@@ -121,23 +121,26 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, now: dt.datetime, *,
-             subject: str | None = None, intro: str | None = None) -> Issue | None:
+             subject: str | None = None, intro: str | None = None, first: NextIssue | None = None,
+             checked_active: bool = False) -> Issue | None:
     """Make the issue for (edition, slot) from the next issue's articles and
     draft (newsletter/next_issue.py; a `subject` or `intro` given here wins
     over the draft's), taking the draft in the same transaction; None when
-    there is nothing to send or another process made it first."""
+    there is nothing to send or another process made it first. `first`, the
+    next issue the caller just read, and `checked_active` spare the first
+    attempt reading them again."""
     issues = Issues(store.engine)
     nl = newsletter_of(settings, edition)
     given = (subject, intro)
     for attempt in range(3):
-        nxt = next_issue(settings, store, edition, now)
+        nxt = first if first is not None and attempt == 0 else next_issue(settings, store, edition, now)
         items, subject, intro = nxt.items, nxt.subject(given[0]), nxt.intro(given[1])
         if not items:
             return None
         stored = [store.get_article(a) for _, a in items]
         msg = render_edition_digest(settings, edition, digest_articles(store, stored), slot.astimezone(
             ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
-        if not Subscribers(store.engine).has_active(edition):
+        if not (checked_active and attempt == 0) and not Subscribers(store.engine).has_active(edition):
             raise DistributorError(f"edition {edition} has no active newsletter subscribers")
         try:
             # The snapshot is a rule (schema.issues), taken in the same transaction as the issue; the
@@ -171,40 +174,6 @@ def _unknown(issue: Issue, unknown: list[Batch]) -> str:
             f"{unknown[0].started_at.isoformat(timespec='seconds')}); {their} outcome is unknown. Check SendGrid's "
             f"activity, then `distributor digest --release {issue.id}` to send {'it' if len(nos) == 1 else 'them'} "
             f"again, or leave it held.")
-
-
-class _QuietCollector:
-    """The garbage collector while issues are sent (counted: two editions' sends
-    may overlap in one process). Every batch makes thousands of containers (a
-    personalization per reader) that refcounting frees, yet each collection
-    walked them, and each full one the whole heap: at 100k readers an eighth of
-    the time. While any send runs, the process's long-lived objects (modules,
-    SQLAlchemy, templates) are frozen out of the collector's walks, and a
-    collection waits for 20,000 net new objects, not 700: garbage in cycles,
-    which only the collector frees, stays bounded by that. Nothing is collected
-    first: that would cost a full collection at once."""
-
-    GEN0 = 20_000
-
-    def __init__(self) -> None:
-        self.sends = 0
-        self.thresholds = gc.get_threshold()
-
-    def start(self) -> None:
-        self.sends += 1
-        if self.sends == 1:
-            self.thresholds = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(max(self.GEN0, self.thresholds[0]), *self.thresholds[1:])
-
-    def stop(self) -> None:
-        self.sends -= 1
-        if self.sends == 0:
-            gc.set_threshold(*self.thresholds)
-            gc.unfreeze()
-
-
-_quiet_collector = _QuietCollector()
 
 
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
@@ -259,7 +228,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
         """In the sender's thread, after an answer: may `batch` go out at once?"""
         return not stop() and not book.leavers(batch)
 
-    _quiet_collector.start()
+    quiet_collector.start()
     try:
         done = issues.batches(issue.id)
         unknown = sorted((b for b in done.values() if b.status == "sending"), key=lambda b: b.batch_no)
@@ -397,13 +366,15 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
                     request = await posted(sender, (cur, to, body))
         finally:
             sender.close()
-        if pending is not None:
-            book.settle(now=clock(), sent=pending)
-        issues.set_status(issue.id, IssueStatus.SENT, now=clock())
+        if pending is not None:  # the last batch and the issue recorded sent in one transaction
+            at = clock()
+            book.settle(now=at, sent=pending, within=lambda c: Issues.set_status_in(c, issue.id, "sent", now=at))
+        else:
+            issues.set_status(issue.id, IssueStatus.SENT, now=clock())
         return DigestResult(issue.edition, issues.get(issue.id), "sent",
                             f"{total} recipients in {n} batch(es)")
     finally:
-        _quiet_collector.stop()
+        quiet_collector.stop()
         if own_channel:
             await channel.aclose()
 
@@ -431,8 +402,10 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
             issue = issues.get(issue.id)
         return await send_issue(settings, store, issue, clock=clock, sleep=sleep, stop=stop)
     now = clock()
+    first = None  # the next issue's look, reused by assemble's first attempt
     if slot is None:  # an editor's manual send: the issue of this second
-        if not next_issue(settings, store, edition, now).items:
+        first = next_issue(settings, store, edition, now)
+        if not first.items:
             log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
             return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
         slot = now.replace(microsecond=0)
@@ -442,7 +415,8 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     if not Subscribers(store.engine).has_active(edition):
         log.info("digest %s: the edition has no active subscribers; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "the edition has no active subscribers")
-    made = assemble(settings, store, edition, slot, now, subject=subject, intro=intro)
+    made = assemble(settings, store, edition, slot, now, subject=subject, intro=intro, first=first,
+                    checked_active=True)
     if made is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")

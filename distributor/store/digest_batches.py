@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import sqlalchemy as sa
 
@@ -170,10 +170,12 @@ class BatchBook:
         return gone & {sid for sid, _ in batch.page} if gone else gone
 
     def settle(self, *, now: dt.datetime, sent: Sent | None = None, failed: tuple[int, str] | None = None,
-               put_back: Begun | Literal["end", "taken"] | None = None) -> None:
+               put_back: Begun | Literal["end", "taken"] | None = None,
+               within: Callable[[sa.Connection], None] | None = None) -> None:
         """One transaction: a batch answered recorded `sent`, one that failed
         recorded `failed` with its error, and one begun but not sent put back
-        as it was before (a new row removed)."""
+        as it was before (a new row removed); `within`, the caller's own
+        writes, last (the issue recorded sent with its last batch)."""
         with self.engine.begin() as conn:
             if sent is not None:
                 self._sent(conn, sent, now)
@@ -186,6 +188,8 @@ class BatchBook:
                     conn.execute(issue_batches.delete().where(*where))
                 else:
                     conn.execute(issue_batches.update().where(*where).values(**put_back.previous))
+            if within is not None:
+                within(conn)
 
     # ------------------------------------------------------------ in a transaction
 

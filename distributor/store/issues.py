@@ -294,24 +294,30 @@ class Issues:
         """Move the issue to `status` as ISSUE_TRANSITIONS allows (else an
         InvalidTransition); once sent, its articles' newsletter deliveries are
         sent too, in the same transaction."""
+        with self.engine.begin() as conn:
+            self.set_status_in(conn, issue_id, status, now=now, reason=reason)
+
+    @staticmethod
+    def set_status_in(conn: sa.Connection, issue_id: int, status: str, *, now: dt.datetime,
+                      reason: str | None = None) -> None:
+        """`set_status` inside the caller's transaction (the last batch recorded sent with it)."""
         to = IssueStatus(status)
         values: dict[str, object] = dict(status=to, reason=reason, updated_at=now)
         if to == IssueStatus.SENT:
             values["sent_at"] = now
-        with self.engine.begin() as conn:
-            current = conn.execute(sa.select(issues.c.status).where(issues.c.id == issue_id)).scalar()
-            if current is None:
-                raise DistributorError(f"no issue with id {issue_id}")
-            check_issue_transition(issue_id, current, to)
-            conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == current).values(**values))
-            if to == IssueStatus.SENT:
-                ids = sa.select(issue_items.c.delivery_id).where(issue_items.c.issue_id == issue_id)
-                conn.execute(
-                    deliveries.update().where(deliveries.c.id.in_(ids),
-                                              deliveries.c.status.in_(sources(DeliveryStatus.SENT, _CARRIED)))
-                    .values(status=DeliveryStatus.SENT, remote_id=f"issue:{issue_id}",
-                            reason=f"in the digest issue #{issue_id}", updated_at=now)
-                )
+        current = conn.execute(sa.select(issues.c.status).where(issues.c.id == issue_id)).scalar()
+        if current is None:
+            raise DistributorError(f"no issue with id {issue_id}")
+        check_issue_transition(issue_id, current, to)
+        conn.execute(issues.update().where(issues.c.id == issue_id, issues.c.status == current).values(**values))
+        if to == IssueStatus.SENT:
+            ids = sa.select(issue_items.c.delivery_id).where(issue_items.c.issue_id == issue_id)
+            conn.execute(
+                deliveries.update().where(deliveries.c.id.in_(ids),
+                                          deliveries.c.status.in_(sources(DeliveryStatus.SENT, _CARRIED)))
+                .values(status=DeliveryStatus.SENT, remote_id=f"issue:{issue_id}",
+                        reason=f"in the digest issue #{issue_id}", updated_at=now)
+            )
 
     def resume(self, issue_id: int, *, now: dt.datetime) -> None:
         """A failed issue goes back to sending (its failed batches are sent again)."""

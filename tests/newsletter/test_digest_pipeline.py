@@ -193,7 +193,7 @@ def test_the_collector_is_quiet_only_while_issues_are_sent(readers, store, clock
     import gc
 
     before = gc.get_threshold()
-    quiet = digest._quiet_collector
+    from distributor.newsletter.collector import quiet_collector as quiet
     quiet.start()
     quiet.start()
     assert gc.get_threshold()[0] >= 20_000 and gc.get_freeze_count() > 0
