@@ -116,12 +116,11 @@ class Leases:
             ready = sa.case((leased, d.leased_until), else_=ready)
         q = (sa.select(d.channel, sa.func.min(ready).label("at"))
              .where(d.status == "pending", d.kind.in_(kinds)).group_by(d.channel))
-        with reading(self.engine) as conn:
-            soonest = {r.channel: r.at for r in conn.execute(q)}
-        if not soonest:
-            return None
         c = channel_state.c
         with reading(self.engine) as conn:
+            soonest = {r.channel: r.at for r in conn.execute(q)}
+            if not soonest:
+                return None
             states = {r.channel: r for r in conn.execute(sa.select(c.channel, c.paused, c.not_before))}
         best = None
         for channel, t in soonest.items():
