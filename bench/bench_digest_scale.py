@@ -170,7 +170,14 @@ def child_bare(cfg: str, n: int) -> dict:
             bodies.append(build_mail(message, batch_tokens(settings, "de", page), from_email=channel.from_email,
                                      from_name=channel.from_name, categories=channel.categories,
                                      custom_args={"issue_id": str(issue.id), "batch": "0"}))
-    post = channel.client.client.mail.send.post
+    # The sendgrid client as its documentation uses it (a dict body, which it
+    # serialises itself), with the channel's address, key and timeout; the
+    # channel's own client posts the JSON text it made ahead (PreparedMail).
+    from sendgrid import SendGridAPIClient
+
+    client = SendGridAPIClient(api_key=channel.client.api_key, host=channel.client.host)
+    client.client.timeout = channel.client.client.timeout
+    post = client.client.mail.send.post
     requests = -(-n // 1000)
     before = hwm_mb()
     t0, c0 = time.perf_counter(), time.process_time()

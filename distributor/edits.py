@@ -63,8 +63,10 @@ def render_sent(settings: Settings, store: Store, stored: StoredArticle, kind: s
 def digest_articles(store: Store, stored: Sequence[StoredArticle]) -> list[Article]:
     """The articles as a digest issue shows them: a current newsletter edit's
     text in place of the entry's."""
+    edits = Edits(store.engine).get_many([s.id for s in stored], "newsletter") if stored else {}
     out = []
     for s in stored:
-        edit = current_edit(store, s, "newsletter")
-        out.append(edited_article(s.article, edit.text) if edit else s.article)
+        edit = edits.get(s.id)
+        out.append(edited_article(s.article, edit.text) if edit is not None and edit.current(s.version)
+                   else s.article)
     return out

@@ -138,7 +138,7 @@ def _preview(settings: Settings, store, out: Path, edition: str | None, since: s
             nxt = next_issue(settings, store, ed, utcnow())  # the desk's draft: its articles, subject, intro
             from distributor.edits import digest_articles
 
-            articles = digest_articles(store, [store.get_article(a) for _, a in nxt.items])
+            articles = digest_articles(store, store.get_articles([a for _, a in nxt.items]))
             subject, intro = nxt.subject(subject), nxt.intro(intro)
             what = "waiting for the next issue"
         if not articles:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Awaitable, Callable, Literal
 from zoneinfo import ZoneInfo
 
@@ -137,7 +137,7 @@ def assemble(settings: Settings, store: Store, edition: str, slot: dt.datetime, 
         items, subject, intro = nxt.items, nxt.subject(given[0]), nxt.intro(given[1])
         if not items:
             return None
-        stored = [store.get_article(a) for _, a in items]
+        stored = store.get_articles([a for _, a in items])
         msg = render_edition_digest(settings, edition, digest_articles(store, stored), slot.astimezone(
             ZoneInfo(settings.editions[edition].timezone)).date(), archive=True, subject=subject, intro=intro)
         if not (checked_active and attempt == 0) and not Subscribers(store.engine).has_active(edition):
@@ -178,12 +178,13 @@ def _unknown(issue: Issue, unknown: list[Batch]) -> str:
 
 async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: Callable[[], dt.datetime],
                      sleep: Sleep = asyncio.sleep, stop: Callable[[], bool] = lambda: False,
-                     channel=None, policy: RetryPolicy | None = None) -> DigestResult:
+                     channel=None, policy: RetryPolicy | None = None, new: bool = False) -> DigestResult:
     """Send (or resume) an issue batch by batch, each batch under the one
     retry policy (policy.py): a rate limit is waited out exactly and is not a
     failed attempt, a transient error backs off, and after `max_attempts` the
     issue fails visibly (`digest --send` resumes it); bad credentials pause
-    the newsletter channel and leave the issue to resume once it is resumed."""
+    the newsletter channel and leave the issue to resume once it is resumed.
+    `new`: the issue was made just now, so none of its batches exists yet."""
     issues = Issues(store.engine)
     policy = policy or RetryPolicy(settings)
     own_channel = channel is None
@@ -202,14 +203,18 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
     # newsletter channel does) has the next body built while a request runs;
     # any other (a test's) is handed each batch's recipients.
     prebuilds = callable(getattr(channel, "build", None)) and callable(getattr(channel, "post", None))
+    prepare = getattr(channel, "prepare", None) if prebuilds else None
 
     def build(batch: Begun | Literal["end", "taken"], to: list[tuple[str, str]]) -> object:
         if not prebuilds or not isinstance(batch, Begun):
             return None
         try:
-            return channel.build(message, to, custom_args=args(batch))
+            body = channel.build(message, to, custom_args=args(batch))
         except ValueError:  # a batch the channel refuses: send_batch raises it as the request would start
             return None
+        # Serialised here too (the newsletter channel's `prepare`), while the request before runs:
+        # the sender's thread then only posts it.
+        return prepare(body) if prepare is not None else body
 
     # Every request is posted by the sender's thread (newsletter/digest_sender.py):
     # the newsletter channel's blocking post there and then, any other channel's
@@ -230,7 +235,7 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
 
     quiet_collector.start()
     try:
-        done = issues.batches(issue.id)
+        done = {} if new else issues.batches(issue.id)
         unknown = sorted((b for b in done.values() if b.status == "sending"), key=lambda b: b.batch_no)
         if unknown:
             reason = _unknown(issue, unknown)
@@ -368,11 +373,15 @@ async def send_issue(settings: Settings, store: Store, issue: Issue, *, clock: C
             sender.close()
         if pending is not None:  # the last batch and the issue recorded sent in one transaction
             at = clock()
-            book.settle(now=at, sent=pending, within=lambda c: Issues.set_status_in(c, issue.id, "sent", now=at))
+            if not book.finish(sent=pending, now=at,
+                               then=lambda cur, style, when: Issues.sent_on_driver(cur, style, issue.id, when)):
+                book.settle(now=at, sent=pending, within=lambda c: Issues.set_status_in(c, issue.id, "sent", now=at))
+            at = at.astimezone(dt.timezone.utc)  # the row as set_status_in wrote it, without reading it back
+            final = replace(issue, status=IssueStatus.SENT, reason=None, updated_at=at, sent_at=at)
         else:
             issues.set_status(issue.id, IssueStatus.SENT, now=clock())
-        return DigestResult(issue.edition, issues.get(issue.id), "sent",
-                            f"{total} recipients in {n} batch(es)")
+            final = issues.get(issue.id)
+        return DigestResult(issue.edition, final, "sent", f"{total} recipients in {n} batch(es)")
     finally:
         quiet_collector.stop()
         if own_channel:
@@ -420,7 +429,7 @@ async def run_digest(settings: Settings, store: Store, edition: str, *, clock: C
     if made is None:
         log.info("digest %s: no newsletter articles since the last issue; no issue goes out", edition)
         return DigestResult(edition, None, "nothing", "no newsletter articles since the last issue")
-    return await send_issue(settings, store, made, clock=clock, sleep=sleep, stop=stop)
+    return await send_issue(settings, store, made, clock=clock, sleep=sleep, stop=stop, new=True)
 
 
 async def run_due_digest(settings: Settings, store: Store, edition: str, *, clock: Callable[[], dt.datetime],
@@ -446,8 +455,6 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
                          intro: str | None = None) -> str:
     """The edition's next issue (or a stored issue, resent), to one address
     only; nothing is recorded."""
-    from dataclasses import replace
-
     issues = Issues(store.engine)
     if issue_id is not None:
         issue = issues.get(issue_id)
@@ -457,7 +464,7 @@ async def send_test_copy(settings: Settings, store: Store, edition: str, address
         nxt = next_issue(settings, store, edition, now)
         if not nxt.items:
             raise DistributorError(f"no newsletter articles waiting for edition {edition}: nothing to test")
-        articles = digest_articles(store, [store.get_article(a) for _, a in nxt.items])
+        articles = digest_articles(store, store.get_articles([a for _, a in nxt.items]))
         msg = render_edition_digest(settings, edition, articles,
                                     now.astimezone(ZoneInfo(settings.editions[edition].timezone)).date(),
                                     subject=nxt.subject(subject), intro=nxt.intro(intro))

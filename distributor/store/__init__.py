@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -283,6 +283,15 @@ class Store:
         if row is None:
             raise DistributorError(f"no article with id {article_id}")
         return _stored(row)
+
+    def get_articles(self, article_ids: Sequence[int]) -> list[StoredArticle]:
+        """`get_article` for each id, in the order given, in one query."""
+        with self.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(sa.select(articles).where(articles.c.id.in_(list(article_ids))))}
+        missing = [a for a in article_ids if a not in rows]
+        if missing:
+            raise DistributorError(f"no article with id {missing[0]}")
+        return [_stored(rows[a]) for a in article_ids]
 
     def list_articles(
         self, *, language: str | None = None, since: dt.datetime | None = None, kind: str | None = None

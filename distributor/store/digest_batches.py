@@ -83,7 +83,11 @@ class BatchBook:
         self._sql_begin = (f"INSERT INTO issue_batches (issue_id, batch_no, attempts, status, recipients, after_id, "
                            f"last_id, started_at) VALUES ({ph}, {ph}, 1, 'sending', {ph}, {ph}, {ph}, {ph}) "
                            f"ON CONFLICT DO NOTHING")
-        self._time = issue_batches.c.started_at.type.bind_processor(dialect) or (lambda value: value)
+        # The column type's whole bind processing for this dialect (on SQLite, its text format, which a
+        # naive datetime handed to the driver would not keep: sqlite3 drops ".000000" on a whole second,
+        # and times are compared as text there).
+        time_type = issue_batches.c.started_at.type.dialect_impl(dialect)
+        self._time = time_type.bind_processor(dialect) or (lambda value: value)
 
     def peek(self, after: int) -> Page:
         """The next page after `after`, nothing marked."""
@@ -146,6 +150,34 @@ class BatchBook:
         finally:
             raw.close()
         return Begun(batch_no, after, page[-1][0], page)
+
+    def finish(self, *, sent: Sent, now: dt.datetime, then: Callable[[Any, str, Any], bool]) -> bool:
+        """`settle(sent=…, within=…)` for the last batch, on the driver's
+        cursor as `_step_on_driver` goes: the batch recorded sent, then
+        `then(cursor, paramstyle, now in the store's format)` (the issue
+        recorded sent: Issues.sent_on_driver), one transaction. False, rolled
+        back, when `then` says so: the caller goes `settle`'s way."""
+        when = self._time(now)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                if self._sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                no, message_id, recipients = sent
+                cur.execute(self._sql_sent, (scrub_parameters(message_id), recipients, when, self.issue_id, no))
+                if cur.rowcount != 1 or not then(cur, self.engine.dialect.paramstyle, when):
+                    raw.rollback()
+                    return False
+                raw.commit()
+            finally:
+                cur.close()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+        return True
 
     def begin(self, batch: Begun, now: dt.datetime) -> Begun | None:
         """Batch `batch` (failed just now) sending again, with the same

@@ -66,6 +66,13 @@ class Edits:
                                                           variant_edits.c.kind == kind)).first()
         return _edit(row) if row is not None else None
 
+    def get_many(self, article_ids: list[int], kind: str) -> dict[int, Edit]:
+        """`get` for several articles in one query: their edits for `kind`, by article id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(variant_edits).where(variant_edits.c.article_id.in_(article_ids),
+                                                               variant_edits.c.kind == kind))
+            return {r.article_id: _edit(r) for r in rows}
+
     def of_article(self, article_id: int) -> dict[str, Edit]:
         """The article's edits by kind."""
         with self.engine.connect() as conn:

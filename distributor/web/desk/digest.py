@@ -125,7 +125,7 @@ def edition_digest(settings: Settings, store: Store, edition: str, now: dt.datet
     try:
         # As the send renders it (newsletter/digest.py: assemble), without the "view in
         # browser" link: an issue not made yet has no archive page.
-        articles = digest_articles(store, [store.get_article(a) for _, a in nxt.items])
+        articles = digest_articles(store, store.get_articles([a for _, a in nxt.items]))
         msg = render_edition_digest(settings, edition, articles,
                                     now.astimezone(zone).date(), subject=nxt.subject(), intro=nxt.intro())
     except (DistributorError, ConfigurationError) as exc:
