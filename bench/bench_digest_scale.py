@@ -9,6 +9,11 @@ Side by side, in one run, each figure next to its baseline:
   bare N       a loop posting pre-built 1,000-personalization payloads (built by
                the same build_mail from the same issue, for the same readers)
                with the same sendgrid client to the same sandbox: the ceiling
+               the issue names (the client as documented: a dict body, which it
+               serialises and formats into a debug line per request)
+  prepared N   a stricter ceiling: the same bodies serialised before the clock
+               starts (PreparedMail, as the digest makes them while a request
+               runs) and posted by the channel's own post_now: the requests only
   import N     `distributor subscribers import`'s work (roster.import_csv, with
                --consent) on an N-row CSV into a fresh SQLite database
   insert N     a bare executemany INSERT of the same rows (no validation) into
@@ -19,8 +24,8 @@ Every measurement runs in a fresh subprocess, which reports its peak RSS
 minus the 10k one. Both sides import their modules before the clock starts.
 The sandbox runs in its own subprocess (`distributor sandbox`, rate limits
 off), shared by the digest and its baseline, and takes a few baseline posts
-before anything is measured. The digest and the baseline alternate, round by
-round (which goes first alternates too), each digest on a fresh copy of the
+before anything is measured. The digest and the baselines alternate, round by
+round (which goes first rotates too), each digest on a fresh copy of the
 seeded database; a figure is the median of the rounds.
 
     .venv/bin/python bench/bench_digest_scale.py            # 10k, 100k (3 rounds), 1M (1 round)
