@@ -9,7 +9,11 @@ scaling    A sandbox in its own process (`distributor sandbox`, rate limits
            sent (read from the database; the sandbox's log must hold M posts,
            each delivery's own). Figures: deliveries/s per K (median of the
            rounds, K interleaved round by round), and the ratios K=2 / K=1 and
-           K=4 / K=1.
+           K=4 / K=1. Each round also reads how many cores the whole machine
+           kept busy (/proc/stat: workers, sandbox, PostgreSQL, this script):
+           `scaling_bound_2_vs_1` is cores / (cores busy with one worker), the
+           most two workers can reach if a delivery costs the machine no more
+           CPU than it does with one.
 overhead   bench_delivery.py's PostgreSQL run, side by side in this command:
            M raw python-telegram-bot `Bot.send_message` calls against
            `Dispatcher.drain` sending M deliveries (render, lease, claim,
@@ -109,9 +113,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy so far, all cores (/proc/stat:
+    everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases, port: int, sandbox: Sandbox,
-              tag: str) -> float:
-    """Deliveries/s of k workers sending m queued deliveries."""
+              tag: str) -> tuple[float, float]:
+    """Deliveries/s of k workers sending m queued deliveries, and how many
+    cores the whole machine kept busy meanwhile."""
     cfg = config(work, dbs.postgres(), articles, port, tag)
     settings = load_settings(cfg)
     sandbox.control.delete("/_sandbox/requests")
@@ -133,7 +145,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                     raise SystemExit(f"the workers did not start (see {work}/worker-{tag}-*.log)")
                 time.sleep(0.1)
             start, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p in procs)
-            sandbox0 = cpu_seconds(sandbox.proc.pid)
+            sandbox0, machine0 = cpu_seconds(sandbox.proc.pid), machine_busy_seconds()
             store.outbox.update_channel(CHANNEL, paused=False, paused_reason=None, now=utcnow())
             q = sa.text("SELECT count(*) FROM deliveries WHERE channel = :c AND status = 'sent'")
             while True:
@@ -144,11 +156,16 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                     raise SystemExit(f"round {tag}: not all sent (see {work}/worker-{tag}-*.log)")
                 time.sleep(0.02)
             elapsed = time.perf_counter() - start
+            machine = machine_busy_seconds() - machine0
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
             emulator = cpu_seconds(sandbox.proc.pid) - sandbox0
+            rest = machine - cpu - emulator  # PostgreSQL's processes, this script's polling, the rest
             print(f"  {k} worker(s): {cpu / m * 1000:.1f} ms of CPU per delivery in the workers, "
                   f"{cpu / elapsed:.2f} cores busy; the sandbox {emulator / m * 1000:.1f} ms per post, "
-                  f"{emulator / elapsed:.2f} cores busy; load average {os.getloadavg()[0]:.1f}", flush=True)
+                  f"{emulator / elapsed:.2f} cores busy; everything else (PostgreSQL, this script) "
+                  f"{rest / m * 1000:.1f} ms, {rest / elapsed:.2f} cores; the machine {machine / m * 1000:.1f} ms "
+                  f"per delivery, {machine / elapsed:.2f} of {os.cpu_count()} cores busy; "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
@@ -157,7 +174,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
     posts = sandbox.posts()
     if posts != m:
         raise SystemExit(f"round {tag}: the sandbox has {posts} posts for {m} deliveries")
-    return m / elapsed
+    return m / elapsed, machine / elapsed
 
 
 def main() -> None:
@@ -175,6 +192,7 @@ def main() -> None:
     if why:
         raise SystemExit(f"PostgreSQL is needed at {single.PG_ADMIN_URL}: {why}")
     rates: dict[int, list[float]] = {k: [] for k in WORKER_COUNTS}
+    busy: dict[int, list[float]] = {k: [] for k in WORKER_COUNTS}  # cores the machine kept busy
     try:
         articles = work / "articles"
         single.write_articles(articles, m)
@@ -183,8 +201,9 @@ def main() -> None:
         try:
             for r in range(rounds):
                 for k in WORKER_COUNTS:
-                    rate = one_round(k, m, work, articles, dbs, port, sandbox, f"{r}-{k}")
+                    rate, cores = one_round(k, m, work, articles, dbs, port, sandbox, f"{r}-{k}")
                     rates[k].append(rate)
+                    busy[k].append(cores)
                     print(f"round {r + 1}: {k} worker(s): {rate:.0f} deliveries/s", flush=True)
                 dbs.drop_postgres()
         finally:
@@ -209,6 +228,13 @@ def main() -> None:
         "scaling_rounds": {f"{k}_vs_1": [round(a / b, 2) for a, b in zip(rates[k], rates[1])]
                            for k in WORKER_COUNTS if k > 1},
         "scaling_target_2_vs_1": 1.8,
+        # Cores the whole machine kept busy (workers, sandbox, PostgreSQL, this script), and the most
+        # two workers could reach if a delivery cost the machine what it costs with one (contention
+        # only adds): all its cores busy, 2 / (cores busy with one worker) times one worker's rate.
+        "machine_cores_busy": {str(k): [round(x, 2) for x in busy[k]] for k in WORKER_COUNTS},
+        "scaling_bound_2_vs_1": {
+            "rounds": [round((os.cpu_count() or 2) / c, 2) for c in busy[1]],
+            "median": round((os.cpu_count() or 2) / statistics.median(busy[1]), 2)},
         "overhead": {"raw_send_message_per_s": round(base, 1), "dispatcher_per_s": round(disp, 1),
                      "ratio": round(disp / base, 2), "ratio_target": 0.5,
                      "ratio_rounds": [round(d / b, 2) for d, b in zip(overhead["dispatch"], overhead["baseline"])],
