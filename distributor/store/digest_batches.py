@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, TypeVar
 
 import sqlalchemy as sa
 
@@ -55,6 +55,7 @@ class Begun:
 
 END: Literal["end"] = "end"  # no recipient after the last batch: the issue is complete
 TAKEN: Literal["taken"] = "taken"  # the batch's row is sending or sent already: another process has it
+T = TypeVar("T")
 Sent = tuple[int, str | None, int]  # (batch_no, message id, recipients) answered, not yet recorded
 
 
@@ -125,23 +126,38 @@ class BatchBook:
         already (failed before, or another process's): `step` then goes
         SQLAlchemy's way, which deals with those."""
         when = self._time(now)
+
+        def work(cur: Any) -> Begun | None:
+            if sent is not None:
+                no, message_id, recipients = sent
+                cur.execute(self._sql_sent, (scrub_parameters(message_id), recipients, when, self.issue_id, no))
+            page = snapshot_rows(cur, self.engine.dialect.paramstyle, self.edition, max_id=self.max_id,
+                                 after=after, limit=self.batch_size)
+            if page:
+                cur.execute(self._sql_begin, (self.issue_id, batch_no, len(page), after, page[-1][0], when))
+            if not page or cur.rowcount != 1:
+                return None
+            return Begun(batch_no, after, page[-1][0], page)
+
+        return self._on_driver(work)
+
+    def _on_driver(self, work: Callable[[Any], T | None]) -> T | None:
+        """`work(cursor)` as one transaction on the driver's connection (on
+        SQLite begun IMMEDIATE, as the engine's "begin" event does: store/db.py):
+        committed when it returns something, rolled back when it returns None
+        or raises."""
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
                 if self._sqlite:
-                    cur.execute("BEGIN IMMEDIATE")  # as the engine's "begin" event does (store/db.py)
-                if sent is not None:
-                    no, message_id, recipients = sent
-                    cur.execute(self._sql_sent, (scrub_parameters(message_id), recipients, when, self.issue_id, no))
-                page = snapshot_rows(cur, self.engine.dialect.paramstyle, self.edition, max_id=self.max_id,
-                                     after=after, limit=self.batch_size)
-                if page:
-                    cur.execute(self._sql_begin, (self.issue_id, batch_no, len(page), after, page[-1][0], when))
-                if not page or cur.rowcount != 1:
+                    cur.execute("BEGIN IMMEDIATE")
+                out = work(cur)
+                if out is None:
                     raw.rollback()
-                    return None
-                raw.commit()
+                else:
+                    raw.commit()
+                return out
             finally:
                 cur.close()
         except BaseException:
@@ -149,7 +165,6 @@ class BatchBook:
             raise
         finally:
             raw.close()
-        return Begun(batch_no, after, page[-1][0], page)
 
     def finish(self, *, sent: Sent, now: dt.datetime, then: Callable[[Any, str, Any], bool]) -> bool:
         """`settle(sent=…, within=…)` for the last batch, on the driver's
@@ -158,26 +173,13 @@ class BatchBook:
         recorded sent: Issues.sent_on_driver), one transaction. False, rolled
         back, when `then` says so: the caller goes `settle`'s way."""
         when = self._time(now)
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                if self._sqlite:
-                    cur.execute("BEGIN IMMEDIATE")
-                no, message_id, recipients = sent
-                cur.execute(self._sql_sent, (scrub_parameters(message_id), recipients, when, self.issue_id, no))
-                if cur.rowcount != 1 or not then(cur, self.engine.dialect.paramstyle, when):
-                    raw.rollback()
-                    return False
-                raw.commit()
-            finally:
-                cur.close()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
-        return True
+        no, message_id, recipients = sent
+
+        def work(cur: Any) -> bool | None:
+            cur.execute(self._sql_sent, (scrub_parameters(message_id), recipients, when, self.issue_id, no))
+            return True if cur.rowcount == 1 and then(cur, self.engine.dialect.paramstyle, when) else None
+
+        return self._on_driver(work) is not None
 
     def begin(self, batch: Begun, now: dt.datetime) -> Begun | None:
         """Batch `batch` (failed just now) sending again, with the same

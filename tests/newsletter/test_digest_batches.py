@@ -11,22 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
-from distributor.store import Store
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun
 from distributor.store.issues import Issues
 from support import add_subscribers, with_channel
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def open_store(request, settings):
-    if request.param == "sqlite":
-        return lambda: Store.open(settings)
-    url = request.getfixturevalue("pg_url")
-    return lambda: Store.open_url(url)
 
 
 def test_the_rows_a_step_writes(sb_settings, open_store, clock, monkeypatch):

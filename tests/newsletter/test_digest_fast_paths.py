@@ -33,14 +33,6 @@ from support import add_subscribers, sent, with_channel
 UTC = dt.timezone.utc
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def open_store(request, settings):
-    if request.param == "sqlite":
-        return lambda: Store.open(settings)
-    url = request.getfixturevalue("pg_url")
-    return lambda: Store.open_url(url)
-
-
 @pytest.fixture
 def readers(sb_settings):
     return with_channel(sb_settings, "de.newsletter", batch_size=10)
