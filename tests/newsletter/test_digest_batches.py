@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
 from distributor.store.digest_batches import END, TAKEN, BatchBook, Begun
