@@ -164,7 +164,7 @@ class Issues:
                     {"issue_id": issue_id, "delivery_id": d, "article_id": a, "position": i}
                     for i, (d, a) in enumerate(items)
                 ])
-        # What `get` would read back (tests/newsletter/test_issue_rows.py), without the read.
+        # What `get` would read back (tests/newsletter/test_digest_fast_paths.py), without the read.
         return Issue(id=issue_id, **values)
 
     def get(self, issue_id: int) -> Issue:
