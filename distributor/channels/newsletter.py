@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import urllib.error
+import urllib.request
 from typing import Any, Sequence
 
 import orjson
@@ -33,38 +34,12 @@ from distributor.render import RenderedMessage
 from distributor.render.message import TOKEN_SLOT
 
 MAX_PERSONALIZATIONS = 1000
-# The channel posts its bodies as JSON text it serialised itself with orjson
-# (a tenth of json.dumps's CPU for a 1,000-reader body; compact, UTF-8): the
-# client sends a string body as it is under any Content-Type but exactly
-# "application/json", so the type carries its (ignored, RFC 8259) charset.
-JSON_UTF8 = "application/json; charset=utf-8"
 
 
-def mail_json(body: dict[str, Any]) -> str:
-    """A Mail Send body's JSON text, as the channel posts it."""
-    return _MailText(orjson.dumps(body).decode())
-
-
-class _MailBytes(bytes):
-    """A request body that formats as its size. The client formats a debug
-    line of every body it sends ('PAYLOAD: {data}', made whether or not
-    anything logs at debug): a 400 KB repr per request on the sender's path,
-    and every reader's address in the log of whoever turns debug on."""
-
-    def __format__(self, spec: str) -> str:
-        return f"<{len(self):,} bytes of JSON>"
-
-    def __str__(self) -> str:
-        return format(self)
-
-    __repr__ = __str__
-
-
-class _MailText(str):
-    """A body's JSON text; encoded (as the client does), a _MailBytes."""
-
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-        return _MailBytes(str.encode(self, encoding, errors))
+def mail_json(body: dict[str, Any]) -> bytes:
+    """A Mail Send body's JSON, as the channel posts it: orjson's (a tenth of
+    json.dumps's CPU for a 1,000-reader body; compact, UTF-8)."""
+    return orjson.dumps(body)
 
 
 class PreparedMail(dict):
@@ -73,7 +48,7 @@ class PreparedMail(dict):
     only posts). Read it as the body it is; never change it (`text` would no
     longer be its JSON)."""
 
-    text: str
+    text: bytes
 
     def __init__(self, body: dict[str, Any]):
         super().__init__(body)
@@ -121,7 +96,6 @@ class NewsletterChannel(BatchChannel):
         self.categories = tuple(categories)
         self.client = SendGridAPIClient(api_key=api_key, host=api_url.rstrip("/"))
         self.client.client.timeout = timeout
-        self.client.client.request_headers["Content-Type"] = JSON_UTF8
 
     def build(self, message: RenderedMessage, recipients: Sequence[tuple[str, str]], *,
               custom_args: dict[str, str] | None = None) -> dict[str, Any]:
@@ -150,8 +124,7 @@ class NewsletterChannel(BatchChannel):
         # request that never fully left (safe to send again), and a bare
         # timeout or broken connection came while waiting for the answer.
         try:
-            text = body.text if isinstance(body, PreparedMail) else mail_json(body)
-            resp = self.client.client.mail.send.post(request_body=text)
+            message_id = self._send(body.text if isinstance(body, PreparedMail) else mail_json(body))
         except http_errors.HTTPError as exc:
             raise classify(exc, self.name) from None
         except urllib.error.URLError as exc:
@@ -159,7 +132,22 @@ class NewsletterChannel(BatchChannel):
         except (OSError, http.client.HTTPException) as exc:
             raise OutcomeUnknown(f"no answer, the batch may have gone out: {type(exc).__name__}: {exc}",
                                  channel=self.name) from None
-        return str(resp.headers.get("X-Message-Id", ""))
+        return message_id
+
+    def _send(self, data: bytes) -> str:
+        """POST /v3/mail/send with `data` as the body: the client's own request
+        (its URL, its headers with Content-Type application/json, its opener,
+        timeout and errors: python_http_client's `_make_request`), without the
+        two things its `post` adds: a json.dumps of a body that is JSON already,
+        and debug lines formatted on every request whether or not anything
+        logs them, one of them the whole body (every reader's address; ~1.8 ms
+        for 1,000 of them) and one the API key."""
+        send = self.client.client.mail.send  # the client of /v3/mail/send
+        request = urllib.request.Request(send._build_url(None), data=data, method="POST",
+                                         headers={**send.request_headers, "Content-Type": "application/json"})
+        with send._make_request(urllib.request.build_opener(), request) as resp:
+            resp.read()
+            return str(resp.headers.get("X-Message-Id", ""))
 
     async def aclose(self) -> None:
         pass

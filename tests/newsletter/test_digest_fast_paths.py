@@ -4,14 +4,15 @@ insert), the last batch and the issue recorded sent on the driver's cursor
 as `set_status_in` records them (only for an issue still `sending`), batch
 times in the store's own text format on SQLite (whole seconds too), and a
 request body serialised ahead of its request (PreparedMail: on the loop's
-thread, never the sender's) reaching the sandbox as the same mail, with the
-client's debug line naming its size instead of every reader's address. On
-SQLite and on PostgreSQL."""
+thread, never the sender's) reaching the sandbox as the same mail, posted as
+the client's own request without its debug lines of every reader's address
+and of the API key. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.server
 import json
 import logging
 import sqlite3
@@ -22,12 +23,15 @@ import sqlalchemy as sa
 
 from distributor.channels import build_channel
 from distributor.channels import newsletter as newsletter_channel
+from distributor.channels.newsletter import NewsletterChannel
 from distributor.ingest.pipeline import ingest
 from distributor.newsletter import digest
+from distributor.render import RenderedMessage
 from distributor.store import Store
 from distributor.store.digest_batches import BatchBook, Begun
 from distributor.store.issues import Issues
 from distributor.store.schema import deliveries, issue_items
+from sendgrid import SendGridAPIClient
 from support import add_subscribers, sent, with_channel
 
 UTC = dt.timezone.utc
@@ -132,26 +136,66 @@ def test_a_prepared_body_reaches_the_sandbox_as_the_same_mail(readers, open_stor
         body = channel.build(digest.issue_message(issue), to, custom_args={"issue_id": str(issue.id),
                                                                          "batch": "0"})
         prepared = channel.prepare(body)
-        assert prepared == body and json.loads(prepared.text) == body and "ä" in prepared.text  # UTF-8, as it is
+        assert prepared == body and json.loads(prepared.text) == body and "ä".encode() in prepared.text  # UTF-8
         assert channel.post_now(prepared)
         (got,) = sent(control, "sendgrid", "/mail/send")
         assert got["body"] == body
 
 
-def test_the_clients_debug_line_names_the_bodys_size_not_its_readers(readers, clock, control, caplog):
-    channel = build_channel(readers, "de.newsletter")
-    with Store.open(readers) as store:
-        seeded(readers, store, clock, n=3)
-        issue = digest.assemble(readers, store, "de", clock().replace(microsecond=0), clock())
-    body = channel.build(digest.issue_message(issue), [("geheim.leserin@example.org", "tok-1")],
-                         custom_args={"issue_id": str(issue.id), "batch": "0"})
-    with caplog.at_level(logging.DEBUG, logger="python_http_client"):
-        channel.post_now(channel.prepare(body))
-        channel.post_now(body)  # a plain body too: the channel serialises it the same way
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("python_http_client")]
-    payloads = [line for line in lines if line.startswith("PAYLOAD")]
-    assert len(payloads) == 2 and all(line.endswith("bytes of JSON>") for line in payloads), payloads
-    assert not any("geheim.leserin" in line for line in lines)
+class Capture(http.server.BaseHTTPRequestHandler):
+    """Answers every POST 202 with a message id, and keeps what came."""
+
+    got: list[tuple[str, dict[str, str], bytes]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.got.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(202)
+        self.send_header("X-Message-Id", f"m{len(self.got)}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def capture():
+    Capture.got = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Capture.got
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_channels_request_is_the_clients_own_and_logs_no_reader_nor_key(capture, caplog):
+    """The channel posts its JSON through the sendgrid client's own request
+    (python_http_client's `_make_request`): the same method, path and
+    headers as the client's documented `mail.send.post`, and a body that
+    parses to the same mail; without the client's debug lines of the whole
+    body (every reader's address) and of its headers (the API key)."""
+    url, got = capture
+    channel = NewsletterChannel("de.newsletter", api_key="SG.a-secret-key-for-the-test", api_url=url,
+                                from_email="newsletter@novastan.example")
+    message = RenderedMessage(channel="newsletter", text="Sieben neue Artikel", html="<p>Sieben – März</p>",
+                              subject="Newsletter", headers={"List-Unsubscribe": "<https://x.example/u/{token}>"},
+                              length=19, limit=0, language="de")
+    body = channel.build(message, [("geheim.leserin@example.org", "tok-1")], custom_args={"batch": "0"})
+    with caplog.at_level(logging.DEBUG):
+        assert channel.post_now(channel.prepare(body)) == "m1"
+        assert channel.post_now(body) == "m2"  # a plain body: serialised the same way
+    ours = [r.getMessage() for r in caplog.records]
+    client = SendGridAPIClient(api_key="SG.a-secret-key-for-the-test", host=url)
+    assert client.client.mail.send.post(request_body=body).status_code == 202  # the client as documented
+    (p1, h1, b1), (p2, h2, b2), (p3, h3, b3) = got
+    assert p1 == p2 == p3 == "/v3/mail/send"
+    assert h1 == h2 and {k: v for k, v in h1.items() if k != "content-length"} == \
+        {k: v for k, v in h3.items() if k != "content-length"}
+    assert h1["content-type"] == "application/json" and h1["authorization"] == "Bearer SG.a-secret-key-for-the-test"
+    assert json.loads(b1) == json.loads(b2) == json.loads(b3) == body
+    assert not any("geheim.leserin" in line or "a-secret-key" in line for line in ours), ours
 
 
 def test_the_next_body_is_serialised_on_the_loops_thread_while_a_request_runs(readers, open_store, clock,
