@@ -409,13 +409,20 @@ async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None, *, 
     from distributor.leader import me, scheduler_of
 
     who = me()
-    try:
-        leader = scheduler_of(rt.store.engine).leader
-    except Exception:  # noqa: BLE001 - only for the log line
-        leader = None
-    named = f"{leader['host']}, pid {leader['pid']}" if leader else "another process"
-    log.info("standby: %s leads the schedule; this process (%s, pid %s) delivers only, and takes over "
-             "when the leader is gone", named, who["host"], who["pid"])
+
+    def leader_now() -> dict[str, Any] | None:
+        try:
+            return scheduler_of(rt.store.engine).leader
+        except Exception:  # noqa: BLE001 - only for the log line
+            return None
+
+    def say(leader: dict[str, Any] | None) -> None:
+        named = f"{leader['host']}, pid {leader['pid']}" if leader else "another process"
+        log.info("standby: %s leads the schedule; this process (%s, pid %s) delivers only, and takes over "
+                 "when the leader is gone", named, who["host"], who["pid"])
+
+    leader = leader_now()
+    say(leader)
     if ready is not None:
         ready.set()
     acquired = asyncio.Event()
@@ -433,6 +440,8 @@ async def _stand_by(rt: Runtime, election: Any, ready: asyncio.Event | None, *, 
             if not rt.stopping.is_set() and await _elect(election.try_acquire):
                 acquired.set()
                 break
+            if leader is None and (leader := leader_now()) is not None:
+                say(leader)  # nobody held the lock yet when this process stood by (a takeover under way)
     finally:
         if rt.stopping.is_set():
             log.info("stopping: taking no new work")

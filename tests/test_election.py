@@ -79,3 +79,45 @@ def test_status_names_the_leader(settings, store, tmp_path):
         assert f"scheduler: led by {ME['host']}, pid {ME['pid']}\n" in out
     finally:
         election.close()
+
+
+def test_a_standby_that_found_nobody_leading_names_the_leader_once_one_holds_the_lock(
+        settings, store, monkeypatch, caplog):
+    """A process that stands by while a takeover is under way (the lock free
+    for a moment: the old leader lost it, the new one has not taken it yet)
+    first says "another process leads", and names the leader once one holds
+    the lock, instead of never."""
+    import asyncio
+    import logging
+
+    from distributor import schedule
+    from distributor.delivery import Dispatcher
+
+    monkeypatch.setattr(schedule, "CHECK_SECONDS", 0.05)
+    db = settings.database.url.split("sqlite:///", 1)[1]
+    standby, leader = FileElection(db), FileElection(db)
+    rt = schedule.Runtime(settings, store, Dispatcher(settings, store))
+    monkeypatch.setattr(schedule, "RUNTIME", rt)
+    named = f"standby: {ME['host']}, pid {ME['pid']} leads the schedule"
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(schedule._stand_by(rt, standby, ready, first_wait=0.5))
+        await asyncio.wait_for(ready.wait(), 10)
+        assert leader.try_acquire()  # the new leader takes the lock after this process stood by
+        for _ in range(100):
+            if any(named in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        rt.stopping.set()
+        await asyncio.wait_for(task, 30)
+
+    try:
+        with caplog.at_level(logging.INFO, logger="distributor"):
+            asyncio.run(main())
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("standby:")]
+        assert lines[0].startswith("standby: another process leads the schedule"), lines
+        assert sum(named in line for line in lines) == 1, lines
+    finally:
+        standby.close()
+        leader.close()
