@@ -153,6 +153,16 @@ def child_issue(cfg: str, n: int) -> dict:
     return {}
 
 
+def timed_posts(n: int, post_one) -> dict:  # noqa: ANN001
+    """`post_one(i)` for each of the n // 1,000 requests, timed (wall and CPU) with the peak RSS."""
+    before = hwm_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(-(-n // 1000)):
+        post_one(i)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "rate": n / seconds, "cpu_seconds": cpu, "hwm_mb": hwm_mb(), "hwm_before_mb": before}
+
+
 def _bare_bodies(cfg: str, n: int):  # noqa: ANN202
     """The channel and the pre-built 1,000-personalization bodies of the same
     issue (ten distinct batches, cycled) the baselines post."""
@@ -190,14 +200,12 @@ def child_bare(cfg: str, n: int) -> dict:
     client = SendGridAPIClient(api_key=channel.client.api_key, host=channel.client.host)
     client.client.timeout = channel.client.client.timeout
     post = client.client.mail.send.post
-    requests = -(-n // 1000)
-    before = hwm_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(requests):
+
+    def one(i: int) -> None:
         resp = post(request_body=bodies[i % len(bodies)])
         assert resp.status_code == 202, resp.status_code
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "rate": n / seconds, "cpu_seconds": cpu, "hwm_mb": hwm_mb(), "hwm_before_mb": before}
+
+    return timed_posts(n, one)
 
 
 def child_text(cfg: str, n: int) -> dict:
@@ -209,13 +217,11 @@ def child_text(cfg: str, n: int) -> dict:
 
     channel, bodies = _bare_bodies(cfg, n)
     prepared = [PreparedMail(b) for b in bodies]
-    requests = -(-n // 1000)
-    before = hwm_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(requests):
+
+    def one(i: int) -> None:
         assert channel.post_now(prepared[i % len(prepared)])
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "rate": n / seconds, "cpu_seconds": cpu, "hwm_mb": hwm_mb(), "hwm_before_mb": before}
+
+    return timed_posts(n, one)
 
 
 def child_warm(cfg: str, n: int) -> dict:

@@ -43,16 +43,16 @@ def mail_json(body: dict[str, Any]) -> bytes:
 
 
 class PreparedMail(dict):
-    """A Mail Send body with its JSON text made ahead of its request (the
+    """A Mail Send body with its JSON (`data`) made ahead of its request (the
     digest serialises the next batch while one runs, so the sender's thread
-    only posts). Read it as the body it is; never change it (`text` would no
+    only posts). Read it as the body it is; never change it (`data` would no
     longer be its JSON)."""
 
-    text: bytes
+    data: bytes
 
     def __init__(self, body: dict[str, Any]):
         super().__init__(body)
-        self.text = mail_json(body)
+        self.data = mail_json(body)
 
 
 def build_mail(message: RenderedMessage, recipients: Sequence[tuple[str, str]], *, from_email: str,
@@ -124,7 +124,7 @@ class NewsletterChannel(BatchChannel):
         # request that never fully left (safe to send again), and a bare
         # timeout or broken connection came while waiting for the answer.
         try:
-            message_id = self._send(body.text if isinstance(body, PreparedMail) else mail_json(body))
+            message_id = self._send(body.data if isinstance(body, PreparedMail) else mail_json(body))
         except http_errors.HTTPError as exc:
             raise classify(exc, self.name) from None
         except urllib.error.URLError as exc:

@@ -324,8 +324,7 @@ class Issues:
             conn.execute(
                 deliveries.update().where(deliveries.c.id.in_(ids),
                                           deliveries.c.status.in_(sources(DeliveryStatus.SENT, _CARRIED)))
-                .values(status=DeliveryStatus.SENT, remote_id=f"issue:{issue_id}",
-                        reason=f"in the digest issue #{issue_id}", updated_at=now)
+                .values(status=DeliveryStatus.SENT, **_carried_by(issue_id), updated_at=now)
             )
 
     @staticmethod
@@ -344,11 +343,11 @@ class Issues:
         if cur.rowcount != 1:
             return False
         carried = [str(s) for s in sources(DeliveryStatus.SENT, _CARRIED)]
+        by = _carried_by(issue_id)
         cur.execute(f"UPDATE deliveries SET status = {ph}, remote_id = {ph}, reason = {ph}, updated_at = {ph} "
                     f"WHERE id IN (SELECT delivery_id FROM issue_items WHERE issue_id = {ph}) "
                     f"AND status IN ({', '.join([ph] * len(carried))})",
-                    (str(DeliveryStatus.SENT), f"issue:{issue_id}", f"in the digest issue #{issue_id}", when,
-                     issue_id, *carried))
+                    (str(DeliveryStatus.SENT), by["remote_id"], by["reason"], when, issue_id, *carried))
         return True
 
     def resume(self, issue_id: int, *, now: dt.datetime) -> None:
@@ -380,3 +379,8 @@ class Issues:
 
 # The newsletter deliveries an issue carries are pending until it is sent.
 _CARRIED = (DeliveryStatus.PENDING,)
+
+
+def _carried_by(issue_id: int) -> dict[str, str]:
+    """What a newsletter delivery records once the issue carrying it is sent."""
+    return {"remote_id": f"issue:{issue_id}", "reason": f"in the digest issue #{issue_id}"}

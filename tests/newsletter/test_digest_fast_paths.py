@@ -136,7 +136,7 @@ def test_a_prepared_body_reaches_the_sandbox_as_the_same_mail(readers, open_stor
         body = channel.build(digest.issue_message(issue), to, custom_args={"issue_id": str(issue.id),
                                                                          "batch": "0"})
         prepared = channel.prepare(body)
-        assert prepared == body and json.loads(prepared.text) == body and "ä".encode() in prepared.text  # UTF-8
+        assert prepared == body and json.loads(prepared.data) == body and "ä".encode() in prepared.data  # UTF-8
         assert channel.post_now(prepared)
         (got,) = sent(control, "sendgrid", "/mail/send")
         assert got["body"] == body
