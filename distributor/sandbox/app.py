@@ -12,6 +12,7 @@
     GET|POST|DELETE /_sandbox/faults     injected errors, latency, timeouts
     POST /_sandbox/telegram/updates      an incoming update (a user writes, a button press)
     POST /_sandbox/telegram/migrate      {"chat": …}: a group becomes a supergroup (migrate_to_chat_id)
+    POST /_sandbox/telegram/history      {"chat": …, "last": N}: the chat's last message id is N (its next N + 1)
     GET|POST /_sandbox/clock             {"advance": seconds}: move the sandbox's time
     POST /_sandbox/reset                 forget messages, tweets, mail, limits, faults, log
     GET  /_sandbox/events                Event Webhook batches posted
@@ -73,6 +74,7 @@ class Sandbox:
             Route("/_sandbox/faults", self.faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/telegram/updates", self.telegram_update, methods=["POST"]),
             Route("/_sandbox/telegram/migrate", self.telegram_migrate, methods=["POST"]),
+            Route("/_sandbox/telegram/history", self.telegram_history, methods=["POST"]),
             Route("/_sandbox/clock", self.clock_route, methods=["GET", "POST"]),
             Route("/_sandbox/reset", self.reset_route, methods=["POST"]),
             Route("/_sandbox/events", self.events, methods=["GET"]),
@@ -137,6 +139,13 @@ class Sandbox:
             return json_response(self.telegram.migrate(data["chat"]), 201)
         except (ValueError, KeyError, TypeError) as exc:
             return json_response({"error": f'give {{"chat": "@name or id"}}: {exc}'}, 400)
+
+    async def telegram_history(self, request: Request) -> Response:
+        try:
+            data = await request.json()
+            return json_response(self.telegram.history(data["chat"], data["last"]), 201)
+        except (ValueError, KeyError, TypeError) as exc:
+            return json_response({"error": f'give {{"chat": "@name or id", "last": N}}: {exc}'}, 400)
 
     async def clock_route(self, request: Request) -> Response:
         if request.method == "POST":

@@ -84,6 +84,21 @@ class TelegramService(TelegramUpdates):
         self.migrated[chat.id] = new_id
         return {"chat_id": chat.id, "migrate_to_chat_id": new_id}
 
+    def history(self, ref: Any, last: Any) -> dict[str, Any]:
+        """A chat whose last message id is `last`, as a channel with a past
+        has (control route): its next message is `last` + 1. Never goes back
+        (ids a chat has given out stay its own)."""
+        chat = self.core.accounts.chat(ref)
+        if chat is None:
+            raise ValueError(f"no chat {ref!r}")
+        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+            raise ValueError(f"last must be a whole number >= 0, not {last!r}")
+        given = self.next_message_id.get(chat.id, 0)
+        if last < given:
+            raise ValueError(f"{ref} has already given out message ids up to {given}")
+        self.next_message_id[chat.id] = last
+        return {"chat_id": chat.id, "next_message_id": last + 1}
+
     # -------------------------------------------------------------- HTTP
 
     async def handle(self, request: Request) -> Response:

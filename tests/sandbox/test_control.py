@@ -116,6 +116,22 @@ def test_clock_route(sandbox, control):
     assert control.post("/_sandbox/clock", json={}).status_code == 400
 
 
+def test_a_chat_can_be_given_a_past_its_next_message_id_follows(sandbox, control):
+    async def post() -> int:
+        async with telegram_bot(sandbox.url) as bot:
+            return (await bot.send_message("@novastan_de", "Hallo")).message_id
+    assert run(post()) == 1
+    r = control.post("/_sandbox/telegram/history", json={"chat": "@novastan_de", "last": 5000})
+    assert r.status_code == 201 and r.json()["next_message_id"] == 5001
+    assert run(post()) == 5001
+    # Never back over ids given out; nonsense refused with what to give.
+    for bad in ({"chat": "@novastan_de", "last": 10}, {"chat": "@nobody", "last": 1},
+                {"chat": "@novastan_de", "last": -1}, {"chat": "@novastan_de", "last": "7"}, {"chat": "@novastan_de"}):
+        r = control.post("/_sandbox/telegram/history", json=bad)
+        assert r.status_code == 400 and "last" in r.json()["error"], bad
+    assert run(post()) == 5002
+
+
 def test_update_injection_errors(sandbox, control):
     assert control.post("/_sandbox/telegram/updates", json={"bot": "nobody", "text": "x"}).status_code == 400
     assert control.post("/_sandbox/telegram/updates", json={"bot": "sandbox_de_bot"}).status_code == 400
