@@ -32,6 +32,11 @@ editor approved: each drain first gates its deliveries (store/approval.py),
 and a claim is conditional on the version rendered being the approved one; a
 correction is applied once its version is approved.
 
+Drain leases a few due deliveries at a time (store/leases.py), read in one
+query while their channel's state cannot have changed unseen (unpaced, every
+send before gone through). On unpaced channels a sent delivery's answer is
+written with the next claim (answers.py), still before the next request.
+
 Newsletter deliveries are not sent here: they wait for the weekly digest.
 The clock and the sleep are injected, so tests move time instead of waiting.
 """
@@ -55,10 +60,11 @@ from distributor.policy import Decision, RetryPolicy
 from distributor.posting import in_window, next_opening, parse_window
 from distributor.edits import render_sent
 from distributor.metrics import timed
+from distributor.answers import Answers
 from distributor.render import RenderedMessage
 from distributor.store import DeliveryRow, StoredArticle, Store, utcnow
 from distributor.store.approval import Approvals, Corrections, correction_awaits
-from distributor.store.outbox import ChannelBusy, DeliveryStatus
+from distributor.store.outbox import ChannelBusy, DeliveryStatus, SentAnswer, Sending
 from distributor.evidence import attempt_payload, held_reason, message_from_payload, surprise
 from distributor.workers import claimer_gone, worker_id
 
@@ -115,6 +121,8 @@ class Dispatcher:
         self.policy = RetryPolicy(settings, rand)
         self._channels: dict[str, Channel[Any]] = {}
         self.stopping = False
+        # A sent delivery's answer, written with the next claim inside drain (answers.py).
+        self.answers = Answers(self.outbox, worker=lambda: self.worker, clock=lambda: self.clock())
 
     # ------------------------------------------------------------ the loop
 
@@ -128,34 +136,56 @@ class Dispatcher:
             self.approvals.gate(channel, required=cfg.approval == "required", now=self.clock())
         report.corrected = await self.correct()
         deadline = self.clock() + dt.timedelta(seconds=max_wait)
-        while not self.stopping:
-            # A few at a time, leased: the other workers pass them by (store/leases.py).
-            ids = self.outbox.lease_due(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
-            if ids:
-                for delivery_id in ids:
-                    if self.stopping:
-                        break
-                    outcome = await self._deliver_guarded(delivery_id)
-                    if outcome.status != "waiting":  # its channel got busy meanwhile: next round
-                        report.outcomes.append(outcome)
-                continue
-            wake = self.outbox.next_due_at(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
-            if wake is None or wake > deadline:
-                break
-            await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
+        self.answers.joining = True
+        try:
+            while not self.stopping:
+                # A few at a time, leased: the other workers pass them by (store/leases.py).
+                ids = self.outbox.lease_due(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
+                if ids:
+                    # Read in one query; used while every send goes through (after a wait,
+                    # a pause or a failure, a channel's state is read afresh, one by one).
+                    batch = self.outbox.for_sending_many(ids) if len(ids) > 1 else {}
+                    for delivery_id in ids:
+                        if self.stopping:
+                            break
+                        outcome = await self._deliver_guarded(delivery_id, self._unpaced(batch.pop(delivery_id, None)))
+                        if outcome.status != "sent":
+                            batch.clear()
+                        if outcome.status != "waiting":  # its channel got busy meanwhile: next round
+                            report.outcomes.append(outcome)
+                    continue
+                self.answers.write()  # before waiting: no answer is kept across a sleep
+                wake = self.outbox.next_due_at(self.clock(), kinds=SOCIAL_KINDS, worker=self.worker)
+                if wake is None or wake > deadline:
+                    break
+                await self.sleep(max(0.0, (wake - self.clock()).total_seconds()))
+        finally:
+            self.answers.joining = False
+            self.answers.write()
         report.waiting, report.blocked, report.awaiting_approval = self.outbox.waiting(kinds=SOCIAL_KINDS)
         return report
 
+    def _unpaced(self, read: Sending | None) -> Sending | None:
+        """A batch's read of a delivery, if its channel is unpaced: on a paced
+        one, the send before it made the channel wait, which the batch's read
+        does not show."""
+        if read is None:
+            return None
+        try:
+            return None if pacing(social_config(self.settings, read[0].channel)) > 0 else read
+        except ConfigurationError:
+            return None  # deliver reads it and reports the config
+
     # ------------------------------------------------------------ one delivery
 
-    async def _deliver_guarded(self, delivery_id: int) -> Outcome:
+    async def _deliver_guarded(self, delivery_id: int, read: Sending | None = None) -> Outcome:
         """`deliver`, but a surprise it did not handle itself holds this one
         delivery with the evidence instead of stopping the loop: before the
         claim (nothing was sent), or after it, outside the send's own handling
         (the outcome is unknown). A broken config still stops it (never
         swallowed)."""
         try:
-            return await self.deliver(delivery_id)
+            return await self.deliver(delivery_id, read)
         except ConfigurationError:
             raise
         except Exception as exc:  # noqa: BLE001 - one delivery must not stop the others
@@ -171,8 +201,9 @@ class Dispatcher:
                                                                 f"`distributor release {row.id}` to try again")
             return Outcome(row.id, row.channel, "held", why)
 
-    async def deliver(self, delivery_id: int) -> Outcome:
-        row, state, stored, edit = self.outbox.for_sending(delivery_id)
+    async def deliver(self, delivery_id: int, read: Sending | None = None) -> Outcome:
+        """Send one delivery (`read`: what Outbox.for_sending read of it, if drain read it with its batch)."""
+        row, state, stored, edit = read or self.outbox.for_sending(delivery_id)
         now = self.clock()
         if state.paused:
             return Outcome(row.id, row.channel, "paused", state.paused_reason or "")
@@ -205,9 +236,9 @@ class Dispatcher:
         # records it before it is made.
         request = channel.build(message, silent=silent)
         try:  # the claim takes the channel's slot too: its pacing and waits, shared by every worker
-            attempt = self.outbox.claim(row.id, worker=self.worker, payload=attempt_payload(message, request), now=now,
-                                        approved_version=stored.version if required else None,
-                                        channel=row.channel, interval=pacing(cfg))
+            attempt = self.answers.claim(row.id, payload=attempt_payload(message, request), now=now,
+                                         approved_version=stored.version if required else None,
+                                         channel=row.channel, interval=pacing(cfg))
         except ChannelBusy as busy:
             return Outcome(row.id, row.channel, "paused" if busy.paused else "waiting", str(busy))
         if attempt is None:
@@ -242,11 +273,13 @@ class Dispatcher:
     def _sent(self, row: DeliveryRow, attempt: int, stored: StoredArticle, cfg: SocialConfig, result: SendResult,
               *, silent: bool) -> Outcome:
         note = "; ".join(filter(None, [result.note, "sent silently, outside the posting window" if silent else None]))
-        interval = pacing(cfg)
-        self.outbox.finish_sent(row.id, attempt, remote_id=result.remote_id, article_version=stored.version,
-                                now=self.clock(), note=note or None, channel=row.channel,
-                                channel_not_before=self.clock() + dt.timedelta(seconds=interval) if interval else None)
-        return Outcome(row.id, row.channel, "sent", result.remote_id)
+        interval, now = pacing(cfg), self.clock()
+        answer = SentAnswer(row.id, attempt, remote_id=result.remote_id, article_version=stored.version, now=now,
+                            note=note or None, channel=row.channel,
+                            channel_not_before=now + dt.timedelta(seconds=interval) if interval else None)
+        outcome = Outcome(row.id, row.channel, "sent", result.remote_id)
+        self.answers.sent(answer, outcome)
+        return outcome
 
     async def _failed(self, row: DeliveryRow, attempt: int, message: RenderedMessage, exc: DeliveryError,
                       decision: Decision) -> Outcome:

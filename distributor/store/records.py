@@ -147,3 +147,26 @@ class Edit:
     def current(self, version: int) -> bool:
         """Whether it was written for the article's `version` (else out of date)."""
         return self.article_version == version
+
+
+@dataclass(frozen=True)
+class SentAnswer:
+    """A delivery's success, `finish_sent`'s arguments: written on its own,
+    or with the next claim (`claim(answer=…)`)."""
+    delivery_id: int
+    attempt_id: int
+    remote_id: str | None
+    article_version: int
+    now: dt.datetime
+    note: str | None = None
+    channel: str | None = None
+    channel_not_before: dt.datetime | None = None  # its pacing: the next post waits until then
+
+    def joins(self) -> bool:
+        """Whether it can be one statement with a claim: its channel unpaced (no wait to set)."""
+        return self.channel is not None and self.channel_not_before is None
+
+    def fields(self) -> dict[str, Any]:
+        return {"delivery_id": self.delivery_id, "attempt_id": self.attempt_id, "remote_id": self.remote_id,
+                "article_version": self.article_version, "now": self.now, "note": self.note,
+                "channel": self.channel, "channel_not_before": self.channel_not_before}
