@@ -14,6 +14,14 @@ scaling    A sandbox in its own process (`distributor sandbox`, rate limits
            `scaling_bound_2_vs_1` is cores / (cores busy with one worker), the
            most two workers can reach if a delivery costs the machine no more
            CPU than it does with one.
+           Two series: every worker posting to one sandbox process (`workers`,
+           `scaling`), which serves one request at a time, so the workers'
+           requests queue for it; and each worker posting to a sandbox of its
+           own (`own_sandbox_*`), as a provider's API is served by many machines
+           (each sandbox numbers the chat's messages from its own million, so
+           remote ids stay distinct). One worker with a sandbox is the same in
+           both: run once a round, it is both series' base. --shared-only skips
+           the second.
 overhead   bench_delivery.py's PostgreSQL run, side by side in this command:
            M raw python-telegram-bot `Bot.send_message` calls against
            `Dispatcher.drain` sending M deliveries (render, lease, claim,
@@ -22,7 +30,7 @@ overhead   bench_delivery.py's PostgreSQL run, side by side in this command:
 The machine has 2 cores shared with other engineers: the script prints each
 round's figure, so report the range, not one number.
 
-    .venv/bin/python bench/bench_workers.py [--articles 600] [--rounds 3] [--quick]
+    .venv/bin/python bench/bench_workers.py [--articles 600] [--rounds 3] [--quick] [--shared-only]
                                             [--json bench/results/workers.json]
 """
 
@@ -57,6 +65,7 @@ from distributor.workers import STALE_AFTER_SECONDS  # noqa: E402
 
 DISTRIBUTOR = [sys.executable, "-m", "distributor"]
 WORKER_COUNTS = (1, 2, 4)
+SERIES = {"shared": "one sandbox", "own": "a sandbox each"}
 CHANNEL = "de.telegram"
 
 
@@ -81,7 +90,8 @@ def config(work: Path, db: str, articles: Path, port: int, tag: str) -> Path:
 
 class Sandbox:
     def __init__(self, cfg: Path, port: int, work: Path):
-        self.log = open(work / "sandbox.log", "w")
+        self.port = port
+        self.log = open(work / f"sandbox-{port}.log", "w")
         self.proc = subprocess.Popen([*DISTRIBUTOR, "--config", str(cfg), "sandbox", "--port", str(port)],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=child_env())
         self.control = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=60)
@@ -93,7 +103,7 @@ class Sandbox:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the sandbox did not start: " + (work / "sandbox.log").read_text()[-2000:])
+                raise SystemExit("the sandbox did not start: " + (work / f"sandbox-{port}.log").read_text()[-2000:])
             time.sleep(0.1)
 
     def posts(self) -> int:
@@ -120,13 +130,21 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases, port: int, sandbox: Sandbox,
+def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases, sandboxes: list[Sandbox],
               tag: str) -> tuple[float, float]:
     """Deliveries/s of k workers sending m queued deliveries, and how many
-    cores the whole machine kept busy meanwhile."""
-    cfg = config(work, dbs.postgres(), articles, port, tag)
-    settings = load_settings(cfg)
-    sandbox.control.delete("/_sandbox/requests")
+    cores the whole machine kept busy meanwhile. One sandbox: all k send to
+    it; several: worker i to sandboxes[i], each numbering the chat's
+    messages from its own million (remote ids stay distinct)."""
+    own = len(sandboxes) > 1
+    used = sandboxes[:k] if own else sandboxes
+    db = dbs.postgres()
+    cfgs = [config(work, db, articles, used[i % len(used)].port, f"{tag}-{i}") for i in range(k)]
+    settings = load_settings(cfgs[0])
+    for i, sandbox in enumerate(used):
+        sandbox.control.post("/_sandbox/reset")
+        if i:
+            sandbox.control.post("/_sandbox/telegram/history", json={"chat": single.CHAT, "last": i * 1_000_000})
     with Store.open(settings) as store:
         store.outbox.update_channel(CHANNEL, paused=True, paused_reason="bench: not yet", now=utcnow())
         (report,) = ingest(settings, store)
@@ -135,7 +153,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
         procs = []
         for i in range(k):
             out = open(work / f"worker-{tag}-{i}.log", "w")
-            procs.append(subprocess.Popen([*DISTRIBUTOR, "--config", str(cfg), "worker", "--poll-seconds", "0.1"],
+            procs.append(subprocess.Popen([*DISTRIBUTOR, "--config", str(cfgs[i]), "worker", "--poll-seconds", "0.1"],
                                           stdout=out, stderr=subprocess.STDOUT, env=child_env()))
             out.close()
         try:
@@ -145,7 +163,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                     raise SystemExit(f"the workers did not start (see {work}/worker-{tag}-*.log)")
                 time.sleep(0.1)
             start, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p in procs)
-            sandbox0, machine0 = cpu_seconds(sandbox.proc.pid), machine_busy_seconds()
+            sandbox0, machine0 = sum(cpu_seconds(sb.proc.pid) for sb in used), machine_busy_seconds()
             store.outbox.update_channel(CHANNEL, paused=False, paused_reason=None, now=utcnow())
             q = sa.text("SELECT count(*) FROM deliveries WHERE channel = :c AND status = 'sent'")
             while True:
@@ -158,10 +176,10 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
             elapsed = time.perf_counter() - start
             machine = machine_busy_seconds() - machine0
             cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
-            emulator = cpu_seconds(sandbox.proc.pid) - sandbox0
+            emulator = sum(cpu_seconds(sb.proc.pid) for sb in used) - sandbox0
             rest = machine - cpu - emulator  # PostgreSQL's processes, this script's polling, the rest
             print(f"  {k} worker(s): {cpu / m * 1000:.1f} ms of CPU per delivery in the workers, "
-                  f"{cpu / elapsed:.2f} cores busy; the sandbox {emulator / m * 1000:.1f} ms per post, "
+                  f"{cpu / elapsed:.2f} cores busy; the sandbox{'es' if own else ''} {emulator / m * 1000:.1f} ms per post, "
                   f"{emulator / elapsed:.2f} cores busy; everything else (PostgreSQL, this script) "
                   f"{rest / m * 1000:.1f} ms, {rest / elapsed:.2f} cores; the machine {machine / m * 1000:.1f} ms "
                   f"per delivery, {machine / elapsed:.2f} of {os.cpu_count()} cores busy; "
@@ -171,9 +189,9 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
                 p.send_signal(signal.SIGTERM)
             for p in procs:
                 p.wait(timeout=30)
-    posts = sandbox.posts()
+    posts = sum(sb.posts() for sb in used)
     if posts != m:
-        raise SystemExit(f"round {tag}: the sandbox has {posts} posts for {m} deliveries")
+        raise SystemExit(f"round {tag}: the sandbox{'es' if own else ''} logged {posts} posts for {m} deliveries")
     return m / elapsed, machine / elapsed
 
 
@@ -182,6 +200,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=600)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="a fast smoke run: 100 articles, 1 round")
+    ap.add_argument("--shared-only", action="store_true", help="only the series with one sandbox for all workers")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "workers.json")
     args = ap.parse_args()
     m, rounds = (100, 1) if args.quick else (args.articles, args.rounds)
@@ -191,23 +210,37 @@ def main() -> None:
     why = dbs.pg_available()
     if why:
         raise SystemExit(f"PostgreSQL is needed at {single.PG_ADMIN_URL}: {why}")
-    rates: dict[int, list[float]] = {k: [] for k in WORKER_COUNTS}
-    busy: dict[int, list[float]] = {k: [] for k in WORKER_COUNTS}  # cores the machine kept busy
+    # Two series, K interleaved round by round: every worker posting to one sandbox process (which
+    # serves one request at a time), and each worker to its own (as a provider's API is served by
+    # many machines, not one thread).
+    series = ("shared", "own") if not args.shared_only else ("shared",)
+    rates = {s: {k: [] for k in WORKER_COUNTS} for s in series}
+    busy = {s: {k: [] for k in WORKER_COUNTS} for s in series}  # cores the machine kept busy
     try:
         articles = work / "articles"
         single.write_articles(articles, m)
-        port = free_port()
-        sandbox = Sandbox(config(work, "sqlite:///" + str(work / "boot.db"), articles, port, "boot"), port, work)
+        sandboxes: list[Sandbox] = []
         try:
+            for i in range(max(WORKER_COUNTS)):
+                port = free_port()
+                sandboxes.append(Sandbox(config(work, "sqlite:///" + str(work / "boot.db"), articles, port, f"boot{i}"),
+                                         port, work))
             for r in range(rounds):
-                for k in WORKER_COUNTS:
-                    rate, cores = one_round(k, m, work, articles, dbs, port, sandbox, f"{r}-{k}")
-                    rates[k].append(rate)
-                    busy[k].append(cores)
-                    print(f"round {r + 1}: {k} worker(s): {rate:.0f} deliveries/s", flush=True)
-                dbs.drop_postgres()
+                for which in series:
+                    for k in WORKER_COUNTS:
+                        if which == "own" and k == 1:  # one worker, one sandbox: the same round as "shared"'s
+                            rates[which][k].append(rates["shared"][k][-1])
+                            busy[which][k].append(busy["shared"][k][-1])
+                            continue
+                        rate, cores = one_round(k, m, work, articles, dbs,
+                                                sandboxes if which == "own" else sandboxes[:1], f"{r}-{which}-{k}")
+                        rates[which][k].append(rate)
+                        busy[which][k].append(cores)
+                        print(f"round {r + 1}: {k} worker(s), {SERIES[which]}: {rate:.0f} deliveries/s", flush=True)
+                    dbs.drop_postgres()
         finally:
-            sandbox.stop()
+            for sandbox in sandboxes:
+                sandbox.stop()
         # The per-delivery overhead, bench_delivery's way (sandbox in this process).
         overhead = single.run_backend("pg", single_sandbox(work, dbs, articles, m), work, articles, m, rounds,
                                       dbs.postgres)
@@ -217,29 +250,32 @@ def main() -> None:
             _HANDLE[0].stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    med = {k: statistics.median(v) for k, v in rates.items()}
     base, disp = statistics.median(overhead["baseline"]), statistics.median(overhead["dispatch"])
-    result = {
-        "deliveries_per_round": m, "rounds": rounds, "cpus": os.cpu_count(),
-        "load_average_at_end": os.getloadavg(),
-        "workers": {str(k): {"deliveries_per_s": round(med[k], 1), "rounds": [round(x, 1) for x in rates[k]]}
-                    for k in WORKER_COUNTS},
-        "scaling": {f"{k}_vs_1": round(med[k] / med[1], 2) for k in WORKER_COUNTS if k > 1},
-        "scaling_rounds": {f"{k}_vs_1": [round(a / b, 2) for a, b in zip(rates[k], rates[1])]
-                           for k in WORKER_COUNTS if k > 1},
-        "scaling_target_2_vs_1": 1.8,
-        # Cores the whole machine kept busy (workers, sandbox, PostgreSQL, this script), and the most
-        # two workers could reach if a delivery cost the machine what it costs with one (contention
-        # only adds): all its cores busy, 2 / (cores busy with one worker) times one worker's rate.
-        "machine_cores_busy": {str(k): [round(x, 2) for x in busy[k]] for k in WORKER_COUNTS},
-        "scaling_bound_2_vs_1": {
-            "rounds": [round((os.cpu_count() or 2) / c, 2) for c in busy[1]],
-            "median": round((os.cpu_count() or 2) / statistics.median(busy[1]), 2)},
-        "overhead": {"raw_send_message_per_s": round(base, 1), "dispatcher_per_s": round(disp, 1),
-                     "ratio": round(disp / base, 2), "ratio_target": 0.5,
-                     "ratio_rounds": [round(d / b, 2) for d, b in zip(overhead["dispatch"], overhead["baseline"])],
-                     "overhead_ms_per_delivery": round(1000 / disp - 1000 / base, 2)},
-    }
+    cores = os.cpu_count() or 2
+    result: dict = {"deliveries_per_round": m, "rounds": rounds, "cpus": os.cpu_count(),
+                    "load_average_at_end": os.getloadavg(), "scaling_target_2_vs_1": 1.8}
+    for which in series:
+        med = {k: statistics.median(v) for k, v in rates[which].items()}
+        prefix = "" if which == "shared" else "own_sandbox_"
+        result.update({
+            f"{prefix}workers": {str(k): {"deliveries_per_s": round(med[k], 1),
+                                          "rounds": [round(x, 1) for x in rates[which][k]]} for k in WORKER_COUNTS},
+            f"{prefix}scaling": {f"{k}_vs_1": round(med[k] / med[1], 2) for k in WORKER_COUNTS if k > 1},
+            f"{prefix}scaling_rounds": {f"{k}_vs_1": [round(a / b, 2) for a, b in zip(rates[which][k], rates[which][1])]
+                                        for k in WORKER_COUNTS if k > 1},
+            # Cores the whole machine kept busy (workers, sandboxes, PostgreSQL, this script), and the most
+            # two workers could reach if a delivery cost the machine what it costs with one (contention
+            # only adds): all its cores busy, cores / (cores busy with one worker) times one worker's rate.
+            f"{prefix}machine_cores_busy": {str(k): [round(x, 2) for x in busy[which][k]] for k in WORKER_COUNTS},
+            f"{prefix}scaling_bound_2_vs_1": {
+                "rounds": [round(cores / c, 2) for c in busy[which][1]],
+                "median": round(cores / statistics.median(busy[which][1]), 2)},
+        })
+    result["overhead"] = {
+        "raw_send_message_per_s": round(base, 1), "dispatcher_per_s": round(disp, 1),
+        "ratio": round(disp / base, 2), "ratio_target": 0.5,
+        "ratio_rounds": [round(d / b, 2) for d, b in zip(overhead["dispatch"], overhead["baseline"])],
+        "overhead_ms_per_delivery": round(1000 / disp - 1000 / base, 2)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
