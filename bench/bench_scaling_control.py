@@ -5,14 +5,14 @@ Each client process loops: CLIENT_MS of CPU in Python (a worker's own work per
 delivery), two autocommit UPDATEs of its own rows on PostgreSQL (a claim and an
 answer, each a commit), and one HTTP POST to a one-process uvicorn server that
 spends SERVER_MS of CPU on it (the sandbox's cost per post). The defaults are
-what bench_workers measured per delivery on the development machine (a
-worker ~2.9 ms, the sandbox ~0.4 ms). Figures: requests/s of one client; of two
-clients posting to one server; of two clients posting to a server each; and
-the ratios two / one. A ratio well under 2 here is the machine and the shared
+what bench_workers measured per delivery on the development machine in
+session 7 (`cpu_ms_per_delivery`: a worker ~2.0 ms, the sandbox ~0.4 ms).
+Figures: requests/s of one client; of two clients posting to one server; of
+two clients posting to a server each; and the ratios two / one. A ratio well under 2 here is the machine and the shared
 server, not distributor: the most bench_workers' workers can show.
 
     .venv/bin/python bench/bench_scaling_control.py [--requests 1500] [--rounds 3]
-                                                     [--client-ms 2.9] [--server-ms 0.4]
+                                                     [--client-ms 2.0] [--server-ms 0.4]
                                                      [--json bench/results/scaling-control.json]
 """
 
@@ -92,7 +92,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=1500)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--client-ms", type=float, default=2.9)
+    ap.add_argument("--client-ms", type=float, default=2.0)
     ap.add_argument("--server-ms", type=float, default=0.4)
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "scaling-control.json")
     args = ap.parse_args()

@@ -131,9 +131,10 @@ def machine_busy_seconds() -> float:
 
 
 def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases, sandboxes: list[Sandbox],
-              tag: str) -> tuple[float, float]:
-    """Deliveries/s of k workers sending m queued deliveries, and how many
-    cores the whole machine kept busy meanwhile. One sandbox: all k send to
+              tag: str) -> tuple[float, float, float, float]:
+    """Deliveries/s of k workers sending m queued deliveries, how many cores
+    the whole machine kept busy meanwhile, and the ms of CPU per delivery in
+    the workers and in the sandboxes. One sandbox: all k send to
     it; several: worker i to sandboxes[i], each numbering the chat's
     messages from its own million (remote ids stay distinct)."""
     own = len(sandboxes) > 1
@@ -192,7 +193,7 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
     posts = sum(sb.posts() for sb in used)
     if posts != m:
         raise SystemExit(f"round {tag}: the sandbox{'es' if own else ''} logged {posts} posts for {m} deliveries")
-    return m / elapsed, machine / elapsed
+    return m / elapsed, machine / elapsed, cpu / m * 1000, emulator / m * 1000
 
 
 def main() -> None:
@@ -216,6 +217,7 @@ def main() -> None:
     series = ("shared", "own") if not args.shared_only else ("shared",)
     rates = {s: {k: [] for k in WORKER_COUNTS} for s in series}
     busy = {s: {k: [] for k in WORKER_COUNTS} for s in series}  # cores the machine kept busy
+    cpu_ms: dict = {s: {k: [] for k in WORKER_COUNTS} for s in series}  # (workers, sandboxes) per delivery
     try:
         articles = work / "articles"
         single.write_articles(articles, m)
@@ -232,10 +234,12 @@ def main() -> None:
                             rates[which][k].append(rates["shared"][k][-1])
                             busy[which][k].append(busy["shared"][k][-1])
                             continue
-                        rate, cores = one_round(k, m, work, articles, dbs,
-                                                sandboxes if which == "own" else sandboxes[:1], f"{r}-{which}-{k}")
+                        rate, cores, worker_ms, sandbox_ms = one_round(
+                            k, m, work, articles, dbs, sandboxes if which == "own" else sandboxes[:1],
+                            f"{r}-{which}-{k}")
                         rates[which][k].append(rate)
                         busy[which][k].append(cores)
+                        cpu_ms[which][k].append((worker_ms, sandbox_ms))
                         print(f"round {r + 1}: {k} worker(s), {SERIES[which]}: {rate:.0f} deliveries/s", flush=True)
                     dbs.drop_postgres()
         finally:
@@ -267,6 +271,10 @@ def main() -> None:
             # two workers could reach if a delivery cost the machine what it costs with one (contention
             # only adds): all its cores busy, cores / (cores busy with one worker) times one worker's rate.
             f"{prefix}machine_cores_busy": {str(k): [round(x, 2) for x in busy[which][k]] for k in WORKER_COUNTS},
+            # (bench_scaling_control.py's --client-ms and --server-ms are these, measured)
+            f"{prefix}cpu_ms_per_delivery": {str(k): {"workers": [round(w, 2) for w, _ in cpu_ms[which][k]],
+                                                      "sandboxes": [round(x, 2) for _, x in cpu_ms[which][k]]}
+                                             for k in WORKER_COUNTS if cpu_ms[which][k]},
             f"{prefix}scaling_bound_2_vs_1": {
                 "rounds": [round(cores / c, 2) for c in busy[which][1]],
                 "median": round(cores / statistics.median(busy[which][1]), 2)},
