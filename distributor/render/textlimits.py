@@ -71,6 +71,13 @@ def pretrim(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
     least min(23, its clusters). Whitespace runs and link-like tokens are
     kept whole, so the later cut still never splits them.
     """
+    if len(text) <= limit:  # no token costs more than its length: all of it is within the bound
+        return text, False
+    return _pretrim_scan(text, limit, url_aware=url_aware)
+
+
+def _pretrim_scan(text: str, limit: int, *, url_aware: bool) -> tuple[str, bool]:
+    """`pretrim`'s count, token by token."""
     cost = 0
     for m in re.finditer(r"\s+|\S+", text):
         token = m.group()

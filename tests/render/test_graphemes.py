@@ -90,3 +90,16 @@ def test_posts_never_split_a_grapheme_cluster(lede, templates):
         shown = shown_prefix(shown)
         if shown and clean_lede.startswith(shown):
             assert len(shown) in boundaries(clean_lede)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=cluster_text | st.text(max_size=120), slack=st.integers(min_value=0, max_value=40),
+       url_aware=st.booleans())
+def test_pretrim_of_a_text_no_longer_than_the_limit_is_the_text_as_the_count_finds(text, slack, url_aware):
+    # pretrim skips the count when the text has no more code points than the limit: no token
+    # costs more than its length (a cluster is one code point or more; a URL on X min(23, clusters)).
+    from distributor.render.textlimits import _pretrim_scan
+
+    limit = len(text) + slack
+    assert pretrim(text, limit, url_aware=url_aware) == (text, False)
+    assert _pretrim_scan(text, limit, url_aware=url_aware) == (text, False)
