@@ -180,7 +180,8 @@ def one_round(k: int, m: int, work: Path, articles: Path, dbs: single.Databases,
             emulator = sum(cpu_seconds(sb.proc.pid) for sb in used) - sandbox0
             rest = machine - cpu - emulator  # PostgreSQL's processes, this script's polling, the rest
             print(f"  {k} worker(s): {cpu / m * 1000:.1f} ms of CPU per delivery in the workers, "
-                  f"{cpu / elapsed:.2f} cores busy; the sandbox{'es' if own else ''} {emulator / m * 1000:.1f} ms per post, "
+                  f"{cpu / elapsed:.2f} cores busy; the sandbox{'es' if own else ''} "
+                  f"{emulator / m * 1000:.1f} ms per post, "
                   f"{emulator / elapsed:.2f} cores busy; everything else (PostgreSQL, this script) "
                   f"{rest / m * 1000:.1f} ms, {rest / elapsed:.2f} cores; the machine {machine / m * 1000:.1f} ms "
                   f"per delivery, {machine / elapsed:.2f} of {os.cpu_count()} cores busy; "

@@ -23,9 +23,8 @@ import sqlalchemy as sa
 from distributor.store.schema import (UTCDateTime, articles, channel_state, deliveries, delivery_attempts,
                                       variant_edits)
 
-__all__ = ["for_sending", "for_sending_many", "claim", "ATTEMPT", "finish_sent", "close_attempt", "reset_failures", "claim_pg",
-           "finish_sent_pg",
-           "finish_then_claim_pg"]
+__all__ = ["for_sending", "for_sending_many", "claim", "ATTEMPT", "finish_sent", "close_attempt", "reset_failures",
+           "claim_pg", "finish_sent_pg", "finish_then_claim_pg"]
 
 _d = deliveries.c
 _now: sa.BindParameter[object] = sa.bindparam("b_now")
