@@ -32,6 +32,7 @@ from distributor.store.records import aware as _aware
 from distributor.store.records import stored_article as _stored
 from distributor.store.approval import AWAITS, changed_since_approval
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, group_by_article, sources
+from distributor.store.leases import article_time as _article_time
 from distributor.store.schema import UTCDateTime, articles, deliveries, issue_items, source_files, source_polls
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Store:
             stored = _stored(conn.execute(sa.select(articles).where(articles.c.id == new_id)).one())
             if routing is not None and status != "moved":
                 self._apply_routing(conn, stored, routing, now)
+            _order_deliveries(conn, [new_id])
         return stored, status
 
     def store_articles(
@@ -157,6 +159,7 @@ class Store:
                         articles.c.source == source, articles.c.id.in_(ids[start:start + 500]))):
                     by_id[r.id] = r
             fresh: list[tuple[int, ArticleWrite, dict]] = []
+            touched: list[int] = []  # articles written: their deliveries' order follows (_order_deliveries)
             for i, w in enumerate(writes):
                 values = _article_values(w.article, w.content_hash, now, w.key)
                 row = by_key.get(w.key) if w.same_as is None else by_id.get(w.same_as)
@@ -173,6 +176,7 @@ class Store:
                     continue
                 conn.execute(articles.update().where(articles.c.id == row.id)
                              .values(source_key=w.key, version=row.version + changed, **values))
+                touched.append(row.id)
                 ref = ArticleRef(row.id, source, w.key, row.version + changed, w.article.title, w.article.label, self)
                 status: UpsertStatus = "updated" if changed or removed else "moved"
                 if w.routing is not None and status != "moved":
@@ -188,6 +192,8 @@ class Store:
                     out[i] = (ref, "new")
                 if plans:
                     conn.execute(_insert_ignore(conn, deliveries), plans)
+                touched.extend(new_ids)
+            _order_deliveries(conn, touched)
             if files:
                 self._save_file_stats(conn, source, files)
         return out  # type: ignore[return-value]
@@ -326,6 +332,7 @@ class Store:
         now = now or utcnow()
         with self.engine.begin() as conn:
             self._apply_routing(conn, stored, routing, now)
+            _order_deliveries(conn, [stored.id])
         return self.deliveries(article_id=stored.id)
 
     @staticmethod
@@ -431,6 +438,14 @@ def _article_values(article: Article, content_hash: str, now: dt.datetime, key: 
         "removed_at": None,
         "updated_at": now,
     }
+
+
+def _order_deliveries(conn: sa.Connection, article_ids: list[int]) -> None:
+    """Copy these articles' time (published, else ingested) onto their
+    deliveries (`deliveries.article_at`: the order workers lease them in)."""
+    for start in range(0, len(article_ids), 500):
+        conn.execute(deliveries.update().where(deliveries.c.article_id.in_(article_ids[start:start + 500]))
+                     .values(article_at=_article_time(deliveries.c.article_id)))
 
 
 def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> list[dict]:

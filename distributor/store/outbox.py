@@ -36,7 +36,7 @@ from distributor.store import bracket
 from distributor.store.audit import Audit, AuditNote
 from distributor.store.channel_state import ChannelBusy, ChannelState, ChannelStates
 from distributor.store.db import insert_ignore, inserted_id, reading
-from distributor.store.leases import Leases
+from distributor.store.leases import Leases, article_time
 from distributor.store.records import Edit, SentAnswer, StoredArticle, stored_article
 from distributor.store.schema import articles, channel_state, deliveries, delivery_attempts, variant_edits
 from distributor.store.states import InvalidTransition
@@ -176,6 +176,7 @@ class DeliveryRow:
     approved_version: int | None = None  # the article version an editor approved (store/approval.py)
     leased_by: str | None = None  # a worker's lease while it renders it (store/leases.py)
     leased_until: dt.datetime | None = None
+    article_at: dt.datetime | None = None  # its article's time: the order workers take it in
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", DeliveryStatus(self.status))  # the column holds its value
@@ -455,7 +456,7 @@ class Outbox(ChannelStates, Leases):
                 deliveries.insert().values(
                     article_id=article_id, channel=channel, kind=kind, seq=seq, status=_initial(S.PENDING),
                     reason="resent by an editor (--force)", article_version=article_version,
-                    next_attempt_at=now, created_at=now, updated_at=now,
+                    next_attempt_at=now, created_at=now, updated_at=now, article_at=article_time(sa.literal(article_id)),
                 )
             ))
 
@@ -467,6 +468,7 @@ class Outbox(ChannelStates, Leases):
                 insert_ignore(conn, deliveries).values(
                     article_id=article_id, channel=channel, kind=kind, seq=0, status=_initial(S.PENDING),
                     article_version=article_version, created_at=now, updated_at=now,
+                    article_at=article_time(sa.literal(article_id)),
                 )
             )
             return int(conn.execute(

@@ -99,9 +99,17 @@ deliveries = sa.Table(
     # not the lease, decides who sends it.
     sa.Column("leased_by", sa.String(200)),
     sa.Column("leased_until", UTCDateTime),
+    # Its article's time (published, else ingested), copied here whenever the
+    # article is stored (Store._order_deliveries): the order workers take due
+    # deliveries in, read from the index below without touching `articles`.
+    sa.Column("article_at", UTCDateTime),
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
 )
 sa.Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
+# The pending deliveries in the order workers lease them (store/leases.py).
+PENDING_ONLY = "status = 'pending'"
+sa.Index("ix_deliveries_pending_order", deliveries.c.article_at, deliveries.c.id,
+         sqlite_where=sa.text(PENDING_ONLY), postgresql_where=sa.text(PENDING_ONLY))
 # A post belongs to one delivery: no two deliveries of a channel share a remote
 # id. Newsletter deliveries are excluded: every article of a digest issue
 # records the same "issue:<id>".
