@@ -32,7 +32,7 @@ from distributor.store.records import aware as _aware
 from distributor.store.records import stored_article as _stored
 from distributor.store.approval import AWAITS, changed_since_approval
 from distributor.store.outbox import DeliveryRow, DeliveryStatus, group_by_article, sources
-from distributor.store.leases import article_time as _article_time
+from distributor.store.leases import order_deliveries as _order_deliveries
 from distributor.store.schema import UTCDateTime, articles, deliveries, issue_items, source_files, source_polls
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ class Store:
                         articles.c.source == source, articles.c.id.in_(ids[start:start + 500]))):
                     by_id[r.id] = r
             fresh: list[tuple[int, ArticleWrite, dict]] = []
-            touched: list[int] = []  # articles written: their deliveries' order follows (_order_deliveries)
+            touched: list[int] = []  # articles rewritten: their deliveries' order follows (_order_deliveries)
             for i, w in enumerate(writes):
                 values = _article_values(w.article, w.content_hash, now, w.key)
                 row = by_key.get(w.key) if w.same_as is None else by_id.get(w.same_as)
@@ -188,12 +188,11 @@ class Store:
                 for (i, w, _values), new_id in zip(fresh, new_ids):
                     ref = ArticleRef(new_id, source, w.key, 1, w.article.title, w.article.label, self)
                     if w.routing is not None:
-                        plans.extend(_new_deliveries(ref, w.routing, now))
+                        plans.extend(_new_deliveries(ref, w.routing, now, _aware(w.article.published) or now))
                     out[i] = (ref, "new")
                 if plans:
                     conn.execute(_insert_ignore(conn, deliveries), plans)
-                touched.extend(new_ids)
-            _order_deliveries(conn, touched)
+            _order_deliveries(conn, touched)  # the new ones' deliveries have it already
             if files:
                 self._save_file_stats(conn, source, files)
         return out  # type: ignore[return-value]
@@ -440,17 +439,11 @@ def _article_values(article: Article, content_hash: str, now: dt.datetime, key: 
     }
 
 
-def _order_deliveries(conn: sa.Connection, article_ids: list[int]) -> None:
-    """Copy these articles' time (published, else ingested) onto their
-    deliveries (`deliveries.article_at`: the order workers lease them in)."""
-    for start in range(0, len(article_ids), 500):
-        conn.execute(deliveries.update().where(deliveries.c.article_id.in_(article_ids[start:start + 500]))
-                     .values(article_at=_article_time(deliveries.c.article_id)))
-
-
-def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> list[dict]:
+def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime,
+                    article_at: dt.datetime) -> list[dict]:
     """The outbox rows of a NEW article: what Store._apply_routing inserts
-    when the article has no deliveries yet (kept in step with it)."""
+    when the article has no deliveries yet (kept in step with it), with the
+    article's time (published, else ingested) already in them."""
     wanted = {p.channel: p for p in routing.planned}
     skipped = {s.channel: s for s in routing.skipped}
     rows = []
@@ -464,7 +457,7 @@ def _new_deliveries(stored: ArticleRef, routing: Routing, now: dt.datetime) -> l
             reason=skipped[channel].reason if is_skip else (AWAITS if approval else None),
             article_version=stored.version,
             next_attempt_at=None if is_skip else _aware(routing.not_before),
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, article_at=article_at,
         ))
     return rows
 

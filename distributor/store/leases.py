@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from distributor.store.db import reading
 from distributor.store.schema import UTCDateTime, articles, channel_state, deliveries
 
-__all__ = ["Leases", "LEASE_SECONDS", "LEASE_BATCH", "article_time"]
+__all__ = ["Leases", "LEASE_SECONDS", "LEASE_BATCH", "article_time", "order_deliveries"]
 
 # How long a lease holds, and how many deliveries a worker leases at a time.
 LEASE_SECONDS = 5.0
@@ -47,6 +47,14 @@ def article_time(article_id: Any) -> Any:
     as a scalar subquery: the article's publication, else its ingestion."""
     return (sa.select(sa.func.coalesce(articles.c.published_at, articles.c.ingested_at))
             .where(articles.c.id == article_id).scalar_subquery())
+
+
+def order_deliveries(conn: sa.Connection, article_ids: list[int]) -> None:
+    """Copy these articles' time onto their deliveries (`article_at`), as the
+    store does whenever it writes an article."""
+    for start in range(0, len(article_ids), 500):
+        conn.execute(deliveries.update().where(deliveries.c.article_id.in_(article_ids[start:start + 500]))
+                     .values(article_at=article_time(deliveries.c.article_id)))
 
 
 def _due(now: Any, kinds: tuple[str, ...]) -> list[sa.ColumnElement[bool]]:

@@ -456,7 +456,8 @@ class Outbox(ChannelStates, Leases):
                 deliveries.insert().values(
                     article_id=article_id, channel=channel, kind=kind, seq=seq, status=_initial(S.PENDING),
                     reason="resent by an editor (--force)", article_version=article_version,
-                    next_attempt_at=now, created_at=now, updated_at=now, article_at=article_time(sa.literal(article_id)),
+                    next_attempt_at=now, created_at=now, updated_at=now,
+                    article_at=article_time(sa.literal(article_id)),
                 )
             ))
 

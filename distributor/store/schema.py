@@ -100,7 +100,7 @@ deliveries = sa.Table(
     sa.Column("leased_by", sa.String(200)),
     sa.Column("leased_until", UTCDateTime),
     # Its article's time (published, else ingested), copied here whenever the
-    # article is stored (Store._order_deliveries): the order workers take due
+    # article is stored (leases.order_deliveries): the order workers take due
     # deliveries in, read from the index below without touching `articles`.
     sa.Column("article_at", UTCDateTime),
     sa.UniqueConstraint("article_id", "channel", "seq", name="uq_deliveries_article_channel_seq"),
