@@ -97,3 +97,13 @@ def free_port() -> int:
 def subprocess_env() -> dict[str, str]:
     """The environment for a `distributor` subprocess: loopback never proxied, output unbuffered."""
     return {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+
+
+def on_engine(request, settings):
+    """`settings` as they are (SQLite) or on a fresh PostgreSQL database, by
+    the fixture's param ("sqlite" or "postgresql"): the body of the fixtures
+    that run a test on both engines."""
+    if request.param == "sqlite":
+        return settings
+    url = request.getfixturevalue("pg_url")
+    return dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))

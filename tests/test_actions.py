@@ -6,7 +6,6 @@ writes with its actor, refusals included."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 
 import pytest
@@ -21,7 +20,7 @@ from distributor.store.issues import Issues
 from distributor.store.audit import Audit, AuditEntry
 from distributor.store.outbox import DeliveryStatus, InvalidTransition
 from distributor.store.states import IssueStatus
-from support import add_subscribers, sent, with_channel
+from support import add_subscribers, on_engine, sent, with_channel
 
 S = DeliveryStatus
 ANNA = "desk:anna"
@@ -31,10 +30,7 @@ BOT = "telegram:4711"
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def app_settings(request, sb_settings):
     """The sandbox settings, on a fresh SQLite file or PostgreSQL database."""
-    if request.param == "sqlite":
-        return sb_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(sb_settings, database=dataclasses.replace(sb_settings.database, url=url))
+    return on_engine(request, sb_settings)
 
 
 def run(settings, fn, clock=None):

@@ -9,7 +9,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 
 import pytest
@@ -21,7 +20,7 @@ from distributor.newsletter import digest
 from distributor.store import Store
 from distributor.store.issues import Issues, StaleItems
 from distributor.store.outbox import DeliveryStatus, InvalidTransition
-from support import add_subscribers, drain, sent, with_channel
+from support import add_subscribers, drain, on_engine, sent, with_channel
 
 S = DeliveryStatus
 ANNA = "desk:anna"
@@ -32,10 +31,7 @@ OLD, NEW = "12-Punkte-Plan", "Zwölf-Punkte-Plan"
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sb_settings(request, sb_settings):
     """The sandbox settings, on SQLite or on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return sb_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(sb_settings, database=dataclasses.replace(sb_settings.database, url=url))
+    return on_engine(request, sb_settings)
 
 
 @pytest.fixture

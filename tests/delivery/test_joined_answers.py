@@ -24,7 +24,7 @@ from distributor.ingest.pipeline import ingest
 from distributor.store import Store
 from distributor.store.outbox import ChannelBusy, SentAnswer
 
-from support import sent, with_channel
+from support import on_engine, sent, with_channel
 
 SOCIAL = ("de.telegram", "fr.telegram", "en.telegram", "de.twitter", "en.twitter")
 
@@ -35,10 +35,7 @@ def unpaced(request, sb_settings):
     settings = sb_settings
     for name in SOCIAL:
         settings = with_channel(settings, name, min_interval_seconds=0, spacing_minutes=0)
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        settings = dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))
-    return settings
+    return on_engine(request, settings)
 
 
 @pytest.fixture

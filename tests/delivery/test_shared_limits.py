@@ -9,7 +9,6 @@ paced against the sandbox: tests/reliability/test_workers.py.)"""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 
 import pytest
@@ -20,15 +19,12 @@ from distributor.ingest.pipeline import ingest
 from distributor.store import Store
 from distributor.store.workers import Workers
 
-from support import sent, with_channel
+from support import on_engine, sent, with_channel
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sb_settings(request, sb_settings):
-    if request.param == "sqlite":
-        return sb_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(sb_settings, database=dataclasses.replace(sb_settings.database, url=url))
+    return on_engine(request, sb_settings)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from bot_helpers import DESK_TOML, Harness
 from distributor.config import load_settings
 from distributor.sandbox.server import SandboxHandle, start_sandbox
-from support import default_settings, with_channel
+from support import default_settings, on_engine, with_channel
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,4 @@ def harness(desk_sandbox) -> Harness:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_db_settings(request, bot_settings):
     """bot_settings on SQLite, and on PostgreSQL."""
-    if request.param == "sqlite":
-        return bot_settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(bot_settings, database=dataclasses.replace(bot_settings.database, url=url))
+    return on_engine(request, bot_settings)

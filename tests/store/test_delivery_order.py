@@ -19,13 +19,12 @@ from distributor.store.db import _alembic_config, create_engine, migrate
 
 KINDS = ("telegram", "twitter")
 
+from support import on_engine
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_settings(request, settings):
-    if request.param == "sqlite":
-        return settings
-    url = request.getfixturevalue("pg_url")
-    return dataclasses.replace(settings, database=dataclasses.replace(settings.database, url=url))
+    return on_engine(request, settings)
 
 
 def article_times(store):
