@@ -33,8 +33,8 @@ and a claim is conditional on the version rendered being the approved one; a
 correction is applied once its version is approved.
 
 Drain leases a few due deliveries at a time (store/leases.py), read in one
-query while their channel's state cannot have changed unseen (unpaced, every
-send before gone through). On unpaced channels a sent delivery's answer is
+query while their channel's state cannot have changed unseen (every send
+before gone through, none on their paced channel). On unpaced channels a sent delivery's answer is
 written with the next claim (answers.py), still before the next request.
 
 Newsletter deliveries are not sent here: they wait for the weekly digest.
@@ -148,9 +148,11 @@ class Dispatcher:
                     for delivery_id in ids:
                         if self.stopping:
                             break
-                        outcome = await self._deliver_guarded(delivery_id, self._unpaced(batch.pop(delivery_id, None)))
+                        outcome = await self._deliver_guarded(delivery_id, batch.pop(delivery_id, None))
                         if outcome.status != "sent":
                             batch.clear()
+                        elif self._paced(outcome.channel):  # it must wait now, which the batch's read misses
+                            batch = {i: r for i, r in batch.items() if r[0].channel != outcome.channel}
                         if outcome.status != "waiting":  # its channel got busy meanwhile: next round
                             report.outcomes.append(outcome)
                     continue
@@ -165,16 +167,12 @@ class Dispatcher:
         report.waiting, report.blocked, report.awaiting_approval = self.outbox.waiting(kinds=SOCIAL_KINDS)
         return report
 
-    def _unpaced(self, read: Sending | None) -> Sending | None:
-        """A batch's read of a delivery, if its channel is unpaced: on a paced
-        one, the send before it made the channel wait, which the batch's read
-        does not show."""
-        if read is None:
-            return None
+    def _paced(self, channel: str) -> bool:
+        """Whether a send on `channel` makes it wait before the next (its pacing)."""
         try:
-            return None if pacing(social_config(self.settings, read[0].channel)) > 0 else read
+            return pacing(social_config(self.settings, channel)) > 0
         except ConfigurationError:
-            return None  # deliver reads it and reports the config
+            return True  # as good as paced: its next delivery is read afresh, and reports the config
 
     # ------------------------------------------------------------ one delivery
 

@@ -110,12 +110,14 @@ def reset_failures(p: str = "b_") -> sa.Update:
 
 
 @functools.cache
-def claim_pg(*, approved: bool, unpaced_channel: bool) -> sa.Insert:
+def claim_pg(*, approved: bool, unpaced_channel: bool, started: str = "started_at",
+             payload: str = "payload") -> sa.Insert:
     """`claim` and the attempt row in one statement: the attempt's id, or no
-    row when the claim lost (taken, not due, not approved, the channel busy)."""
+    row when the claim lost (taken, not due, not approved, the channel busy).
+    `started`, `payload`: the names its attempt's values are bound by."""
     claimed = claim(approved=approved, unpaced_channel=unpaced_channel).returning(_d.id).cte("claimed")
-    row = sa.select(claimed.c.id, sa.bindparam("started_at", type_=UTCDateTime()), sa.literal("started"),
-                    sa.bindparam("payload", type_=sa.Text()))
+    row = sa.select(claimed.c.id, sa.bindparam(started, type_=UTCDateTime()), sa.literal("started"),
+                    sa.bindparam(payload, type_=sa.Text()))
     return (delivery_attempts.insert()
             .from_select(["delivery_id", "started_at", "outcome", "payload"], row)
             .add_cte(claimed).returning(delivery_attempts.c.id))
@@ -139,12 +141,9 @@ def finish_then_claim_pg(*, approved: bool) -> sa.Select:
     claim's attempt id (None when the claim lost), and `finished`, whether the
     finish moved its delivery."""
     finished = finish_sent_pg(reset=True, p="f_").returning(_d.id).cte("f_finished")
-    claimed = claim(approved=approved, unpaced_channel=True).returning(_d.id).cte("claimed")
     # Not `started_at` nor `payload`: a value bound by a column's name is added to the SET of an
     # UPDATE of its table (the finish's of delivery_attempts); `payload_1` is still content (store/db.py).
-    row = sa.select(claimed.c.id, sa.bindparam("b_started_at", type_=UTCDateTime()), sa.literal("started"),
-                    sa.bindparam("payload_1", type_=sa.Text()))
-    attempt = (delivery_attempts.insert().from_select(["delivery_id", "started_at", "outcome", "payload"], row)
-               .returning(delivery_attempts.c.id).cte("attempt"))
+    attempt = claim_pg(approved=approved, unpaced_channel=True, started="b_started_at",
+                       payload="payload_1").cte("attempt")
     return sa.select(sa.select(attempt.c.id).scalar_subquery().label("attempt"),
-                     sa.exists().select_from(finished).label("finished")).add_cte(finished, claimed, attempt)
+                     sa.exists().select_from(finished).label("finished")).add_cte(finished, attempt)

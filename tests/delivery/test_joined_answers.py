@@ -246,7 +246,8 @@ def test_a_batch_read_is_not_trusted_after_a_flood_wait_nor_on_a_paced_channel(u
     assert len(sent(control, "telegram")) == 0
     assert sum(len(store.outbox.attempts(i)) for i in de) == 1  # the 429's only
 
-    # On a paced channel the batch's read is not used: the second is seen waiting before it is rendered.
+    # On a paced channel the batch's read is dropped once one is sent: the second is seen waiting
+    # before it is rendered.
     paced = with_channel(unpaced, "de.telegram", min_interval_seconds=60)
     clock.now += dt.timedelta(seconds=31)
     renders: list[int] = []
